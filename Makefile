@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` and `make test`. Every target builds .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell scripts/find-python)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest
+PORT ?= 8080
+
+.PHONY: run test unit integration e2e lint format bench demo venv clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (python3.12 preferred)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+run: venv ## bring the whole stack up on this machine (Ctrl-C stops it)
+	$(BIN)/payments local up --port $(PORT)
+
+test: lint unit integration e2e ## every tier, as CI runs it
+
+unit: venv
+	$(PYTEST) tests/unit -q
+
+integration: venv
+	$(PYTEST) tests/integration -q
+
+e2e: venv
+	$(PYTEST) tests/e2e -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv ## figures, not pass/fail
+	$(BIN)/python bench/authorize.py
+
+demo: venv
+	$(BIN)/payments demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,1 @@
+"""A serverless payments stack for AWS: domain, use cases, adapters, Lambda functions, local runtime."""

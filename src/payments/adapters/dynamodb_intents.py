@@ -1,0 +1,127 @@
+"""The payment-intents repository on DynamoDB: strong reads, version-conditioned atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from payments.adapters.dynamodb_items import (
+    intent_from_item,
+    intent_to_item,
+    transaction_to_item,
+)
+from payments.domain.errors import ConcurrentUpdate, InvalidRequest, NotFound
+from payments.domain.intents import PaymentIntent
+from payments.service.ports import IntentRepository, Page
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+CUSTOMER_INDEX = "by-customer"
+_PAGE_KEY_ATTRIBUTES = frozenset({"paymentIntentId", "customerId", "createdAt"})
+
+
+class DynamoDBIntentRepository(IntentRepository):
+    def __init__(self, client: DynamoDBClient, *, intents_table: str, transactions_table: str) -> None:
+        self._client = client
+        self._intents = intents_table
+        self._transactions = transactions_table
+
+    def get(self, payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        response = self._client.get_item(
+            TableName=self._intents,
+            Key={"paymentIntentId": {"S": payment_intent_id}},
+            ConsistentRead=consistent,
+        )
+        item = response.get("Item")
+        if item is None:
+            raise NotFound(f"no payment intent {payment_intent_id}")
+        return intent_from_item(item)
+
+    def add(self, intent: PaymentIntent) -> None:
+        self._client.put_item(
+            TableName=self._intents,
+            Item=intent_to_item(intent),
+            ConditionExpression="attribute_not_exists(paymentIntentId)",
+        )
+
+    def save(self, intent: PaymentIntent) -> PaymentIntent:
+        # The new version is written only where the stored one is still the version we read.
+        intent_put: dict[str, Any] = {
+            "TableName": self._intents,
+            "Item": intent_to_item(intent, version=intent.version + 1),
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(intent.version)}},
+        }
+        try:
+            if not intent.new_transactions:
+                self._client.put_item(**intent_put)
+            else:
+                transact_items: list[Any] = [
+                    {"Put": intent_put},
+                    *(
+                        {
+                            "Put": {
+                                "TableName": self._transactions,
+                                "Item": transaction_to_item(transaction),
+                                "ConditionExpression": "attribute_not_exists(transactionId)",
+                            }
+                        }
+                        for transaction in intent.new_transactions
+                    ),
+                ]
+                self._client.transact_write_items(TransactItems=transact_items)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                raise ConcurrentUpdate(
+                    f"payment intent {intent.payment_intent_id} was changed by another request"
+                ) from error
+            raise
+        return intent.saved()
+
+    def list_for_customer(
+        self, customer_id: str, *, limit: int, next_token: str | None
+    ) -> Page[PaymentIntent]:
+        query: dict[str, Any] = {
+            "TableName": self._intents,
+            "IndexName": CUSTOMER_INDEX,
+            "KeyConditionExpression": "customerId = :customer",
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            query["ExclusiveStartKey"] = decode_page_token(next_token, customer_id=customer_id)
+        response = self._client.query(**query)
+        last_key = response.get("LastEvaluatedKey")
+        return Page(
+            items=[intent_from_item(item) for item in response.get("Items", [])],
+            next_token=encode_page_token(last_key) if last_key else None,
+        )
+
+
+def encode_page_token(last_key: dict[str, Any]) -> str:
+    plain = {name: value["S"] for name, value in last_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, *, customer_id: str) -> dict[str, Any]:
+    """Accept only a token this API issued for this customer: anything else is a bad request."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest("nextToken is not valid") from None
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != _PAGE_KEY_ATTRIBUTES
+        or not all(isinstance(value, str) for value in plain.values())
+        or plain["customerId"] != customer_id
+    ):
+        raise InvalidRequest("nextToken is not valid")
+    return {name: {"S": value} for name, value in plain.items()}

@@ -1,0 +1,125 @@
+"""How intents and transactions are stored as DynamoDB items (low-level attribute-value form).
+
+Pure functions, so the format is unit-tested without a database. Amounts are `N` integers of minor
+units next to their `currency`; times are UTC ISO 8601 with milliseconds, so they sort as strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from payments.domain.intents import (
+    CaptureMethod,
+    PaymentIntent,
+    ReceiptStatus,
+    Status,
+    Transaction,
+)
+from payments.domain.money import Money, currency
+
+Item = dict[str, Any]
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _optional_strings(**values: str | None) -> Item:
+    return {name: {"S": value} for name, value in values.items() if value is not None}
+
+
+def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item:
+    return {
+        "paymentIntentId": _s(intent.payment_intent_id),
+        "status": _s(intent.status.value),
+        "amount": _n(intent.amount.amount),
+        "currency": _s(intent.amount.currency.code),
+        "customerId": _s(intent.customer_id),
+        "merchantId": _s(intent.merchant_id),
+        "paymentMethod": _s(intent.payment_method),
+        "captureMethod": _s(intent.capture_method.value),
+        "createdAt": _s(format_time(intent.created_at)),
+        "updatedAt": _s(format_time(intent.updated_at or intent.created_at)),
+        "expiresAt": _s(format_time(intent.expires_at)),
+        "version": _n(intent.version if version is None else version),
+        "amountAuthorized": _n(intent.amount_authorized),
+        "amountCaptured": _n(intent.amount_captured),
+        "amountRefunded": _n(intent.amount_refunded),
+        "locale": _s(intent.locale),
+        "receiptStatus": _s(intent.receipt_status.value),
+        **_optional_strings(
+            receiptEmail=intent.receipt_email,
+            description=intent.description,
+            orderId=intent.order_id,
+            authorizationId=intent.authorization_id,
+            transactionId=intent.transaction_id,
+            declineCode=intent.decline_code,
+        ),
+    }
+
+
+def _get_s(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else str(value["S"])
+
+
+def _get_n(item: Mapping[str, Any], name: str) -> int:
+    return int(item[name]["N"])
+
+
+def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
+    return PaymentIntent(
+        payment_intent_id=item["paymentIntentId"]["S"],
+        amount=Money(_get_n(item, "amount"), currency(item["currency"]["S"])),
+        customer_id=item["customerId"]["S"],
+        merchant_id=item["merchantId"]["S"],
+        payment_method=item["paymentMethod"]["S"],
+        capture_method=CaptureMethod(item["captureMethod"]["S"]),
+        created_at=parse_time(item["createdAt"]["S"]),
+        updated_at=parse_time(item["updatedAt"]["S"]),
+        expires_at=parse_time(item["expiresAt"]["S"]),
+        status=Status(item["status"]["S"]),
+        version=_get_n(item, "version"),
+        amount_authorized=_get_n(item, "amountAuthorized"),
+        amount_captured=_get_n(item, "amountCaptured"),
+        amount_refunded=_get_n(item, "amountRefunded"),
+        receipt_email=_get_s(item, "receiptEmail"),
+        locale=item["locale"]["S"],
+        description=_get_s(item, "description"),
+        order_id=_get_s(item, "orderId"),
+        authorization_id=_get_s(item, "authorizationId"),
+        transaction_id=_get_s(item, "transactionId"),
+        decline_code=_get_s(item, "declineCode"),
+        receipt_status=ReceiptStatus(item["receiptStatus"]["S"]),
+    )
+
+
+def transaction_to_item(transaction: Transaction) -> Item:
+    return {
+        "transactionId": _s(transaction.transaction_id),
+        "paymentIntentId": _s(transaction.payment_intent_id),
+        "customerId": _s(transaction.customer_id),
+        "merchantId": _s(transaction.merchant_id),
+        "kind": _s(transaction.kind.value),
+        "status": _s(transaction.status.value),
+        "amount": _n(transaction.amount.amount),
+        "currency": _s(transaction.amount.currency.code),
+        "createdAt": _s(format_time(transaction.created_at)),
+        **_optional_strings(
+            gatewayReference=transaction.gateway_reference, declineCode=transaction.decline_code
+        ),
+    }

@@ -1,0 +1,142 @@
+"""Composition root: settings -> boto3 clients -> adapters, built once per container on first use.
+
+Nothing here runs at import time. Each builder is cached behind a lock, because boto3 sessions are not
+thread-safe to create and a container (or the local runtime) may serve requests on several threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from payments.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_lambda.client import LambdaClient
+
+    from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
+    from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter
+    from payments.adapters.fraud_client import LambdaFraudScreen
+    from payments.adapters.gateway_client import HttpGateway
+    from payments.functions.http import IdempotentRequests
+
+T = TypeVar("T")
+_lock = threading.RLock()
+
+
+class once(Generic[T]):  # noqa: N801 (used as a decorator)
+    """Cache a zero-argument builder; the lock makes concurrent first calls build only once."""
+
+    _all: ClassVar[list[once[Any]]] = []
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = functools.cache(build)
+        functools.update_wrapper(self, build)
+        once._all.append(self)
+
+    def __call__(self) -> T:
+        with _lock:
+            return self._build()
+
+    def cache_clear(self) -> None:
+        self._build.cache_clear()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@once
+def settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+@once
+def _session() -> Any:
+    import boto3  # noqa: PLC0415 (imported on first use: cold start)
+
+    return boto3.session.Session()
+
+
+def _client(service: str) -> Any:
+    from botocore.config import Config  # noqa: PLC0415
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=1,
+        read_timeout=5,
+        tcp_keepalive=True,
+        max_pool_connections=32,
+    )
+    return _session().client(service, config=config)
+
+
+@once
+def dynamodb() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+@once
+def lambda_client() -> LambdaClient:
+    client: LambdaClient = _client("lambda")
+    return client
+
+
+@once
+def intent_repository() -> DynamoDBIntentRepository:
+    from payments.adapters.dynamodb_intents import DynamoDBIntentRepository  # noqa: PLC0415
+
+    config = settings()
+    return DynamoDBIntentRepository(
+        dynamodb(), intents_table=config.intents_table, transactions_table=config.transactions_table
+    )
+
+
+@once
+def gateway() -> HttpGateway:
+    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+
+    config = settings()
+    return HttpGateway(
+        base_url=config.gateway_base_url,
+        read_timeout=config.gateway_timeout_seconds,
+        max_attempts=config.gateway_max_attempts,
+    )
+
+
+@once
+def fraud_screen() -> LambdaFraudScreen:
+    from payments.adapters.fraud_client import LambdaFraudScreen  # noqa: PLC0415
+
+    return LambdaFraudScreen(lambda_client(), function_name=settings().fraud_function_name)
+
+
+@once
+def velocity_counter() -> DynamoDBVelocityCounter:
+    from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter  # noqa: PLC0415
+
+    return DynamoDBVelocityCounter(dynamodb(), table=settings().fraud_velocity_table)
+
+
+@once
+def idempotent_requests() -> IdempotentRequests:
+    from payments.functions.http import IdempotentRequests  # noqa: PLC0415
+
+    config = settings()
+    return IdempotentRequests(
+        table_name=config.idempotency_table,
+        client=dynamodb(),
+        expires_after_seconds=config.idempotency_ttl_seconds,
+    )
+
+
+def reset() -> None:
+    """Forget every built object (tests, and the local runtime after it changes the environment)."""
+    for builder in once._all:
+        builder.cache_clear()

@@ -1,0 +1,77 @@
+"""The `payments` command: `payments local up` and `payments demo`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from payments.local.runtime import LocalStack  # noqa: PLC0415 (keeps `payments --help` fast)
+
+    def progress(message: str) -> None:
+        print(f"  .. {message}", file=sys.stderr, flush=True)
+
+    stack = LocalStack(host=args.host, port=args.port, progress=progress)
+    try:
+        stack.start()
+    except OSError as error:
+        print(f"payments local up: cannot start: {error}", file=sys.stderr)
+        stack.stop()
+        return 1
+    print("payments local stack is up", flush=True)
+    print(f"  API:       {stack.api_url}", flush=True)
+    print(f"  Health:    {stack.api_url}/healthz", flush=True)
+    print(
+        f"  AWS:       {stack.emulator.endpoint}   (aws --endpoint-url {stack.emulator.endpoint} ...)",
+        flush=True,
+    )
+    print(f"  Gateway:   {stack.gateway.url}   (sandbox processor)", flush=True)
+    print("Ctrl-C stops it.", flush=True)
+
+    stopping = threading.Event()
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    stopping.wait()
+    print("stopping ...", file=sys.stderr, flush=True)
+    stack.stop()
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from payments.demo import run_demo  # noqa: PLC0415
+
+    return run_demo(args.api)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the stack on this machine")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    up = local_commands.add_parser("up", help="bring the whole stack up and serve until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8080, help="the API's port (0 picks a free one)")
+    up.set_defaults(run=_local_up)
+
+    demo = commands.add_parser("demo", help="push payments through a running stack, step by step")
+    demo.add_argument("--api", default="http://127.0.0.1:8080", help="the API's base URL")
+    demo.set_defaults(run=_demo)
+
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The payment intent aggregate: its statuses, the transitions allowed between them, and expiry.
+
+Every change goes through `_move_to`, which consults `TRANSITIONS` (data, not scattered `if`s).
+Each money movement also records a `Transaction`; the repository writes the intent (conditional on
+its `version`) and those transactions in one atomic write, so a status change and its record can
+never part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from payments.domain.errors import InvalidRequest, InvalidState
+from payments.domain.ids import new_id
+from payments.domain.money import Money
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    AUTHORIZED = "AUTHORIZED"
+    CAPTURED = "CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    VOIDED = "VOIDED"
+    DECLINED = "DECLINED"
+    EXPIRED = "EXPIRED"
+    DISPUTED = "DISPUTED"
+
+
+class CaptureMethod(StrEnum):
+    MANUAL = "manual"
+    AUTOMATIC = "automatic"
+
+
+class ReceiptStatus(StrEnum):
+    NOT_SENT = "NOT_SENT"
+    SENT = "SENT"
+    BOUNCED = "BOUNCED"
+    COMPLAINED = "COMPLAINED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+# The only transitions that ever happen. A dispute returns to where it came from when won.
+TRANSITIONS: Final[MappingProxyType[Status, frozenset[Status]]] = MappingProxyType(
+    {
+        Status.PENDING: frozenset({Status.AUTHORIZED, Status.DECLINED, Status.EXPIRED}),
+        Status.AUTHORIZED: frozenset({Status.CAPTURED, Status.VOIDED, Status.EXPIRED}),
+        Status.CAPTURED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED}),
+        Status.PARTIALLY_REFUNDED: frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED}),
+        Status.DISPUTED: frozenset({Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED}),
+        Status.REFUNDED: frozenset(),
+        Status.VOIDED: frozenset(),
+        Status.DECLINED: frozenset(),
+        Status.EXPIRED: frozenset(),
+    }
+)
+
+TERMINAL: Final = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+
+SUPPORTED_LOCALES: Final = ("en-US", "es-MX")
+
+
+class TransactionKind(StrEnum):
+    AUTHORIZATION = "AUTHORIZATION"
+    CAPTURE = "CAPTURE"
+    VOID = "VOID"
+    REFUND = "REFUND"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One money movement (or refused attempt) against a payment intent, as the gateway saw it."""
+
+    transaction_id: str
+    payment_intent_id: str
+    customer_id: str
+    merchant_id: str
+    kind: TransactionKind
+    status: Status
+    amount: Money
+    created_at: datetime
+    gateway_reference: str | None = None
+    decline_code: str | None = None
+
+
+def transaction_id_for(payment_intent_id: str, kind: TransactionKind) -> str:
+    """Deterministic, so a retried write of the same movement can only ever land once."""
+    return f"txn_{payment_intent_id.removeprefix('pi_')}_{kind.value.lower()[:4]}"
+
+
+@dataclass(slots=True)
+class PaymentIntent:
+    payment_intent_id: str
+    amount: Money
+    customer_id: str
+    merchant_id: str
+    payment_method: str
+    capture_method: CaptureMethod
+    created_at: datetime
+    expires_at: datetime
+    status: Status = Status.PENDING
+    version: int = 1
+    updated_at: datetime | None = None
+    amount_authorized: int = 0
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    receipt_email: str | None = None
+    locale: str = "en-US"
+    description: str | None = None
+    order_id: str | None = None
+    authorization_id: str | None = None
+    transaction_id: str | None = None
+    decline_code: str | None = None
+    receipt_status: ReceiptStatus = ReceiptStatus.NOT_SENT
+    new_transactions: list[Transaction] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        amount: Money,
+        customer_id: str,
+        merchant_id: str,
+        payment_method: str,
+        now: datetime,
+        time_to_live: timedelta,
+        capture_method: CaptureMethod = CaptureMethod.MANUAL,
+        receipt_email: str | None = None,
+        locale: str = "en-US",
+        description: str | None = None,
+        order_id: str | None = None,
+    ) -> PaymentIntent:
+        if not amount.is_positive:
+            raise InvalidRequest("amount must be greater than zero")
+        if locale not in SUPPORTED_LOCALES:
+            raise InvalidRequest(f"locale must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return cls(
+            payment_intent_id=new_id("pi"),
+            amount=amount,
+            customer_id=customer_id,
+            merchant_id=merchant_id,
+            payment_method=payment_method,
+            capture_method=capture_method,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + time_to_live,
+            receipt_email=receipt_email,
+            locale=locale,
+            description=description,
+            order_id=order_id,
+        )
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def can_move_to(self, target: Status) -> bool:
+        return target in TRANSITIONS[self.status]
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def ensure_authorizable(self, now: datetime) -> None:
+        """Raise unless the intent is PENDING and not expired (expire it first if it is due)."""
+        if self.status is not Status.PENDING:
+            raise InvalidState(f"the payment is {self.status}, not PENDING", status=self.status.value)
+        if self.is_expired(now):
+            raise InvalidState("the payment intent has expired", status=Status.EXPIRED.value)
+
+    def expire(self, now: datetime) -> None:
+        self._move_to(Status.EXPIRED, now)
+
+    def authorize(self, *, authorization_id: str, now: datetime) -> Transaction:
+        self.ensure_authorizable(now)
+        self._move_to(Status.AUTHORIZED, now)
+        self.amount_authorized = self.amount.amount
+        self.authorization_id = authorization_id
+        transaction = self._record(TransactionKind.AUTHORIZATION, self.amount, now, authorization_id)
+        self.transaction_id = transaction.transaction_id
+        return transaction
+
+    def decline(self, *, decline_code: str, now: datetime, gateway_reference: str | None = None) -> None:
+        self._move_to(Status.DECLINED, now)
+        self.decline_code = decline_code
+        self._record(
+            TransactionKind.AUTHORIZATION, self.amount, now, gateway_reference, decline_code=decline_code
+        )
+
+    def capture(self, *, amount: Money | None, now: datetime, gateway_reference: str) -> Transaction:
+        """Capture all or part of the authorization; the rest is released, never captured later."""
+        if self.status is not Status.AUTHORIZED:
+            raise InvalidState(f"only an AUTHORIZED payment can be captured; it is {self.status}")
+        to_capture = self.amount if amount is None else amount
+        if to_capture.currency != self.amount.currency:
+            raise InvalidRequest(f"capture must be in {self.amount.currency}")
+        if not 0 < to_capture.amount <= self.amount_authorized:
+            raise InvalidRequest(f"capture amount must be between 1 and {self.amount_authorized}")
+        self._move_to(Status.CAPTURED, now)
+        self.amount_captured = to_capture.amount
+        return self._record(TransactionKind.CAPTURE, to_capture, now, gateway_reference)
+
+    def void(self, *, now: datetime, gateway_reference: str) -> Transaction:
+        if self.status is not Status.AUTHORIZED:
+            raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {self.status}")
+        self._move_to(Status.VOIDED, now)
+        return self._record(TransactionKind.VOID, self.amount, now, gateway_reference)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _move_to(self, target: Status, now: datetime) -> None:
+        if not self.can_move_to(target):
+            raise InvalidState(f"a {self.status} payment cannot become {target}", status=self.status.value)
+        self.status = target
+        self.updated_at = now
+
+    def _record(
+        self,
+        kind: TransactionKind,
+        amount: Money,
+        now: datetime,
+        gateway_reference: str | None,
+        *,
+        decline_code: str | None = None,
+    ) -> Transaction:
+        transaction = Transaction(
+            transaction_id=transaction_id_for(self.payment_intent_id, kind),
+            payment_intent_id=self.payment_intent_id,
+            customer_id=self.customer_id,
+            merchant_id=self.merchant_id,
+            kind=kind,
+            status=self.status,
+            amount=amount,
+            created_at=now,
+            gateway_reference=gateway_reference,
+            decline_code=decline_code,
+        )
+        self.new_transactions.append(transaction)
+        return transaction
+
+    def saved(self) -> PaymentIntent:
+        """The intent as it stands after a successful write: next version, nothing left to record."""
+        return replace(self, version=self.version + 1, new_transactions=[])

@@ -1,0 +1,1 @@
+"""One module per Lambda function: parse the event, run one use case, map the result or error."""

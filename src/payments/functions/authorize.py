@@ -1,0 +1,40 @@
+"""POST /v1/payment-intents/{paymentIntentId}/authorize: the synchronous money path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments import bootstrap
+from payments.domain.errors import PaymentsError
+from payments.functions import http
+from payments.functions.schemas import AuthorizeBody, intent_body
+from payments.service.authorize import AuthorizeIntent, authorize_intent
+
+
+def _command(event: http.Event) -> AuthorizeIntent:
+    body = http.parse(AuthorizeBody, http.json_body(event, required=False))
+    source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+    return AuthorizeIntent(
+        payment_intent_id=http.path_parameter(event, "paymentIntentId"),
+        device_fingerprint=body.deviceFingerprint,
+        ip_address=body.ipAddress or source_ip,
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> http.Response:
+    try:
+        command = _command(event)
+    except PaymentsError as error:
+        return http.error_response(error)
+
+    def work() -> http.Response:
+        intent = authorize_intent(
+            command,
+            intents=bootstrap.intent_repository(),
+            fraud=bootstrap.fraud_screen(),
+            gateway=bootstrap.gateway(),
+            clock=bootstrap.now,
+        )
+        return http.respond(200, intent_body(intent))
+
+    return bootstrap.idempotent_requests()(event, context, work)

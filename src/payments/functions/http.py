@@ -1,0 +1,235 @@
+"""The HTTP edge shared by the API functions (API Gateway HTTP API, payload format 2.0).
+
+One table maps domain errors to statuses; bodies are parsed strictly (no floats for amounts, no
+unknown fields); `Idempotency-Key` is honoured with Powertools' idempotency utility.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from payments.domain.errors import (
+    AuthenticationRequired,
+    CardDeclined,
+    ConcurrentUpdate,
+    FraudSuspected,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    InvalidRequest,
+    InvalidSignature,
+    InvalidState,
+    NotFound,
+    PayloadTooLarge,
+    PaymentsError,
+    UpstreamUnavailable,
+)
+
+Response = dict[str, Any]
+Event = Mapping[str, Any]
+Model = TypeVar("Model", bound=BaseModel)
+
+MAX_BODY_BYTES: Final = 64 * 1024
+IDEMPOTENCY_KEY_MAX_LENGTH: Final = 255
+
+# The one place where a domain error becomes an HTTP status.
+STATUS_BY_ERROR: Final[Mapping[type[PaymentsError], int]] = MappingProxyType(
+    {
+        InvalidRequest: 400,
+        InvalidSignature: 401,
+        CardDeclined: 402,
+        AuthenticationRequired: 402,
+        FraudSuspected: 402,
+        NotFound: 404,
+        InvalidState: 409,
+        IdempotencyConflict: 409,
+        IdempotencyInProgress: 409,
+        ConcurrentUpdate: 409,
+        PayloadTooLarge: 413,
+        UpstreamUnavailable: 503,
+    }
+)
+
+
+def status_for(error: PaymentsError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def respond(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "body": json.dumps(body, separators=(",", ":")),
+    }
+
+
+def error_response(error: PaymentsError) -> Response:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if isinstance(error, CardDeclined):
+        body["declineCode"] = error.decline_code
+    headers = {"retry-after": "1"} if error.retryable else None
+    return respond(status_for(error), {"error": body}, headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidRequest(f"{name} is not valid JSON")
+
+
+def raw_body(event: Event) -> bytes:
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return raw
+
+
+def json_body(event: Event, *, required: bool = True) -> dict[str, Any]:
+    raw = raw_body(event)
+    if not raw.strip():
+        if required:
+            raise InvalidRequest("a JSON object body is required")
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return data
+
+
+def parse(model: type[Model], data: Mapping[str, Any]) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}"
+            for issue in error.errors(include_url=False)
+        )
+        raise InvalidRequest(problems) from None
+
+
+def path_parameter(event: Event, name: str) -> str:
+    value = (event.get("pathParameters") or {}).get(name)
+    if not value:
+        raise NotFound(f"missing {name}")
+    return str(value)
+
+
+def query_parameter(event: Event, name: str) -> str | None:
+    value = (event.get("queryStringParameters") or {}).get(name)
+    return None if value is None else str(value)
+
+
+def header(event: Event, name: str) -> str | None:
+    # HTTP API (payload 2.0) lower-cases header names.
+    value = (event.get("headers") or {}).get(name.lower())
+    return None if value is None else str(value)
+
+
+def handle(work: Callable[[], Response]) -> Response:
+    """Run one request: a domain error becomes its response; anything else propagates (500)."""
+    try:
+        return work()
+    except PaymentsError as error:
+        return error_response(error)
+
+
+class IdempotentRequests:
+    """`Idempotency-Key` semantics: a replay gets the first response (status and body); the same key
+    with another request is 409 idempotency_conflict; a concurrent duplicate is 409
+    idempotency_in_progress (retryable). Records expire after `expires_after_seconds` (checked by
+    the code on every use; the table's TTL only cleans up)."""
+
+    def __init__(self, *, table_name: str, client: Any, expires_after_seconds: int) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 (cold start)
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        self._config = IdempotencyConfig(
+            event_key_jmespath="key",
+            payload_validation_jmespath="request",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=expires_after_seconds,
+            hash_function="sha256",
+            response_hook=_mark_replayed,
+        )
+        store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client)
+        self._run = idempotent_function(
+            _run_once,
+            data_keyword_argument="envelope",
+            persistence_store=store,
+            config=self._config,
+            key_prefix="api",
+        )
+
+    def __call__(self, event: Event, context: Any, work: Callable[[], Response]) -> Response:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        key = header(event, "idempotency-key")
+        if key is None:
+            return handle(work)
+        if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+            return error_response(InvalidRequest("Idempotency-Key must be 1 to 255 printable characters"))
+        envelope = {
+            "key": key,
+            "request": {
+                "route": event.get("routeKey", ""),
+                "path": event.get("rawPath", ""),
+                "body": hashlib.sha256(raw_body_or_empty(event)).hexdigest(),
+            },
+        }
+        self._config.register_lambda_context(context)
+        try:
+            response: Response = self._run(envelope=envelope, work=work)
+        except IdempotencyValidationError:
+            return error_response(
+                IdempotencyConflict("this Idempotency-Key was used with a different request")
+            )
+        except IdempotencyAlreadyInProgressError:
+            return error_response(
+                IdempotencyInProgress("a request with this Idempotency-Key is in progress; retry")
+            )
+        except PaymentsError as error:  # retryable errors are raised through, never stored
+            return error_response(error)
+        return response
+
+
+def raw_body_or_empty(event: Event) -> bytes:
+    try:
+        return raw_body(event)
+    except PayloadTooLarge:
+        return b""
+
+
+def _run_once(envelope: dict[str, Any], work: Callable[[], Response]) -> Response:
+    """Stored as the key's answer unless it raises. Retryable errors and invalid requests are raised
+    (the record is then deleted): a request that was refused before it ran leaves nothing behind."""
+    del envelope  # hashed by the decorator
+    try:
+        return work()
+    except PaymentsError as error:
+        if error.retryable or isinstance(error, InvalidRequest):
+            raise
+        return error_response(error)
+
+
+def _mark_replayed(response: Any, idempotent_data: Any) -> Any:
+    del idempotent_data
+    if isinstance(response, dict):
+        response = {**response, "headers": {**response.get("headers", {}), "idempotent-replayed": "true"}}
+    return response

@@ -1,0 +1,76 @@
+"""Request bodies (strict: JSON integers only for amounts, no unknown fields) and response shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from payments.adapters.dynamodb_items import format_time
+from payments.domain.cards import contains_card_number
+from payments.domain.intents import PaymentIntent
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+FreeText = Annotated[str, Field(max_length=500)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class CreateIntentBody(_Body):
+    amount: int = Field(gt=0, le=99_999_999_999)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    customerId: Identifier  # noqa: N815 (the contract's field names)
+    merchantId: Identifier  # noqa: N815
+    paymentMethod: str = Field(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")  # noqa: N815
+    captureMethod: Literal["manual", "automatic"] = "manual"  # noqa: N815
+    receiptEmail: str | None = Field(  # noqa: N815
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
+    locale: Literal["en-US", "es-MX"] = "en-US"
+    description: FreeText | None = None
+    orderId: Identifier | None = None  # noqa: N815
+
+    @field_validator("description")
+    @classmethod
+    def _no_card_numbers(cls, value: str | None) -> str | None:
+        if value is not None and contains_card_number(value):
+            raise ValueError("must not contain a card number")
+        return value
+
+
+class AuthorizeBody(_Body):
+    deviceFingerprint: Identifier | None = None  # noqa: N815
+    ipAddress: str | None = Field(default=None, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")  # noqa: N815
+
+
+def intent_body(intent: PaymentIntent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "paymentIntentId": intent.payment_intent_id,
+        "status": intent.status.value,
+        "amount": intent.amount.amount,
+        "currency": intent.amount.currency.code,
+        "amountAuthorized": intent.amount_authorized,
+        "amountCaptured": intent.amount_captured,
+        "amountRefunded": intent.amount_refunded,
+        "customerId": intent.customer_id,
+        "merchantId": intent.merchant_id,
+        "paymentMethod": intent.payment_method,
+        "captureMethod": intent.capture_method.value,
+        "locale": intent.locale,
+        "receiptStatus": intent.receipt_status.value,
+        "createdAt": format_time(intent.created_at),
+        "updatedAt": format_time(intent.updated_at or intent.created_at),
+        "expiresAt": format_time(intent.expires_at),
+        "version": intent.version,
+    }
+    optional = {
+        "receiptEmail": intent.receipt_email,
+        "description": intent.description,
+        "orderId": intent.order_id,
+        "transactionId": intent.transaction_id,
+        "declineCode": intent.decline_code,
+    }
+    body.update({name: value for name, value in optional.items() if value is not None})
+    return body

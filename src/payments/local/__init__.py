@@ -1,0 +1,1 @@
+"""The local runtime: stands the stack in `template.yaml` up on one machine, with no AWS account."""

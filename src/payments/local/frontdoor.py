@@ -1,0 +1,234 @@
+"""The HTTP front door: what API Gateway (HTTP API, payload format 2.0) does in front of the functions.
+
+It matches a request to a route of the template, builds the v2 event, invokes the function's real
+handler, and turns the handler's answer back into HTTP, including API Gateway's own answers (404 for
+no route, 413 over 10 MB, 500 when the function fails). Local-only paths are served beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from payments.local.emulator import ACCOUNT_ID
+from payments.local.invoker import LocalLambda
+from payments.local.stack import Route
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRequest:
+    method: str
+    path: str
+    query: Mapping[str, str]
+    body: bytes
+
+
+# A local-only endpoint (under /_local/, /healthz) answers (status, JSON body).
+LocalEndpoint = Callable[[LocalRequest], tuple[int, Any]]
+
+
+class CompiledRoute:
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
+        pattern = re.sub(r"\\\{([A-Za-z0-9_]+)\\\+\\\}", r"(?P<\1>.+)", pattern)
+        self.regex = re.compile(f"^{pattern}$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.route.method not in {method, "ANY"}:
+            return None
+        found = self.regex.match(path)
+        return found.groupdict() if found else None
+
+
+def build_event(
+    *,
+    route: Route,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    path_parameters: Mapping[str, str],
+    source_ip: str,
+    api_id: str,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload 2.0 event, as Lambda receives it."""
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    content_type = lowered.get("content-type", "")
+    is_text = not body or content_type.startswith(TEXT_TYPES)
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": api_id,
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": api_id,
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": not is_text,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body:
+        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+    return event
+
+
+def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Payload 2.0 response rules: a dict with statusCode is used as is; anything else is JSON 200."""
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+        for cookie in result.get("cookies") or []:
+            headers.setdefault("set-cookie", cookie)
+        return int(result["statusCode"]), headers, body
+    return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+
+
+class FrontDoor:
+    def __init__(
+        self,
+        invoker: LocalLambda,
+        routes: list[Route],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        api_id: str = "local",
+        local_endpoints: Mapping[str, LocalEndpoint] | None = None,
+    ) -> None:
+        self.invoker = invoker
+        self.routes = [CompiledRoute(route) for route in routes]
+        self.api_id = api_id
+        self.local_endpoints = dict(local_endpoints or {})
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def dispatch(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(target)
+        path = parts.path
+        endpoint = self.local_endpoints.get(path) or next(
+            (
+                handler
+                for prefix, handler in self.local_endpoints.items()
+                if prefix.endswith("/") and path.startswith(prefix)
+            ),
+            None,
+        )
+        if endpoint is not None:
+            status, payload = endpoint(LocalRequest(method, path, dict(parse_qsl(parts.query)), body))
+            return status, {"content-type": "application/json"}, json.dumps(payload).encode()
+        for compiled in self.routes:
+            parameters = compiled.match(method, path)
+            if parameters is None:
+                continue
+            event = build_event(
+                route=compiled.route,
+                method=method,
+                raw_path=path,
+                raw_query=parts.query,
+                headers=headers,
+                body=body,
+                path_parameters=parameters,
+                source_ip=source_ip,
+                api_id=self.api_id,
+            )
+            result = self.invoker.invoke(compiled.route.function_name, event)
+            if result.error:
+                return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+            return http_response(result.payload)
+        return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        front_door = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "payments-local"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the functions log what matters."""
+
+            def _serve(self) -> None:
+                started = time.perf_counter()
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_PAYLOAD_BYTES:
+                    self._send(
+                        413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+                    )
+                    self.close_connection = True
+                    return
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = front_door.dispatch(
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                )
+                headers["x-local-duration-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
+                self._send(status, headers, payload)
+
+            def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() != "content-length":
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+
+        return Handler

@@ -1,0 +1,137 @@
+"""Runs a function's real handler in this process with a real Lambda context.
+
+Every way AWS invokes a function ends here: the HTTP front door (API Gateway), `lambda.invoke` through
+the emulator (moto's `LambdaFunction.invoke` is routed to `LocalLambda.invoke`), and later event sources.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from payments.local.emulator import ACCOUNT_ID, REGION
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    handler: str  # "package.module.function"
+    timeout_seconds: int = 3
+    memory_mb: int = 128
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}"
+
+
+class LambdaContext:
+    """The context object Lambda passes to a handler, with a real deadline."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = spec.arn
+        self.memory_limit_in_mb = spec.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + spec.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    payload: Any
+    error: bool = False
+    duration_ms: float = 0.0
+
+    def payload_bytes(self) -> bytes:
+        return json.dumps(self.payload).encode()
+
+
+class UnknownFunction(LookupError):
+    pass
+
+
+class LocalLambda:
+    def __init__(self) -> None:
+        self._by_name: dict[str, FunctionSpec] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+
+    def register(self, spec: FunctionSpec) -> None:
+        self._by_name[spec.name] = spec
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return list(self._by_name.values())
+
+    def spec(self, name_or_arn: str) -> FunctionSpec:
+        name = name_or_arn.rsplit(":function:", 1)[-1].split(":", 1)[0]
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownFunction(f"no function named {name}") from None
+
+    def _handler(self, spec: FunctionSpec) -> Handler:
+        with self._lock:
+            if spec.name not in self._handlers:
+                module_name, _, attribute = spec.handler.rpartition(".")
+                self._handlers[spec.name] = getattr(importlib.import_module(module_name), attribute)
+            return self._handlers[spec.name]
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        """Run the handler; an exception becomes Lambda's error payload, as AWS reports it."""
+        spec = self.spec(name_or_arn)
+        started = time.perf_counter()
+        context = LambdaContext(spec)
+        try:
+            result = self._handler(spec)(event, context)
+        except Exception as error:  # reported to the caller as Lambda does
+            payload = {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "requestId": context.aws_request_id,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            return Invocation(payload, error=True, duration_ms=(time.perf_counter() - started) * 1000)
+        return Invocation(result, duration_ms=(time.perf_counter() - started) * 1000)
+
+
+_active: LocalLambda | None = None
+
+
+def route_emulator_invocations(invoker: LocalLambda) -> None:
+    """Make the emulator's Lambda run our handlers instead of a container (or a canned echo)."""
+    global _active  # noqa: PLW0603 (one emulator per process, as moto's backends are per process)
+    _active = invoker
+    from moto.awslambda.models import LambdaFunction  # noqa: PLC0415
+
+    if getattr(LambdaFunction.invoke, "_payments_routed", False):
+        return
+
+    def invoke(self: Any, body: Any, _request_headers: Any, response_headers: Any) -> bytes:
+        assert _active is not None
+        event = json.loads(body) if body else {}
+        result = _active.invoke(self.function_name, event)
+        if result.error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return result.payload_bytes()
+
+    invoke._payments_routed = True  # type: ignore[attr-defined]
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign,assignment]

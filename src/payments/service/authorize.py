@@ -1,0 +1,136 @@
+"""The synchronous authorize path (payments-authorize): fraud check, gateway authorization, one write.
+
+Why it cannot charge twice: the gateway call carries an idempotency key derived from the intent, so a
+retry or a concurrent duplicate gets the same authorization back; the intent is then written only if
+its `version` is still the one we read, together with the transaction record, in one atomic write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+
+from payments.domain.errors import (
+    AuthenticationRequired,
+    CardDeclined,
+    ConcurrentUpdate,
+    FraudSuspected,
+    InvalidState,
+    UpstreamUnavailable,
+)
+from payments.domain.fraud import Decision, FraudSignals
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status
+from payments.service.intents import Clock
+from payments.service.ports import FraudScreen, GatewayOutcome, IntentRepository, PaymentGateway
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeIntent:
+    payment_intent_id: str
+    device_fingerprint: str | None = None
+    ip_address: str | None = None
+    three_d_secure_passed: bool = False
+
+
+def authorize_intent(
+    command: AuthorizeIntent,
+    *,
+    intents: IntentRepository,
+    fraud: FraudScreen,
+    gateway: PaymentGateway,
+    clock: Clock,
+) -> PaymentIntent:
+    intent = intents.get(command.payment_intent_id, consistent=True)
+    now = clock()
+    if intent.status is Status.PENDING and intent.is_expired(now):
+        _expire(intent, intents, clock)
+    intent.ensure_authorizable(now)
+
+    if not command.three_d_secure_passed:
+        _screen(intent, command, fraud, intents, clock)
+
+    result = gateway.authorize(
+        idempotency_key=f"{intent.payment_intent_id}:authorize",
+        amount=intent.amount,
+        payment_method=intent.payment_method,
+        reference=intent.payment_intent_id,
+        three_d_secure_passed=command.three_d_secure_passed,
+    )
+    if result.outcome is GatewayOutcome.AUTHENTICATION_REQUIRED:
+        raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
+    if result.outcome is GatewayOutcome.DECLINED:
+        decline_code = result.decline_code or "generic_decline"
+        intent.decline(decline_code=decline_code, now=clock(), gateway_reference=result.reference)
+        _save_or_explain(intent, intents, same_authorization=None)
+        raise CardDeclined(decline_code)
+
+    assert result.reference is not None, "an approved authorization always has an id"
+    intent.authorize(authorization_id=result.reference, now=clock())
+    if intent.capture_method is CaptureMethod.AUTOMATIC:
+        _capture_in_full(intent, gateway, clock)
+    return _save_or_explain(intent, intents, same_authorization=result.reference)
+
+
+def _screen(
+    intent: PaymentIntent,
+    command: AuthorizeIntent,
+    fraud: FraudScreen,
+    intents: IntentRepository,
+    clock: Clock,
+) -> None:
+    assessment = fraud.assess(
+        FraudSignals(
+            amount=intent.amount,
+            customer_id=intent.customer_id,
+            payment_method=intent.payment_method,
+            device_fingerprint=command.device_fingerprint,
+            ip_address=command.ip_address,
+            email=intent.receipt_email,
+        )
+    )
+    if assessment.decision is Decision.BLOCK:
+        intent.decline(decline_code="fraud_suspected", now=clock())
+        _save_or_explain(intent, intents, same_authorization=None)
+        raise FraudSuspected("the payment was blocked by the fraud check")
+    if assessment.decision is Decision.STEP_UP:
+        raise AuthenticationRequired("this payment needs 3-D Secure authentication")
+
+
+def _capture_in_full(intent: PaymentIntent, gateway: PaymentGateway, clock: Clock) -> None:
+    """Automatic capture. If the gateway cannot capture now, the payment stays AUTHORIZED (the
+    authorization is real money on hold) and can be captured through the capture endpoint."""
+    assert intent.authorization_id is not None
+    try:
+        captured = gateway.capture(
+            idempotency_key=f"{intent.payment_intent_id}:capture",
+            authorization_id=intent.authorization_id,
+            amount=intent.amount,
+        )
+    except UpstreamUnavailable:
+        return
+    assert captured.reference is not None
+    intent.capture(amount=None, now=clock(), gateway_reference=captured.reference)
+
+
+def _expire(intent: PaymentIntent, intents: IntentRepository, clock: Clock) -> None:
+    expired = replace(intent, new_transactions=[])
+    expired.expire(clock())
+    with contextlib.suppress(ConcurrentUpdate):  # someone else moved it first: still refused below
+        intents.save(expired)
+    raise InvalidState("the payment intent has expired", status=Status.EXPIRED.value)
+
+
+def _save_or_explain(
+    intent: PaymentIntent, intents: IntentRepository, *, same_authorization: str | None
+) -> PaymentIntent:
+    """Save; if a concurrent request saved first with the very same gateway authorization, its
+    result is ours too (the gateway deduplicated the call). Anything else is a state conflict."""
+    try:
+        return intents.save(intent)
+    except ConcurrentUpdate:
+        current = intents.get(intent.payment_intent_id, consistent=True)
+        if same_authorization is not None and current.authorization_id == same_authorization:
+            return current
+        raise InvalidState(
+            f"the payment changed concurrently and is now {current.status}", status=current.status.value
+        ) from None

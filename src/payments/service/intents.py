@@ -1,0 +1,56 @@
+"""Use cases for payment intents that move no money: create, get, list a customer's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from payments.domain.intents import CaptureMethod, PaymentIntent
+from payments.domain.money import Money
+from payments.service.ports import IntentRepository, Page
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIntent:
+    amount: Money
+    customer_id: str
+    merchant_id: str
+    payment_method: str
+    capture_method: CaptureMethod = CaptureMethod.MANUAL
+    receipt_email: str | None = None
+    locale: str = "en-US"
+    description: str | None = None
+    order_id: str | None = None
+
+
+def create_intent(
+    command: CreateIntent, *, intents: IntentRepository, clock: Clock, time_to_live: timedelta
+) -> PaymentIntent:
+    intent = PaymentIntent.create(
+        amount=command.amount,
+        customer_id=command.customer_id,
+        merchant_id=command.merchant_id,
+        payment_method=command.payment_method,
+        capture_method=command.capture_method,
+        receipt_email=command.receipt_email,
+        locale=command.locale,
+        description=command.description,
+        order_id=command.order_id,
+        now=clock(),
+        time_to_live=time_to_live,
+    )
+    intents.add(intent)
+    return intent
+
+
+def get_intent(payment_intent_id: str, *, intents: IntentRepository) -> PaymentIntent:
+    return intents.get(payment_intent_id, consistent=True)
+
+
+def list_customer_intents(
+    customer_id: str, *, intents: IntentRepository, limit: int, next_token: str | None
+) -> Page[PaymentIntent]:
+    return intents.list_for_customer(customer_id, limit=limit, next_token=next_token)

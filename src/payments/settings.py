@@ -1,0 +1,89 @@
+"""Typed settings, read once from the environment the template gives each function.
+
+Only `bootstrap` calls `Settings.from_env`; everything else receives values explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from payments.domain.fraud import FraudRules
+
+
+class SettingsError(ValueError):
+    """A required environment variable is missing or malformed: the function cannot start."""
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is required")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    intents_table: str
+    transactions_table: str
+    idempotency_table: str
+    fraud_function_name: str = ""
+    fraud_velocity_table: str = ""
+    gateway_base_url: str = ""
+    gateway_timeout_seconds: float = 1.0
+    gateway_max_attempts: int = 3
+    intent_ttl_seconds: int = 86_400
+    idempotency_ttl_seconds: int = 86_400
+    fraud_rules: FraudRules = field(default_factory=FraudRules)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        blocklist = frozenset(
+            entry.strip() for entry in env.get("FRAUD_BLOCKLIST", "").split(",") if entry.strip()
+        )
+        defaults = FraudRules()
+        rules = FraudRules(
+            step_up_score=_int(env, "FRAUD_STEP_UP_SCORE", defaults.step_up_score),
+            block_score=_int(env, "FRAUD_BLOCK_SCORE", defaults.block_score),
+            customer_limit=_int(env, "FRAUD_CUSTOMER_LIMIT", defaults.customer_limit),
+            device_limit=_int(env, "FRAUD_DEVICE_LIMIT", defaults.device_limit),
+            ip_limit=_int(env, "FRAUD_IP_LIMIT", defaults.ip_limit),
+            velocity_window_seconds=_int(
+                env, "FRAUD_VELOCITY_WINDOW_SECONDS", defaults.velocity_window_seconds
+            ),
+            blocklist=blocklist,
+        )
+        settings = cls(
+            intents_table=_required(env, "INTENTS_TABLE"),
+            transactions_table=_required(env, "TRANSACTIONS_TABLE"),
+            idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
+            fraud_function_name=env.get("FRAUD_FUNCTION_NAME", ""),
+            fraud_velocity_table=env.get("FRAUD_VELOCITY_TABLE", ""),
+            gateway_base_url=env.get("GATEWAY_BASE_URL", "").rstrip("/"),
+            gateway_timeout_seconds=_float(env, "GATEWAY_TIMEOUT_SECONDS", 1.0),
+            gateway_max_attempts=_int(env, "GATEWAY_MAX_ATTEMPTS", 3),
+            intent_ttl_seconds=_int(env, "INTENT_TTL_SECONDS", 86_400),
+            idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400),
+            fraud_rules=rules,
+        )
+        if settings.idempotency_ttl_seconds < 86_400:
+            raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
+        return settings
