@@ -138,7 +138,8 @@ def test_sam_template_lints_clean_in_every_region() -> None:
 
 def _lint_translated(document: dict[str, Any], regions: list[str]) -> list[Any]:
     config = ManualArgs(regions=regions, ignore_checks=TRANSLATED_IGNORED_CHECKS)
-    return lint(json.dumps(document), config=config)
+    matches: list[Any] = lint(json.dumps(document), config=config)
+    return matches
 
 
 def test_translated_template_lints_clean(translated: dict[str, Any]) -> None:
@@ -267,7 +268,7 @@ def _log_group_problems(document: dict[str, Any], function_type: str) -> list[st
         problems.append(f"no {function_type} resources")
     for name, res in functions.items():
         target = res["Properties"].get("LoggingConfig", {}).get("LogGroup")
-        group = log_groups.get(target.get("Ref")) if isinstance(target, dict) else None
+        group = log_groups.get(str(target.get("Ref"))) if isinstance(target, dict) else None
         if group is None:
             problems.append(f"{name}: LoggingConfig.LogGroup is not a Ref to a log group: {target!r}")
             continue

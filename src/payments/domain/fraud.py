@@ -34,9 +34,11 @@ class FraudRules:
     customer_limit: int = 10
     device_limit: int = 10
     ip_limit: int = 20
-    customer_points: int = 30
-    device_points: int = 30
-    ip_points: int = 20
+    # Customer or device over its limit steps up on its own, both together block; an IP over its limit
+    # only adds weight (many customers share one address behind a NAT).
+    customer_points: int = 40
+    device_points: int = 40
+    ip_points: int = 25
     blocklist: frozenset[str] = frozenset()
     always_block_methods: frozenset[str] = frozenset({"pm_card_risk_highest"})
     always_step_up_methods: frozenset[str] = frozenset({"pm_card_risk_elevated"})

@@ -87,6 +87,11 @@ class Transaction:
     decline_code: str | None = None
 
 
+def to_millis(moment: datetime) -> datetime:
+    """Times are kept to the millisecond, the precision they are stored and shown with."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def transaction_id_for(payment_intent_id: str, kind: TransactionKind) -> str:
     """Deterministic, so a retried write of the same movement can only ever land once."""
     return f"txn_{payment_intent_id.removeprefix('pi_')}_{kind.value.lower()[:4]}"
@@ -138,6 +143,7 @@ class PaymentIntent:
             raise InvalidRequest("amount must be greater than zero")
         if locale not in SUPPORTED_LOCALES:
             raise InvalidRequest(f"locale must be one of {', '.join(SUPPORTED_LOCALES)}")
+        now = to_millis(now)
         return cls(
             payment_intent_id=new_id("pi"),
             amount=amount,
@@ -215,7 +221,7 @@ class PaymentIntent:
         if not self.can_move_to(target):
             raise InvalidState(f"a {self.status} payment cannot become {target}", status=self.status.value)
         self.status = target
-        self.updated_at = now
+        self.updated_at = to_millis(now)
 
     def _record(
         self,
@@ -234,7 +240,7 @@ class PaymentIntent:
             kind=kind,
             status=self.status,
             amount=amount,
-            created_at=now,
+            created_at=to_millis(now),
             gateway_reference=gateway_reference,
             decline_code=decline_code,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import time
 import uuid
@@ -24,6 +25,7 @@ from payments.local.invoker import LocalLambda
 from payments.local.stack import Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
 TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
 
@@ -76,6 +78,11 @@ def build_event(
         query[name] = f"{query[name]},{value}" if name in query else value
     content_type = lowered.get("content-type", "")
     is_text = not body or content_type.startswith(TEXT_TYPES)
+    if is_text:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            is_text = False  # bytes that are not UTF-8 go base64-encoded, whatever the content type says
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -110,7 +117,7 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if body:
-        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        event["body"] = text if is_text else base64.b64encode(body).decode()
     return event
 
 
@@ -189,7 +196,7 @@ class FrontDoor:
             )
             result = self.invoker.invoke(compiled.route.function_name, event)
             if result.error:
-                return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+                return 500, {"content-type": "application/json"}, INTERNAL_ERROR
             return http_response(result.payload)
         return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
 
@@ -213,9 +220,15 @@ class FrontDoor:
                     self.close_connection = True
                     return
                 body = self.rfile.read(length) if length else b""
-                status, headers, payload = front_door.dispatch(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
-                )
+                try:
+                    status, headers, payload = front_door.dispatch(
+                        self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                    )
+                except Exception:
+                    logging.getLogger(__name__).exception(
+                        "front door failed on %s %s", self.command, self.path
+                    )
+                    status, headers, payload = 500, {"content-type": "application/json"}, INTERNAL_ERROR
                 headers["x-local-duration-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
                 self._send(status, headers, payload)
 

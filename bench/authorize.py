@@ -1,0 +1,234 @@
+"""Authorize latency over HTTP against `payments local up`, and AWS API calls per authorization.
+
+The stack runs in its own process (as `make run` starts it); this process only sends requests, with
+one keep-alive connection per client. AWS calls are counted by the emulator as it serves them.
+Ends with one JSON line of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_stack() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.cli", "local", "up", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    urls: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    while len(urls) < 3 and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise SystemExit("payments local up exited before it was ready")
+        found = re.match(r"\s+(API|AWS|Gateway):\s+(http://\S+)", line)
+        if found:
+            urls[found.group(1)] = found.group(2)
+    return process, urls
+
+
+class Client:
+    """One keep-alive HTTP connection, like one API client."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        self._connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+
+    def call(
+        self, method: str, path: str, body: Any = None, key: str | None = None
+    ) -> tuple[int, Any, float]:
+        headers = {"content-type": "application/json"}
+        if key:
+            headers["idempotency-key"] = key
+        payload = None if body is None else json.dumps(body)
+        self._connection.request(method, path, body=payload, headers=headers)
+        response = self._connection.getresponse()
+        data = json.loads(response.read() or b"null")
+        server_ms = float(response.getheader("x-local-duration-ms") or 0)
+        return response.status, data, server_ms
+
+
+def create_intents(base_url: str, count: int) -> list[str]:
+    client = Client(base_url)
+    ids = []
+    for _ in range(count):
+        status, body, _ = client.call(
+            "POST",
+            "/v1/payment-intents",
+            {
+                "amount": 4200,
+                "currency": "USD",
+                "customerId": f"cus_{uuid.uuid4().hex[:12]}",
+                "merchantId": "mer_bench",
+                "paymentMethod": "pm_card_visa",
+            },
+        )
+        assert status == 201, body
+        ids.append(body["paymentIntentId"])
+    return ids
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def run(base_url: str, intent_ids: list[str], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    server: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    local = threading.local()
+    done = 0
+
+    def authorize(payment_intent_id: str) -> None:
+        nonlocal errors, done
+        if not hasattr(local, "client"):
+            local.client = Client(base_url)
+        started = time.perf_counter()
+        status, _, server_ms = local.client.call(
+            "POST", f"/v1/payment-intents/{payment_intent_id}/authorize", key=str(uuid.uuid4())
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            latencies.append(elapsed)
+            server.append(server_ms)
+            errors += status != 200
+            done += 1
+            if done % 100 == 0:
+                print(f"  concurrency {concurrency}: {done}/{len(intent_ids)}", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(authorize, intent_ids))
+    wall = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "requests": len(intent_ids),
+        "errors": errors,
+        "throughput_per_s": round(len(intent_ids) / wall, 1),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p95_ms": round(percentile(latencies, 0.95), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "server_p50_ms": round(percentile(server, 0.50), 2),
+        "server_p99_ms": round(percentile(server, 0.99), 2),
+    }
+
+
+def api_calls(base_url: str) -> dict[str, int]:
+    _, body, _ = Client(base_url).call("GET", "/_local/api-calls")
+    counts: dict[str, int] = body["byOperation"]
+    return counts
+
+
+def emulator_call_ms(aws_endpoint: str, samples: int = 300) -> float:
+    """The emulator's own per-call time: a strong GetItem of a missing key, median of many."""
+    import boto3  # noqa: PLC0415
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+    key = {"paymentIntentId": {"S": "pi_missing"}}
+    client.get_item(TableName="payment-intents-local", Key=key)
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        client.get_item(TableName="payment-intents-local", Key=key, ConsistentRead=True)
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000, help="authorizations per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args()
+
+    print("starting payments local up ...", file=sys.stderr, flush=True)
+    process, urls = start_stack()
+    try:
+        base = urls["API"]
+        print("warming up ...", file=sys.stderr, flush=True)
+        run(base, create_intents(base, 50), 2)
+        results = []
+        calls_per_authorization: dict[str, float] = {}
+        for concurrency in args.concurrency:
+            print(f"creating {args.requests} intents ...", file=sys.stderr, flush=True)
+            ids = create_intents(base, args.requests)
+            before = api_calls(base)
+            results.append(run(base, ids, concurrency))
+            after = api_calls(base)
+            if not calls_per_authorization:
+                calls_per_authorization = {
+                    op: round((after[op] - before.get(op, 0)) / len(ids), 3)
+                    for op in after
+                    if after[op] != before.get(op, 0)
+                }
+        per_call_ms = emulator_call_ms(urls["AWS"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+    fraud_calls = sum(n for op, n in calls_per_authorization.items() if "fraud-velocity" in op)
+    total_calls = sum(calls_per_authorization.values())
+    authorize_calls = total_calls - fraud_calls
+    print("\nauthorize over HTTP (local stack, sandbox gateway included)")
+    print(f"{'concurrency':>11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for r in results:
+        print(
+            f"{r['concurrency']:>11} {r['throughput_per_s']:>8} {r['p50_ms']:>8} {r['p95_ms']:>8} "
+            f"{r['p99_ms']:>8} {r['errors']:>6}"
+        )
+    print("\nAWS API calls per authorization (counted at the emulator):")
+    for op, n in sorted(calls_per_authorization.items()):
+        print(f"  {n:>6}  {op}")
+    print(f"  authorize function: {authorize_calls:g}, fraud-check function: {fraud_calls:g}")
+    print(f"\nemulator per-call time (GetItem, median): {per_call_ms:.2f} ms")
+    for r in results:
+        budget = total_calls * per_call_ms
+        print(f"  concurrency {r['concurrency']}: p99 / (calls x per-call) = {r['p99_ms'] / budget:.2f}")
+    print(
+        json.dumps(
+            {
+                "bench": "authorize",
+                "results": results,
+                "aws_calls_per_authorization": total_calls,
+                "aws_calls_authorize_function": authorize_calls,
+                "aws_calls_fraud_function": fraud_calls,
+                "calls_by_operation": calls_per_authorization,
+                "emulator_call_ms": round(per_call_ms, 3),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Adapters: the ports of `payments.service.ports` implemented over DynamoDB, Lambda and HTTP."""

@@ -1,0 +1,150 @@
+"""The payment gateway over HTTP (the sandbox locally, a processor with the same API elsewhere).
+
+Why retrying is safe: every POST carries the caller's Idempotency-Key, so the gateway answers a
+repeated call with its first answer instead of moving money twice. Only failures that say nothing
+about the outcome (connection errors, timeouts, 429, 5xx) are retried, a bounded number of times
+with capped, jittered backoff, so a dead gateway costs a known amount of time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any, Final
+from urllib.parse import quote
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from payments.domain.errors import InvalidRequest, InvalidState, NotFound, PaymentsError, UpstreamUnavailable
+from payments.domain.money import Money
+from payments.service.ports import GatewayOutcome, GatewayResult, PaymentGateway
+
+MAX_BACKOFF_SECONDS: Final = 1.0
+POOL_SIZE: Final = 16
+
+_ERRORS_BY_STATUS: Final[dict[int, type[PaymentsError]]] = {404: NotFound, 409: InvalidState}
+
+
+class HttpGateway(PaymentGateway):
+    """`PaymentGateway` over the gateway's JSON API; one instance is safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 0.5,
+        read_timeout: float = 1.0,
+        max_attempts: int = 3,
+        backoff_seconds: float = 0.05,
+        pool: urllib3.PoolManager | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"the gateway base URL must be http(s)://..., got {base_url!r}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._base_url = base_url.rstrip("/")
+        self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._max_attempts = max_attempts
+        self._backoff_seconds = backoff_seconds
+        # Connections open on first use and stay open (keep-alive) across calls and warm invocations.
+        self._pool = pool if pool is not None else urllib3.PoolManager(maxsize=POOL_SIZE)
+
+    def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        amount: Money,
+        payment_method: str,
+        reference: str,
+        three_d_secure_passed: bool = False,
+    ) -> GatewayResult:
+        body: dict[str, Any] = {
+            **_money(amount),
+            "paymentMethod": payment_method,
+            "reference": reference,
+        }
+        if three_d_secure_passed:
+            body["threeDSecure"] = "passed"
+        return self._post("/v1/authorizations", body, idempotency_key)
+
+    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+        path = f"/v1/authorizations/{quote(authorization_id, safe='')}/capture"
+        return self._post(path, _money(amount), idempotency_key)
+
+    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult:
+        path = f"/v1/authorizations/{quote(authorization_id, safe='')}/void"
+        return self._post(path, {}, idempotency_key)
+
+    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+        body = {"authorizationId": authorization_id, **_money(amount)}
+        return self._post("/v1/refunds", body, idempotency_key)
+
+    def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> GatewayResult:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        status, answer = self._send("POST", path, json.dumps(body).encode(), headers)
+        return _result(status, answer)
+
+    def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        """The final status and decoded JSON body, after retrying what may be retried."""
+        url = self._base_url + path
+        failure = ""
+        for attempt in range(1, self._max_attempts + 1):
+            if attempt > 1:
+                time.sleep(self._backoff(attempt - 1))
+            try:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    retries=False,
+                    redirect=False,
+                )
+            except HTTPError as error:  # refused, reset, connect or read timeout
+                failure = type(error).__name__
+                continue
+            if response.status == 429 or response.status >= 500:
+                failure = f"HTTP {response.status}"
+                continue
+            return response.status, _decode(response.data)
+        raise UpstreamUnavailable(
+            f"the gateway did not answer after {self._max_attempts} attempt(s) ({failure})",
+            upstream="gateway",
+        )
+
+    def _backoff(self, retry: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^(retry-1))], so retries do not march in step."""
+        return random.uniform(0, min(MAX_BACKOFF_SECONDS, self._backoff_seconds * 2 ** (retry - 1)))
+
+
+def _money(amount: Money) -> dict[str, Any]:
+    return {"amount": amount.amount, "currency": amount.currency.code}
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _result(status: int, answer: Any) -> GatewayResult:
+    if 400 <= status < 500:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        error_type = _ERRORS_BY_STATUS.get(status, InvalidRequest)
+        raise error_type(f"the gateway refused the request: {message or f'HTTP {status}'}", gatewayCode=code)
+    try:
+        if status != 200:
+            raise ValueError(f"HTTP {status}")
+        reference = answer["id"]
+        decline_code = answer.get("declineCode")
+        if not isinstance(reference, str) or not isinstance(decline_code, str | None):
+            raise TypeError("id and declineCode must be strings")
+        return GatewayResult(GatewayOutcome(answer["status"]), reference=reference, decline_code=decline_code)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UpstreamUnavailable(f"the gateway answered unexpectedly: {error}", upstream="gateway") from None

@@ -1,0 +1,425 @@
+"""The sandbox gateway's rules: in memory, thread-safe, no I/O.
+
+Every answer depends only on the request and on earlier requests with the same Idempotency-Key, so
+tests and the local stack can count on it. The HTTP server (`payments.gateway.server`) only moves
+bytes; a stall is returned as `delay_seconds` for the server to sleep, which keeps this module
+instant to test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+APPROVED: Final = "approved"
+DECLINED: Final = "declined"
+AUTHENTICATION_REQUIRED: Final = "authentication_required"
+
+FLAKY: Final = "pm_card_gateway_flaky"
+DOWN: Final = "pm_card_gateway_down"
+THREE_DS: Final = "pm_card_3ds_required"
+FLAKY_FAILURES: Final = 2  # a flaky key fails this many attempts, then is approved
+
+# Test payment method -> decline code (None: approved). The risk cards are approved here on purpose:
+# the fraud check, not the gateway, blocks them or asks for a step-up.
+_DECLINE_CODES: Final[Mapping[str, str | None]] = MappingProxyType(
+    {
+        "pm_card_visa": None,
+        "pm_card_mastercard": None,
+        "pm_card_risk_highest": None,
+        "pm_card_risk_elevated": None,
+        "pm_card_declined": "generic_decline",
+        "pm_card_insufficient_funds": "insufficient_funds",
+        THREE_DS: None,
+        FLAKY: None,
+        DOWN: None,
+    }
+)
+TEST_PAYMENT_METHODS: Final = frozenset(_DECLINE_CODES)
+
+MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
+MAX_REFERENCE_LENGTH: Final = 255
+
+_AUTHORIZE_REQUIRED: Final = frozenset({"amount", "currency", "paymentMethod", "reference"})
+_DIGIT_RUN: Final = re.compile(r"[0-9]{9,}")
+_CURRENCY: Final = re.compile(r"[A-Z]{3}")
+_CAPTURE: Final = re.compile(r"/v1/authorizations/([^/]+)/capture")
+_VOID: Final = re.compile(r"/v1/authorizations/([^/]+)/void")
+_AUTHORIZATION: Final = re.compile(r"/v1/authorizations/([^/]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxResponse:
+    """One answer: `delay_seconds` is how long the server waits before sending it (a stall)."""
+
+    status: int
+    body: dict[str, Any]
+    delay_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStats:
+    """Counters for tests. `requests` counts calls to the /v1 API (health and stats excluded);
+    `authorizations` counts approved and declined ones (a 3-D Secure step-up is not one yet)."""
+
+    requests: int = 0
+    authorizations: int = 0
+    captures: int = 0
+    voids: int = 0
+    refunds: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    def response(self) -> SandboxResponse:
+        return SandboxResponse(self.status, _error(self.code, str(self)))
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _invalid(message: str) -> _Refusal:
+    return _Refusal(400, "invalid_request", message)
+
+
+def _invalid_state(message: str) -> _Refusal:
+    return _Refusal(409, "invalid_state", message)
+
+
+@dataclass(slots=True)
+class _Authorization:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    reference: str
+    decline_code: str | None = None
+    capture_id: str | None = None
+    captured: int = 0
+    void_id: str | None = None
+    refunds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def refunded(self) -> int:
+        return sum(self.refunds.values())
+
+    @property
+    def state(self) -> str:
+        """In words, for error messages."""
+        if self.void_id:
+            return "voided"
+        if self.capture_id:
+            return "captured"
+        return self.status
+
+    def summary(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "reference": self.reference,
+        }
+        if self.decline_code:
+            body["declineCode"] = self.decline_code
+        return body
+
+    def view(self) -> dict[str, Any]:
+        return self.summary() | {
+            "captureId": self.capture_id,
+            "capturedAmount": self.captured,
+            "voided": self.void_id is not None,
+            "voidId": self.void_id,
+            "refundedAmount": self.refunded,
+            "refunds": [{"id": refund_id, "amount": amount} for refund_id, amount in self.refunds.items()],
+        }
+
+
+@dataclass(slots=True)
+class _KeyState:
+    """What one Idempotency-Key has seen: its request, its attempts, and its answer once final."""
+
+    fingerprint: str
+    attempts: int = 0
+    response: SandboxResponse | None = None
+
+
+Operation = Callable[[dict[str, Any], int], SandboxResponse]
+
+
+class SandboxGateway:
+    """The upstream processor, simulated. One lock guards all state; nothing inside it sleeps."""
+
+    def __init__(self, *, stall_seconds: float = 1.5) -> None:
+        self.stall_seconds = stall_seconds
+        self._lock = threading.Lock()
+        self._keys: dict[str, _KeyState] = {}
+        self._authorizations: dict[str, _Authorization] = {}
+        self._stats = SandboxStats()
+
+    def stats(self) -> SandboxStats:
+        with self._lock:
+            return self._stats
+
+    def handle(
+        self, method: str, path: str, body: bytes = b"", *, idempotency_key: str | None = None
+    ) -> SandboxResponse:
+        """Answer one request as the HTTP API would (status, JSON body, stall)."""
+        path = path.partition("?")[0]
+        if method == "GET" and path == "/healthz":
+            return SandboxResponse(200, {"status": "ok"})
+        if method == "GET" and path == "/_sandbox/stats":
+            return SandboxResponse(200, self.stats().as_dict())
+        with self._lock:
+            self._count(requests=1)
+            try:
+                return self._handle(method, path, body, idempotency_key)
+            except _Refusal as refusal:
+                return refusal.response()
+
+    def _handle(self, method: str, path: str, body: bytes, key: str | None) -> SandboxResponse:
+        # Refused before anything is parsed or kept, so a card number is never stored.
+        if any(_looks_like_card_number(text) for text in (path, key or "", body.decode("utf-8", "replace"))):
+            raise _invalid("card numbers are not accepted: use a test payment method (pm_...)")
+        if method == "GET" and (match := _AUTHORIZATION.fullmatch(path)):
+            return SandboxResponse(200, self._find(match[1]).view())
+        operation = self._operation(method, path)
+        if not key:
+            raise _invalid("the Idempotency-Key header is required")
+        if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise _invalid(f"the Idempotency-Key header is longer than {MAX_IDEMPOTENCY_KEY_LENGTH}")
+        payload = _parse(body)
+        fingerprint = f"{method} {path} {json.dumps(payload, sort_keys=True, separators=(',', ':'))}"
+        state = self._keys.setdefault(key, _KeyState(fingerprint))
+        if state.fingerprint != fingerprint:
+            raise _Refusal(422, "idempotency_conflict", "this Idempotency-Key was used with another request")
+        if state.response is None:
+            state.attempts += 1
+            try:
+                response = operation(payload, state.attempts)
+            except _Refusal as refusal:
+                response = refusal.response()
+            if response.status >= 500:  # a failure is not an answer: the next attempt is evaluated again
+                return response
+            state.response = response
+        return state.response
+
+    def _operation(self, method: str, path: str) -> Operation:
+        if method == "POST":
+            if path == "/v1/authorizations":
+                return self._authorize
+            if path == "/v1/refunds":
+                return lambda payload, _attempt: self._refund(payload)
+            if match := _CAPTURE.fullmatch(path):
+                authorization_id = match[1]
+                return lambda payload, _attempt: self._capture(authorization_id, payload)
+            if match := _VOID.fullmatch(path):
+                authorization_id = match[1]
+                return lambda payload, _attempt: self._void(authorization_id, payload)
+        raise _Refusal(404, "not_found", f"there is no {method} {path}")
+
+    def _authorize(self, payload: dict[str, Any], attempt: int) -> SandboxResponse:
+        _fields(payload, required=_AUTHORIZE_REQUIRED, optional={"threeDSecure"})
+        amount, currency = _amount(payload), _currency(payload)
+        method = payload["paymentMethod"]
+        if not isinstance(method, str) or not method.startswith("pm_"):
+            raise _invalid("paymentMethod must be a test payment method (pm_...)")
+        if method not in TEST_PAYMENT_METHODS:
+            raise _invalid("unknown test payment method")
+        reference = payload["reference"]
+        if not isinstance(reference, str) or not 0 < len(reference) <= MAX_REFERENCE_LENGTH:
+            raise _invalid(f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters")
+        three_ds = payload.get("threeDSecure")
+        if three_ds not in (None, "passed", "failed"):
+            raise _invalid('threeDSecure must be "passed" or "failed"')
+
+        failure = self._failure(method, attempt)
+        if failure is not None:
+            return failure
+        status, decline_code = _decide(method, three_ds)
+        authorization = _Authorization(_new_id("auth"), status, amount, currency, reference, decline_code)
+        self._authorizations[authorization.id] = authorization
+        if status != AUTHENTICATION_REQUIRED:
+            self._count(authorizations=1)
+        return SandboxResponse(200, authorization.summary())
+
+    def _failure(self, method: str, attempt: int) -> SandboxResponse | None:
+        unavailable = SandboxResponse(503, _error("service_unavailable", "the gateway is unavailable"))
+        if method == FLAKY and attempt <= FLAKY_FAILURES:
+            return unavailable
+        if method == DOWN:
+            if attempt % 2 == 1:  # odd attempts stall, then time out
+                timeout = _error("gateway_timeout", "the issuer did not answer in time")
+                return SandboxResponse(504, timeout, delay_seconds=self.stall_seconds)
+            return unavailable
+        return None
+
+    def _capture(self, authorization_id: str, payload: dict[str, Any]) -> SandboxResponse:
+        _fields(payload, required={"amount"}, optional={"currency"})
+        amount = _amount(payload)
+        authorization = self._find(authorization_id)
+        _same_currency(payload, authorization)
+        if authorization.state != APPROVED:
+            raise _invalid_state(f"an authorization that is {authorization.state} cannot be captured")
+        if amount > authorization.amount:
+            raise _invalid_state(f"the capture exceeds the authorized amount ({authorization.amount})")
+        authorization.capture_id, authorization.captured = _new_id("cap"), amount
+        self._count(captures=1)
+        return SandboxResponse(
+            200,
+            {
+                "id": authorization.capture_id,
+                "status": APPROVED,
+                "authorizationId": authorization.id,
+                "amount": amount,
+                "currency": authorization.currency,
+            },
+        )
+
+    def _void(self, authorization_id: str, payload: dict[str, Any]) -> SandboxResponse:
+        _fields(payload, required=set(), optional=set())
+        authorization = self._find(authorization_id)
+        if authorization.state != APPROVED:
+            raise _invalid_state(f"an authorization that is {authorization.state} cannot be voided")
+        authorization.void_id = _new_id("void")
+        self._count(voids=1)
+        return SandboxResponse(
+            200, {"id": authorization.void_id, "status": APPROVED, "authorizationId": authorization.id}
+        )
+
+    def _refund(self, payload: dict[str, Any]) -> SandboxResponse:
+        _fields(payload, required={"authorizationId", "amount"}, optional={"currency"})
+        amount = _amount(payload)
+        if not isinstance(payload["authorizationId"], str):
+            raise _invalid("authorizationId must be a string")
+        authorization = self._find(payload["authorizationId"])
+        _same_currency(payload, authorization)
+        if authorization.capture_id is None:
+            raise _invalid_state(f"an authorization that is {authorization.state} cannot be refunded")
+        remaining = authorization.captured - authorization.refunded
+        if amount > remaining:
+            raise _invalid_state(f"the refund exceeds what is left to refund ({remaining})")
+        refund_id = _new_id("re")
+        authorization.refunds[refund_id] = amount
+        self._count(refunds=1)
+        return SandboxResponse(
+            200,
+            {
+                "id": refund_id,
+                "status": APPROVED,
+                "authorizationId": authorization.id,
+                "amount": amount,
+                "currency": authorization.currency,
+            },
+        )
+
+    def _find(self, authorization_id: str) -> _Authorization:
+        authorization = self._authorizations.get(authorization_id)
+        if authorization is None:
+            raise _Refusal(404, "not_found", f"no authorization {authorization_id!r}")
+        return authorization
+
+    def _count(self, **increments: int) -> None:
+        current = self._stats.as_dict()
+        self._stats = SandboxStats(**{name: current[name] + increments.get(name, 0) for name in current})
+
+
+def _decide(method: str, three_ds: str | None) -> tuple[str, str | None]:
+    if method == THREE_DS:
+        if three_ds == "passed":
+            return APPROVED, None
+        if three_ds == "failed":
+            return DECLINED, "authentication_failed"
+        return AUTHENTICATION_REQUIRED, None
+    decline_code = _DECLINE_CODES[method]
+    return (DECLINED, decline_code) if decline_code else (APPROVED, None)
+
+
+def _looks_like_card_number(text: str) -> bool:
+    """More than 8 digits in a row, unless the run sits between two letters (inside an opaque id such
+    as a ULID, where random digit runs happen and a card number would not be written)."""
+    for match in _DIGIT_RUN.finditer(text):
+        start, end = match.span()
+        inside_token = start > 0 and end < len(text) and text[start - 1].isalpha() and text[end].isalpha()
+        if not inside_token:
+            return True
+    return False
+
+
+def _holds_card_number(value: object) -> bool:
+    """The raw-body check misses digits written as JSON escapes; this sees the decoded strings."""
+    if isinstance(value, str):
+        return _looks_like_card_number(value)
+    if isinstance(value, dict):
+        return any(_holds_card_number(key) or _holds_card_number(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_card_number(item) for item in value)
+    return False
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except ValueError:
+        raise _invalid("the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise _invalid("the body must be a JSON object")
+    if _holds_card_number(payload):
+        raise _invalid("card numbers are not accepted: use a test payment method (pm_...)")
+    return payload
+
+
+def _fields(payload: Mapping[str, Any], *, required: AbstractSet[str], optional: AbstractSet[str]) -> None:
+    if missing := sorted(required - payload.keys()):
+        raise _invalid(f"missing field(s): {', '.join(missing)}")
+    if unknown := sorted(payload.keys() - required - optional):
+        raise _invalid(f"unknown field(s): {', '.join(unknown)}")
+
+
+def _amount(payload: Mapping[str, Any]) -> int:
+    amount = payload["amount"]
+    # bool is an int subclass and floats invite rounding: only a real positive int is money.
+    if type(amount) is not int or amount <= 0:
+        raise _invalid("amount must be a positive integer number of minor units")
+    return amount
+
+
+def _currency(payload: Mapping[str, Any]) -> str:
+    currency = payload["currency"]
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+        raise _invalid("currency must be an upper-case 3-letter ISO 4217 code")
+    return currency
+
+
+def _same_currency(payload: Mapping[str, Any], authorization: _Authorization) -> None:
+    if "currency" in payload and _currency(payload) != authorization.currency:
+        raise _invalid(f"the authorization is in {authorization.currency}")
+
+
+def _new_id(prefix: str) -> str:
+    """`<prefix>_<24 hex>`, drawn again if it would look like a card number to our own check."""
+    while True:
+        candidate = f"{prefix}_{secrets.token_hex(12)}"
+        if not _DIGIT_RUN.search(candidate):
+            return candidate

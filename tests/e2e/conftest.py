@@ -1,0 +1,153 @@
+"""End-to-end fixtures: `payments local up` started as its own process, reached only over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    """A small HTTP client for the contract's API."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        key: str | None = None,
+        content_type: str = "application/json",
+    ) -> Reply:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"content-type": content_type}
+        if key is not None:
+            headers["idempotency-key"] = key
+        request = Request(f"{self.base_url}{path}", method=method, data=data, headers=headers)  # noqa: S310
+        try:
+            with urlopen(request, timeout=30) as response:  # noqa: S310
+                payload = response.read()
+                return Reply(response.status, json.loads(payload or b"null"), dict(response.headers))
+        except HTTPError as error:
+            payload = error.read()
+            return Reply(error.code, json.loads(payload or b"null"), dict(error.headers))
+
+    def create_intent(self, *, key: str | None = None, **fields: Any) -> Reply:
+        body = {
+            "amount": 2500,
+            "currency": "USD",
+            "customerId": f"cus_{uuid.uuid4().hex[:12]}",
+            "merchantId": "mer_e2e",
+            "paymentMethod": "pm_card_visa",
+            **fields,
+        }
+        return self.request("POST", "/v1/payment-intents", body, key=key)
+
+    def authorize(self, payment_intent_id: str, *, key: str | None = None, body: Any = None) -> Reply:
+        return self.request("POST", f"/v1/payment-intents/{payment_intent_id}/authorize", body, key=key)
+
+    def get_intent(self, payment_intent_id: str) -> Reply:
+        return self.request("GET", f"/v1/payment-intents/{payment_intent_id}")
+
+    def list_intents(self, customer_id: str, query: str = "") -> Reply:
+        return self.request("GET", f"/v1/customers/{customer_id}/payment-intents{query}")
+
+
+@dataclass
+class RunningStack:
+    api: Api
+    aws_endpoint: str
+    gateway_url: str
+    output: list[str]
+
+    def aws(self, service: str) -> Any:
+        import boto3  # noqa: PLC0415
+
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def gateway_stats(self) -> dict[str, int]:
+        with urlopen(f"{self.gateway_url}/_sandbox/stats", timeout=10) as response:  # noqa: S310
+            stats: dict[str, int] = json.loads(response.read())
+            return stats
+
+
+def _read_urls(process: subprocess.Popen[str], output: list[str], deadline: float) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    assert process.stdout is not None
+    while time.monotonic() < deadline and len(urls) < 3:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        output.append(line)
+        found = re.match(r"\s+(API|AWS|Gateway):\s+(http://\S+)", line)
+        if found:
+            urls[found.group(1)] = found.group(2)
+    return urls
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.cli", "local", "up", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        urls = _read_urls(process, output, deadline=time.monotonic() + 120)
+        if len(urls) < 3:
+            pytest.fail("payments local up did not start:\n" + "".join(output))
+        running = RunningStack(Api(urls["API"]), urls["AWS"], urls["Gateway"], output)
+        health = running.api.request("GET", "/healthz")
+        assert (health.status, health.body) == (200, {"status": "ok"})
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("payments local up did not stop on Ctrl-C")
+
+
+@pytest.fixture
+def api(stack: RunningStack) -> Api:
+    return stack.api

@@ -1,0 +1,55 @@
+"""Everything template.yaml declares exists in the emulator, as declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from payments.local.cfn_yaml import load_template
+from payments.local.runtime import LocalStack
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    return boto3.client(service, endpoint_url=stack.emulator.endpoint)
+
+
+def test_every_template_resource_was_created(local_stack: LocalStack) -> None:
+    declared = set(load_template(local_stack.template_path)["Resources"])
+    assert set(local_stack.deployed.resources) == declared
+
+
+def test_tables_match_their_declaration(local_stack: LocalStack) -> None:
+    dynamodb = _client(local_stack, "dynamodb")
+    transactions = dynamodb.describe_table(TableName="transactions-local")["Table"]
+    assert transactions["KeySchema"] == [{"AttributeName": "transactionId", "KeyType": "HASH"}]
+    assert transactions["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert [index["IndexName"] for index in transactions["GlobalSecondaryIndexes"]] == ["by-customer"]
+    ttl = dynamodb.describe_time_to_live(TableName="payments-idempotency-local")["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiration", "ENABLED")
+
+
+def test_functions_carry_the_template_settings(local_stack: LocalStack) -> None:
+    lambda_client = _client(local_stack, "lambda")
+    authorize = lambda_client.get_function(FunctionName="payments-authorize-local")
+    config = authorize["Configuration"]
+    assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.12", 512, 10)
+    assert config["Architectures"] == ["arm64"]
+    assert authorize["Concurrency"]["ReservedConcurrentExecutions"] == 100
+    assert config["Environment"]["Variables"]["FRAUD_FUNCTION_NAME"] == "payments-fraud-check-local"
+    # One role per function, each with its own inline policy.
+    roles = {f["Role"] for f in lambda_client.list_functions()["Functions"]}
+    assert len(roles) == len(local_stack.deployed.functions)
+
+
+def test_log_groups_have_retention(local_stack: LocalStack) -> None:
+    groups = _client(local_stack, "logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {g["logGroupName"] for g in groups} >= {"/aws/lambda/payments-authorize-local"}
+    assert all(g.get("retentionInDays") == 30 for g in groups)
+
+
+def test_routes_are_registered_in_the_emulator(local_stack: LocalStack) -> None:
+    apis = _client(local_stack, "apigatewayv2")
+    [api] = apis.get_apis()["Items"]
+    keys = {route["RouteKey"] for route in apis.get_routes(ApiId=api["ApiId"])["Items"]}
+    assert keys == {route.route_key for route in local_stack.deployed.routes}

@@ -1,0 +1,128 @@
+"""In-memory fakes that subclass the ports, with the same contract as the real adapters."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from payments.domain.errors import ConcurrentUpdate, NotFound, UpstreamUnavailable
+from payments.domain.fraud import Decision, FraudAssessment, FraudSignals
+from payments.domain.intents import PaymentIntent, Transaction
+from payments.domain.money import Money
+from payments.service.ports import (
+    FraudScreen,
+    GatewayOutcome,
+    GatewayResult,
+    IntentRepository,
+    Page,
+    PaymentGateway,
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class FakeIntentRepository(IntentRepository):
+    def __init__(self) -> None:
+        self.intents: dict[str, PaymentIntent] = {}
+        self.transactions: dict[str, Transaction] = {}
+        self.writes = 0
+
+    def get(self, payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        if payment_intent_id not in self.intents:
+            raise NotFound(payment_intent_id)
+        return copy.deepcopy(self.intents[payment_intent_id])
+
+    def add(self, intent: PaymentIntent) -> None:
+        assert intent.payment_intent_id not in self.intents
+        self.intents[intent.payment_intent_id] = copy.deepcopy(intent)
+        self.writes += 1
+
+    def save(self, intent: PaymentIntent) -> PaymentIntent:
+        stored = self.intents[intent.payment_intent_id]
+        if stored.version != intent.version:
+            raise ConcurrentUpdate("version moved")
+        for transaction in intent.new_transactions:
+            if transaction.transaction_id in self.transactions:
+                raise ConcurrentUpdate("transaction exists")
+        for transaction in intent.new_transactions:
+            self.transactions[transaction.transaction_id] = transaction
+        saved = intent.saved()
+        self.intents[intent.payment_intent_id] = copy.deepcopy(saved)
+        self.writes += 1
+        return saved
+
+    def list_for_customer(
+        self, customer_id: str, *, limit: int, next_token: str | None
+    ) -> Page[PaymentIntent]:
+        mine = sorted(
+            (i for i in self.intents.values() if i.customer_id == customer_id),
+            key=lambda i: i.created_at,
+            reverse=True,
+        )
+        return Page(items=mine[:limit], next_token=None)
+
+
+class FakeGateway(PaymentGateway):
+    """Answers from a script: an outcome, or an exception to raise, per operation."""
+
+    def __init__(self) -> None:
+        self.authorize_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "auth_1")
+        self.capture_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "cap_1")
+        self.calls: list[tuple[str, str]] = []
+
+    def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def authorize(
+        self,
+        *,
+        idempotency_key: str,
+        amount: Money,
+        payment_method: str,
+        reference: str,
+        three_d_secure_passed: bool = False,
+    ) -> GatewayResult:
+        self.calls.append(("authorize", idempotency_key))
+        return self._answer(self.authorize_result)
+
+    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+        self.calls.append(("capture", idempotency_key))
+        return self._answer(self.capture_result)
+
+    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult:
+        self.calls.append(("void", idempotency_key))
+        return GatewayResult(GatewayOutcome.APPROVED, "void_1")
+
+    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+        self.calls.append(("refund", idempotency_key))
+        return GatewayResult(GatewayOutcome.APPROVED, "re_1")
+
+
+class FakeFraud(FraudScreen):
+    def __init__(self, decision: Decision = Decision.ALLOW) -> None:
+        self.decision = decision
+        self.seen: list[FraudSignals] = []
+
+    def assess(self, signals: FraudSignals) -> FraudAssessment:
+        self.seen.append(signals)
+        return FraudAssessment(decision=self.decision, score=0, reasons=())
+
+
+def unavailable() -> UpstreamUnavailable:
+    return UpstreamUnavailable("gateway timed out", upstream="gateway")
+
+
+def pending_copy(intent: PaymentIntent) -> PaymentIntent:
+    return replace(intent, new_transactions=[])

@@ -1,0 +1,209 @@
+"""The authorize use case on in-memory fakes: every outcome, and what it writes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from payments.domain.errors import (
+    AuthenticationRequired,
+    CardDeclined,
+    FraudSuspected,
+    InvalidState,
+    NotFound,
+    UpstreamUnavailable,
+)
+from payments.domain.fraud import Decision
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind
+from payments.domain.money import Money
+from payments.service.authorize import AuthorizeIntent, authorize_intent
+from payments.service.intents import CreateIntent, create_intent
+from payments.service.ports import GatewayOutcome, GatewayResult
+from tests.unit.fakes import FakeClock, FakeFraud, FakeGateway, FakeIntentRepository, unavailable
+
+World = tuple[FakeIntentRepository, FakeFraud, FakeGateway, FakeClock]
+
+
+@pytest.fixture
+def world() -> World:
+    return FakeIntentRepository(), FakeFraud(), FakeGateway(), FakeClock()
+
+
+def _intent(
+    repo: FakeIntentRepository, clock: FakeClock, *, capture: CaptureMethod = CaptureMethod.MANUAL
+) -> PaymentIntent:
+    command = CreateIntent(
+        amount=Money.of(5000, "USD"),
+        customer_id="cus_1",
+        merchant_id="mer_1",
+        payment_method="pm_card_visa",
+        capture_method=capture,
+        receipt_email="a@example.com",
+    )
+    return create_intent(command, intents=repo, clock=clock, time_to_live=timedelta(hours=1))
+
+
+def _authorize(world: World, intent_id: str) -> PaymentIntent:
+    repo, fraud, gateway, clock = world
+    return authorize_intent(
+        AuthorizeIntent(intent_id, device_fingerprint="dev_1", ip_address="198.51.100.7"),
+        intents=repo,
+        fraud=fraud,
+        gateway=gateway,
+        clock=clock,
+    )
+
+
+def test_approval_authorizes_and_records_one_transaction(world: World) -> None:
+    repo, fraud, gateway, clock = world
+    intent = _intent(repo, clock)
+
+    result = _authorize(world, intent.payment_intent_id)
+
+    assert result.status is Status.AUTHORIZED
+    assert result.version == 2
+    assert result.authorization_id == "auth_1"
+    assert [t.kind for t in repo.transactions.values()] == [TransactionKind.AUTHORIZATION]
+    # The fraud check saw the attempt's signals; the gateway key is derived from the intent.
+    assert fraud.seen[0].device_fingerprint == "dev_1"
+    assert fraud.seen[0].email == "a@example.com"
+    assert gateway.calls == [("authorize", f"{intent.payment_intent_id}:authorize")]
+
+
+def test_automatic_capture_captures_in_the_same_write(world: World) -> None:
+    repo, _, _, clock = world
+    intent = _intent(repo, clock, capture=CaptureMethod.AUTOMATIC)
+    result = _authorize(world, intent.payment_intent_id)
+    assert result.status is Status.CAPTURED
+    assert result.amount_captured == 5000
+    assert sorted(t.kind for t in repo.transactions.values()) == [
+        TransactionKind.AUTHORIZATION,
+        TransactionKind.CAPTURE,
+    ]
+    assert repo.writes == 2  # create + one atomic save
+
+
+def test_capture_outage_leaves_the_authorization_in_place(world: World) -> None:
+    repo, _, gateway, clock = world
+    gateway.capture_result = unavailable()
+    intent = _intent(repo, clock, capture=CaptureMethod.AUTOMATIC)
+    result = _authorize(world, intent.payment_intent_id)
+    assert result.status is Status.AUTHORIZED
+    assert repo.get(intent.payment_intent_id).status is Status.AUTHORIZED
+
+
+def test_decline_declines_the_intent(world: World) -> None:
+    repo, _, gateway, clock = world
+    gateway.authorize_result = GatewayResult(GatewayOutcome.DECLINED, "auth_9", "insufficient_funds")
+    intent = _intent(repo, clock)
+    with pytest.raises(CardDeclined) as declined:
+        _authorize(world, intent.payment_intent_id)
+    assert declined.value.decline_code == "insufficient_funds"
+    stored = repo.get(intent.payment_intent_id)
+    assert (stored.status, stored.decline_code) == (Status.DECLINED, "insufficient_funds")
+
+
+def test_fraud_block_declines_without_calling_the_gateway(world: World) -> None:
+    repo, fraud, gateway, clock = world
+    fraud.decision = Decision.BLOCK
+    intent = _intent(repo, clock)
+    with pytest.raises(FraudSuspected):
+        _authorize(world, intent.payment_intent_id)
+    assert gateway.calls == []
+    assert repo.get(intent.payment_intent_id).decline_code == "fraud_suspected"
+
+
+@pytest.mark.parametrize("source", ["fraud", "issuer"])
+def test_step_up_leaves_the_intent_pending_and_unwritten(world: World, source: str) -> None:
+    repo, fraud, gateway, clock = world
+    if source == "fraud":
+        fraud.decision = Decision.STEP_UP
+    else:
+        gateway.authorize_result = GatewayResult(GatewayOutcome.AUTHENTICATION_REQUIRED)
+    intent = _intent(repo, clock)
+    writes = repo.writes
+    with pytest.raises(AuthenticationRequired):
+        _authorize(world, intent.payment_intent_id)
+    assert repo.get(intent.payment_intent_id).status is Status.PENDING
+    assert repo.writes == writes
+
+
+def test_gateway_outage_changes_nothing(world: World) -> None:
+    repo, _, gateway, clock = world
+    gateway.authorize_result = unavailable()
+    intent = _intent(repo, clock)
+    with pytest.raises(UpstreamUnavailable):
+        _authorize(world, intent.payment_intent_id)
+    stored = repo.get(intent.payment_intent_id)
+    assert (stored.status, stored.version) == (Status.PENDING, 1)
+    assert repo.transactions == {}
+
+
+def test_expired_intent_is_expired_and_refused(world: World) -> None:
+    repo, _, gateway, clock = world
+    intent = _intent(repo, clock)
+    clock.advance(hours=1)
+    with pytest.raises(InvalidState):
+        _authorize(world, intent.payment_intent_id)
+    assert repo.get(intent.payment_intent_id).status is Status.EXPIRED
+    assert gateway.calls == []
+
+
+def test_unknown_intent_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound):
+        _authorize(world, "pi_missing")
+
+
+def test_second_authorization_is_refused(world: World) -> None:
+    repo, _, gateway, clock = world
+    intent = _intent(repo, clock)
+    _authorize(world, intent.payment_intent_id)
+    with pytest.raises(InvalidState):
+        _authorize(world, intent.payment_intent_id)
+    assert len(gateway.calls) == 1
+
+
+def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> None:
+    # Given another request saved the very same gateway authorization between our read and our write
+    repo, _, _, clock = world
+    intent = _intent(repo, clock)
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_race(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            winner = original_get(payment_intent_id)
+            winner.authorize(authorization_id="auth_1", now=clock())
+            repo.save(winner)
+        return current
+
+    repo.get = get_then_race  # type: ignore[method-assign]
+    # When we finish our own authorization, Then we answer the winner's result, with one transaction
+    result = _authorize(world, intent.payment_intent_id)
+    assert result.status is Status.AUTHORIZED
+    assert result.authorization_id == "auth_1"
+    assert len(repo.transactions) == 1
+
+
+def test_a_concurrent_different_change_is_a_conflict(world: World) -> None:
+    repo, _, _, clock = world
+    intent = _intent(repo, clock)
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_decline(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            other = original_get(payment_intent_id)
+            other.decline(decline_code="generic_decline", now=clock())
+            repo.save(other)
+        return current
+
+    repo.get = get_then_decline  # type: ignore[method-assign]
+    with pytest.raises(InvalidState):
+        _authorize(world, intent.payment_intent_id)
+    assert repo.get(intent.payment_intent_id).status is Status.DECLINED
