@@ -74,7 +74,9 @@ def test_every_error_class_of_the_domain_has_an_expected_status() -> None:
     assert defined == set(EXPECTED_STATUS)
 
 
-@pytest.mark.parametrize(("cls", "status"), list(EXPECTED_STATUS.items()), ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    ("cls", "status"), list(EXPECTED_STATUS.items()), ids=lambda v: getattr(v, "__name__", v)
+)
 def test_status_for_maps_each_error_class(cls: type[PaymentsError], status: int) -> None:
     assert status_for(make_error(cls)) == status
 
@@ -375,8 +377,12 @@ def test_amount_must_be_a_json_integer(amount: Any) -> None:
 
 def test_a_float_amount_from_json_text_is_refused() -> None:
     # Given "10.0" on the wire, which json turns into a float
-    data = json_body(text_event('{"amount": 10.0, "currency": "USD", "customerId": "c", '
-                                '"merchantId": "m", "paymentMethod": "pm_card_visa"}'))
+    data = json_body(
+        text_event(
+            '{"amount": 10.0, "currency": "USD", "customerId": "c", '
+            '"merchantId": "m", "paymentMethod": "pm_card_visa"}'
+        )
+    )
 
     with pytest.raises(InvalidRequest, match="amount"):
         parse(CreateIntentBody, data)
@@ -419,8 +425,17 @@ def test_missing_required_fields_are_named(field: str) -> None:
 
 @pytest.mark.parametrize(
     "email",
-    ["not-an-email", "ana@", "@example.com", "ana@example", "ana @example.com", "ana@exa mple.com",
-     "a@b@c.com", "", "ana@example.com\n"],
+    [
+        "not-an-email",
+        "ana@",
+        "@example.com",
+        "ana@example",
+        "ana @example.com",
+        "ana@exa mple.com",
+        "a@b@c.com",
+        "",
+        "ana@example.com\n",
+    ],
     ids=repr,
 )
 def test_bad_receipt_emails_are_refused(email: str) -> None:

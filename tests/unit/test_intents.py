@@ -23,6 +23,7 @@ from payments.domain.intents import (
     Status,
     Transaction,
     TransactionKind,
+    to_millis,
     transaction_id_for,
 )
 from payments.domain.money import Money
@@ -150,6 +151,34 @@ def test_supported_locales_are_the_documented_ones() -> None:
 @pytest.mark.parametrize("code", ["JPY", "USD", "KWD", "CLF"])
 def test_create_keeps_the_amount_in_any_currency(code: str) -> None:
     assert make_intent(amount=1, code=code).amount == Money.of(1, code)
+
+
+@given(micros=st.integers(min_value=0, max_value=999_999))
+@settings(max_examples=100)
+def test_to_millis_drops_only_the_sub_millisecond_part(micros: int) -> None:
+    moment = NOW.replace(microsecond=micros)
+
+    kept = to_millis(moment)
+
+    assert kept.microsecond == micros // 1000 * 1000
+    assert timedelta(0) <= moment - kept < timedelta(milliseconds=1)
+    assert to_millis(kept) == kept
+    assert kept.tzinfo is moment.tzinfo
+
+
+def test_times_are_kept_to_the_millisecond() -> None:
+    # Given a clock reading with microseconds
+    created = NOW.replace(microsecond=123_456)
+
+    # When an intent is created and later authorized
+    intent = make_intent(now=created)
+    transaction = intent.authorize(authorization_id="auth_1", now=LATER.replace(microsecond=987_654))
+
+    # Then every stored time is whole milliseconds
+    assert intent.created_at == NOW.replace(microsecond=123_000)
+    assert intent.expires_at == NOW.replace(microsecond=123_000) + TTL
+    assert intent.updated_at == LATER.replace(microsecond=987_000)
+    assert transaction.created_at == LATER.replace(microsecond=987_000)
 
 
 # -- expiry --------------------------------------------------------------------------------------
@@ -615,7 +644,7 @@ class IntentLifecycle(RuleBasedStateMachine):
         assert (before.status, self.intent.status) in EDGES
         assert self.intent.status is EXPECTED_TARGET[command]
         assert self.intent.version == before.version
-        assert self.intent.updated_at == self.now
+        assert self.intent.updated_at == to_millis(self.now)
         recorded = self.intent.new_transactions[len(transactions) :]
         assert self.intent.new_transactions[: len(transactions)] == transactions
         assert len(recorded) == (0 if command == "expire" else 1)
@@ -623,9 +652,12 @@ class IntentLifecycle(RuleBasedStateMachine):
             assert transaction.status is self.intent.status
             assert transaction.payment_intent_id == self.intent.payment_intent_id
 
-    @rule(seconds=st.integers(min_value=0, max_value=2 * 86_400))
-    def advance_clock(self, seconds: int) -> None:
-        self.now += timedelta(seconds=seconds)
+    @rule(
+        seconds=st.integers(min_value=0, max_value=2 * 86_400),
+        micros=st.integers(min_value=0, max_value=999_999),
+    )
+    def advance_clock(self, seconds: int, micros: int) -> None:
+        self.now += timedelta(seconds=seconds, microseconds=micros)
 
     @rule()
     def authorize(self) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_DIGIT_RUN = re.compile(r"(?:\d[ -]?){12,18}\d")
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_PAN_LENGTHS = range(13, 20)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -18,11 +19,17 @@ def luhn_valid(digits: str) -> bool:
 
 
 def contains_card_number(text: str) -> bool:
-    """True when `text` holds 13 to 19 digits (spaces or dashes allowed between) passing Luhn."""
+    """True when `text` holds a run of 13 to 19 digits (spaces or dashes allowed between) that passes
+    Luhn. A longer run is searched window by window, since a PAN may sit inside it."""
     for match in _DIGIT_RUN.finditer(text):
         digits = re.sub(r"\D", "", match.group())
-        for length in range(len(digits), 12, -1):
-            for start in range(len(digits) - length + 1):
-                if luhn_valid(digits[start : start + length]):
-                    return True
+        if len(digits) in _PAN_LENGTHS:
+            if luhn_valid(digits):
+                return True
+        elif len(digits) > _PAN_LENGTHS[-1] and any(
+            luhn_valid(digits[start : start + length])
+            for length in _PAN_LENGTHS
+            for start in range(len(digits) - length + 1)
+        ):
+            return True
     return False

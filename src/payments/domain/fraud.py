@@ -43,6 +43,13 @@ class FraudRules:
     always_block_methods: frozenset[str] = frozenset({"pm_card_risk_highest"})
     always_step_up_methods: frozenset[str] = frozenset({"pm_card_risk_elevated"})
 
+    def __post_init__(self) -> None:
+        # Emails match whatever their case: normalise the entries once, as attempts are normalised.
+        normalised = frozenset(
+            entry.lower() if entry.lower().startswith("email:") else entry for entry in self.blocklist
+        )
+        object.__setattr__(self, "blocklist", normalised)
+
     def amount_thresholds_minor(self, money: Money) -> tuple[int, int]:
         review, high = self.amount_overrides_major.get(
             money.currency.code, (self.amount_review_major, self.amount_high_major)

@@ -100,8 +100,8 @@ def json_body(event: Event, *, required: bool = True) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the body is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("the body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")
     return data

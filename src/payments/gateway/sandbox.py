@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from payments.domain.cards import contains_card_number
+
 APPROVED: Final = "approved"
 DECLINED: Final = "declined"
 AUTHENTICATION_REQUIRED: Final = "authentication_required"
@@ -48,7 +50,6 @@ MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
 MAX_REFERENCE_LENGTH: Final = 255
 
 _AUTHORIZE_REQUIRED: Final = frozenset({"amount", "currency", "paymentMethod", "reference"})
-_DIGIT_RUN: Final = re.compile(r"[0-9]{9,}")
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _CAPTURE: Final = re.compile(r"/v1/authorizations/([^/]+)/capture")
 _VOID: Final = re.compile(r"/v1/authorizations/([^/]+)/void")
@@ -351,14 +352,8 @@ def _decide(method: str, three_ds: str | None) -> tuple[str, str | None]:
 
 
 def _looks_like_card_number(text: str) -> bool:
-    """More than 8 digits in a row, unless the run sits between two letters (inside an opaque id such
-    as a ULID, where random digit runs happen and a card number would not be written)."""
-    for match in _DIGIT_RUN.finditer(text):
-        start, end = match.span()
-        inside_token = start > 0 and end < len(text) and text[start - 1].isalpha() and text[end].isalpha()
-        if not inside_token:
-            return True
-    return False
+    """The project's one definition: 13 to 19 digits (spaces or dashes between) passing Luhn."""
+    return contains_card_number(text)
 
 
 def _holds_card_number(value: object) -> bool:
@@ -421,5 +416,5 @@ def _new_id(prefix: str) -> str:
     """`<prefix>_<24 hex>`, drawn again if it would look like a card number to our own check."""
     while True:
         candidate = f"{prefix}_{secrets.token_hex(12)}"
-        if not _DIGIT_RUN.search(candidate):
+        if not contains_card_number(candidate):
             return candidate

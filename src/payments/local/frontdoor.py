@@ -206,6 +206,7 @@ class FrontDoor:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "payments-local"
+            disable_nagle_algorithm = True  # headers and body are separate writes: no delayed-ACK stall
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the functions log what matters."""

@@ -60,9 +60,27 @@ class Template:
         self.resources: dict[str, dict[str, Any]] = dict(document.get("Resources", {}))
         self.parameters = self._bind(parameters)
         self.attributes: dict[tuple[str, str], str] = {}  # filled as resources are created
-        self.conditions = {
-            name: bool(self.resolve(expr)) for name, expr in document.get("Conditions", {}).items()
-        }
+        self._condition_values: dict[str, bool] = {}
+        self._evaluating: set[str] = set()
+
+    @property
+    def conditions(self) -> dict[str, bool]:
+        return {name: self.condition(name) for name in self.document.get("Conditions", {})}
+
+    def condition(self, name: str) -> bool:
+        """A named condition, evaluated on first use (conditions may refer to one another)."""
+        if name not in self._condition_values:
+            declared = self.document.get("Conditions", {})
+            if name not in declared:
+                raise StackError(f"unknown condition {name}")
+            if name in self._evaluating:
+                raise StackError(f"condition {name} refers back to itself")
+            self._evaluating.add(name)
+            try:
+                self._condition_values[name] = bool(self.resolve(declared[name]))
+            finally:
+                self._evaluating.discard(name)
+        return self._condition_values[name]
 
     @classmethod
     def load(cls, path: Path, *, stack_name: str, parameters: Mapping[str, str]) -> Template:
@@ -161,7 +179,7 @@ class Template:
 
     def _if(self, argument: Any) -> Any:
         condition, when_true, when_false = argument
-        return self.resolve(when_true if self.conditions[condition] else when_false)
+        return self.resolve(when_true if self.condition(condition) else when_false)
 
     def _equals(self, argument: Any) -> bool:
         left, right = (self.resolve(item) for item in argument)
@@ -179,7 +197,7 @@ class Template:
         "Fn::Not": lambda self, argument: not self.resolve(argument[0]),
         "Fn::And": lambda self, argument: all(self.resolve(item) for item in argument),
         "Fn::Or": lambda self, argument: any(self.resolve(item) for item in argument),
-        "Condition": lambda self, name: self.conditions[name],
+        "Condition": lambda self, name: self.condition(name),
     }
 
     def _sub(self, argument: Any) -> str:
@@ -257,7 +275,7 @@ class StackBuilder:
         for logical_id, resource in sorted(
             self.template.resources.items(), key=lambda item: order.index(item[1]["Type"])
         ):
-            if "Condition" in resource and not self.template.conditions[resource["Condition"]]:
+            if "Condition" in resource and not self.template.condition(resource["Condition"]):
                 continue
             self._creators[resource["Type"]](logical_id, resource)
             self.deployed.resources[logical_id] = self.template.physical_id(logical_id)

@@ -50,7 +50,9 @@ def authorize_intent(
         _screen(intent, command, fraud, intents, clock)
 
     result = gateway.authorize(
-        idempotency_key=f"{intent.payment_intent_id}:authorize",
+        # After a passed 3-D Secure challenge it is a new request to the gateway, with its own key.
+        idempotency_key=f"{intent.payment_intent_id}:authorize"
+        + (":3ds" if command.three_d_secure_passed else ""),
         amount=intent.amount,
         payment_method=intent.payment_method,
         reference=intent.payment_intent_id,
