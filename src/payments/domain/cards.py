@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_SEPARATOR = re.compile(r"[ -]")
 _PAN_LENGTHS = range(13, 20)
 
 
@@ -18,18 +19,33 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _candidates(run: str) -> list[str]:
+    """The digit strings in a run that could be a PAN as written: every span of whole groups (split at
+    spaces or dashes) of 13 to 19 digits, and every 13-19 digit window of a group longer than that."""
+    groups = _SEPARATOR.split(run)
+    found = []
+    for first in range(len(groups)):
+        joined = ""
+        for group in groups[first:]:
+            joined += group
+            if len(joined) > _PAN_LENGTHS[-1]:
+                break
+            if len(joined) in _PAN_LENGTHS:
+                found.append(joined)
+        if len(groups[first]) > _PAN_LENGTHS[-1]:
+            long_group = groups[first]
+            found += [
+                long_group[start : start + length]
+                for length in _PAN_LENGTHS
+                for start in range(len(long_group) - length + 1)
+            ]
+    return found
+
+
 def contains_card_number(text: str) -> bool:
-    """True when `text` holds a run of 13 to 19 digits (spaces or dashes allowed between) that passes
-    Luhn. A longer run is searched window by window, since a PAN may sit inside it."""
-    for match in _DIGIT_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if len(digits) in _PAN_LENGTHS:
-            if luhn_valid(digits):
-                return True
-        elif len(digits) > _PAN_LENGTHS[-1] and any(
-            luhn_valid(digits[start : start + length])
-            for length in _PAN_LENGTHS
-            for start in range(len(digits) - length + 1)
-        ):
-            return True
-    return False
+    """True when `text` holds 13 to 19 digits, written together or in groups, that pass Luhn."""
+    return any(
+        luhn_valid(candidate)
+        for match in _DIGIT_RUN.finditer(text)
+        for candidate in _candidates(match.group())
+    )

@@ -7,6 +7,7 @@ unknown fields); `Idempotency-Key` is honoured with Powertools' idempotency util
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -86,7 +87,10 @@ def _reject_constant(name: str) -> Any:
 
 def raw_body(event: Event) -> bytes:
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
+    except binascii.Error:
+        raise InvalidRequest("the body is not valid base64") from None
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     return raw

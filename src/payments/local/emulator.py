@@ -113,6 +113,9 @@ class Emulator:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
+        from payments.local import dynamodb_shim  # noqa: PLC0415
+
+        dynamodb_shim.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app = self.calls.wrap(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(

@@ -1,0 +1,429 @@
+"""docs/api/openapi.yaml: a valid OpenAPI 3.1 document that says what the code does.
+
+Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
+pydantic models and the intent's shape from `intent_body`, so a change on either side that the other
+does not follow fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from pydantic import BaseModel
+
+from payments.domain import errors
+from payments.domain.cards import contains_card_number
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status
+from payments.domain.money import Money
+from payments.functions import http, list_customer_intents
+from payments.functions.schemas import AuthorizeBody, CreateIntentBody, intent_body
+from payments.local.cfn_yaml import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Keywords of a field's constraints that the spec must copy from the pydantic model.
+CONSTRAINTS = ("pattern", "minLength", "maxLength", "minimum", "maximum", "enum")
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def spec() -> dict[str, Any]:
+    return copy.deepcopy(_spec())
+
+
+def resolve(spec: dict[str, Any], node: Any) -> Any:
+    """Follow local `$ref`s until a node that is not one."""
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), f"only local references are expected, got {ref}"
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield method.upper(), path, item[method]
+
+
+def template_routes() -> set[tuple[str, str]]:
+    template = load_template(TEMPLATE_PATH)
+    return {
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+
+
+def domain_codes() -> dict[str, type[errors.PaymentsError]]:
+    """Every error class with a code of its own, by code."""
+    found: dict[str, type[errors.PaymentsError]] = {}
+    pending = list(errors.PaymentsError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__ == errors.__name__ and cls.code != errors.PaymentsError.code:
+            found[cls.code] = cls
+    return found
+
+
+def schema_validator(spec: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for one schema of the spec, with `#/components/...` resolving inside the spec."""
+    root = {"components": spec["components"], "allOf": [schema]}
+    return Draft202012Validator(root)
+
+
+def full_intent() -> PaymentIntent:
+    """An intent with every optional attribute set (a combination no real flow produces, on purpose)."""
+    intent = PaymentIntent.create(
+        amount=Money.of(1250, "USD"),
+        customer_id="cus_42",
+        merchant_id="mer_acme",
+        payment_method="pm_card_visa",
+        now=datetime(2025, 1, 15, 10, 30, tzinfo=UTC),
+        time_to_live=timedelta(days=1),
+        capture_method=CaptureMethod.AUTOMATIC,
+        receipt_email="ana@example.com",
+        locale="es-MX",
+        description="2 coffees",
+        order_id="ord_1001",
+    )
+    intent.transaction_id = "txn_01JHMR6K20V5R1X5AM5BNPXYCM_auth"
+    intent.decline_code = "generic_decline"
+    intent.authorization_id = "auth_1"
+    return intent
+
+
+def bare_intent() -> PaymentIntent:
+    return PaymentIntent.create(
+        amount=Money.of(1, "JPY"),
+        customer_id="cus_1",
+        merchant_id="mer_1",
+        payment_method="pm_card_visa",
+        now=datetime(2025, 1, 15, 10, 30, tzinfo=UTC),
+        time_to_live=timedelta(days=1),
+    )
+
+
+def media_examples(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(where, schema, example value) for every example of every request and response body."""
+    for method, path, operation in operations(spec):
+        bodies = []
+        if "requestBody" in operation:
+            bodies.append(("request", resolve(spec, operation["requestBody"])))
+        bodies.extend(
+            (status, resolve(spec, response)) for status, response in operation["responses"].items()
+        )
+        for where, body in bodies:
+            for media in body.get("content", {}).values():
+                for name, example in media.get("examples", {}).items():
+                    yield f"{method} {path} {where} {name}", media["schema"], resolve(spec, example)["value"]
+
+
+def narrowed_codes(schema: dict[str, Any]) -> set[str]:
+    """The error codes a response schema allows beyond the bare `Error` (its `allOf` narrowing)."""
+    found: set[str] = set()
+    for branch in schema.get("oneOf", [schema]):
+        for part in branch.get("allOf", []):
+            code = part.get("properties", {}).get("error", {}).get("properties", {}).get("code", {})
+            found.update(code.get("enum", []))
+            if "const" in code:
+                found.add(code["const"])
+    return found
+
+
+def field_constraints(spec: dict[str, Any], node: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A field's constraints and whether it accepts null, from either pydantic's or the spec's schema."""
+    node = resolve(spec, node)
+    nullable = False
+    branches = node.get("anyOf") or node.get("oneOf")
+    if branches:
+        resolved = [resolve(spec, branch) for branch in branches]
+        nullable = any(branch.get("type") == "null" for branch in resolved)
+        (node,) = [branch for branch in resolved if branch.get("type") != "null"]
+    if isinstance(node.get("type"), list):
+        nullable = nullable or "null" in node["type"]
+    constraints = {key: node[key] for key in CONSTRAINTS if key in node}
+    if "exclusiveMinimum" in node and node.get("type") == "integer":
+        constraints["minimum"] = node["exclusiveMinimum"] + 1
+    return constraints, nullable
+
+
+def assert_body_schema_matches(spec: dict[str, Any], schema_name: str, model: type[BaseModel]) -> None:
+    schema = spec["components"]["schemas"][schema_name]
+    model_schema = model.model_json_schema()
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(model.model_fields)
+    assert sorted(schema.get("required", [])) == sorted(
+        name for name, field in model.model_fields.items() if field.is_required()
+    )
+    for name, field in model.model_fields.items():
+        ours, ours_nullable = field_constraints(spec, schema["properties"][name])
+        theirs, theirs_nullable = field_constraints(model_schema, model_schema["properties"][name])
+        assert ours == theirs, f"{schema_name}.{name}"
+        assert ours_nullable == theirs_nullable, f"{schema_name}.{name} accepts null in one only"
+        if field.default is not None and not field.is_required():
+            assert resolve(spec, schema["properties"][name]).get("default") == field.default, name
+
+
+# -- the document --------------------------------------------------------------------------------
+
+
+def test_the_spec_is_valid_openapi_3_1(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.1.")
+    validate(spec)
+    validate(spec, cls=OpenAPIV31SpecValidator)
+
+
+def test_the_validator_rejects_a_broken_spec(spec: dict[str, Any]) -> None:
+    del spec["info"]
+    with pytest.raises(OpenAPIValidationError):
+        validate(spec)
+
+
+def test_the_local_server_is_listed(spec: dict[str, Any]) -> None:
+    assert "http://127.0.0.1:8080" in [server["url"] for server in spec["servers"]]
+
+
+def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]) -> None:
+    description = spec["info"]["description"]
+    for words in (
+        "minor unit",
+        "ISO 4217",
+        "exponent",
+        "Idempotency-Key",
+        "idempotent-replayed",
+        "nextToken",
+    ):
+        assert words in description
+
+
+# -- routes --------------------------------------------------------------------------------------
+
+
+def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
+    routes = template_routes()
+    assert len(routes) == 4
+    assert {(method, path) for method, path, _ in operations(spec)} == routes
+
+
+def test_every_path_parameter_is_declared(spec: dict[str, Any]) -> None:
+    for method, path, operation in operations(spec):
+        declared = {
+            resolve(spec, parameter)["name"]
+            for parameter in operation.get("parameters", [])
+            if resolve(spec, parameter)["in"] == "path"
+        }
+        in_path = {part[1:-1] for part in path.split("/") if part.startswith("{")}
+        assert declared == in_path, f"{method} {path}"
+
+
+def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, Any]) -> None:
+    for method, path, operation in operations(spec):
+        names = {resolve(spec, parameter)["name"] for parameter in operation.get("parameters", [])}
+        assert ("Idempotency-Key" in names) == (method == "POST"), f"{method} {path}"
+        if method == "POST":
+            assert {"400", "413"} <= set(operation["responses"]), f"{method} {path}"
+    key = spec["components"]["parameters"]["IdempotencyKey"]
+    assert key["in"] == "header"
+    assert key["required"] is False
+    assert key["schema"]["minLength"] == 1
+    assert key["schema"]["maxLength"] == http.IDEMPOTENCY_KEY_MAX_LENGTH
+
+
+def test_the_list_limit_matches_the_code(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v1/customers/{customerId}/payment-intents"]["get"]
+    resolved = [resolve(spec, parameter) for parameter in operation["parameters"]]
+    parameters = {parameter["name"]: parameter for parameter in resolved}
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (
+        1,
+        list_customer_intents.MAX_LIMIT,
+        list_customer_intents.DEFAULT_LIMIT,
+    )
+    assert parameters["nextToken"]["in"] == "query"
+
+
+def test_the_success_statuses(spec: dict[str, Any]) -> None:
+    expected = {
+        ("POST", "/v1/payment-intents"): "201",
+        ("GET", "/v1/payment-intents/{paymentIntentId}"): "200",
+        ("GET", "/v1/customers/{customerId}/payment-intents"): "200",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/authorize"): "200",
+    }
+    for method, path, operation in operations(spec):
+        successes = {status for status in operation["responses"] if status.startswith("2")}
+        assert successes == {expected[(method, path)]}, f"{method} {path}"
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def test_the_error_codes_are_the_codes_of_the_domain(spec: dict[str, Any]) -> None:
+    code = spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+    assert len(code["enum"]) == len(set(code["enum"]))
+    assert set(code["enum"]) == set(domain_codes())
+
+
+def test_every_domain_error_has_a_status_at_the_edge() -> None:
+    for code, cls in domain_codes().items():
+        assert cls in http.STATUS_BY_ERROR, code
+
+
+def test_each_error_response_allows_only_codes_of_its_status(spec: dict[str, Any]) -> None:
+    classes = domain_codes()
+    for method, path, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            for media in resolve(spec, response).get("content", {}).values():
+                for code in narrowed_codes(media["schema"]):
+                    assert str(http.STATUS_BY_ERROR[classes[code]]) == status, f"{method} {path} {code}"
+
+
+def test_retryable_errors_document_retry_after(spec: dict[str, Any]) -> None:
+    classes = domain_codes()
+    for method, path, operation in operations(spec):
+        for status, reference in operation["responses"].items():
+            response = resolve(spec, reference)
+            codes = set().union(
+                *(narrowed_codes(media["schema"]) for media in response.get("content", {}).values())
+            )
+            retryable = any(classes[code].retryable for code in codes)
+            assert retryable == ("retry-after" in response.get("headers", {})), f"{method} {path} {status}"
+
+
+def test_the_authorize_call_documents_its_refusals(spec: dict[str, Any]) -> None:
+    responses = spec["paths"]["/v1/payment-intents/{paymentIntentId}/authorize"]["post"]["responses"]
+    assert {"200", "400", "402", "404", "409", "413", "503"} <= set(responses)
+    codes = {
+        status: narrowed_codes(resolve(spec, responses[status])["content"]["application/json"]["schema"])
+        for status in ("402", "409", "503")
+    }
+    assert codes["402"] == {"card_declined", "authentication_required", "fraud_suspected"}
+    assert codes["409"] == {
+        "invalid_state",
+        "idempotency_conflict",
+        "idempotency_in_progress",
+        "concurrent_update",
+    }
+    assert codes["503"] == {"upstream_unavailable"}
+
+
+def test_replayable_answers_document_idempotent_replayed(spec: dict[str, Any]) -> None:
+    for method, path, operation in operations(spec):
+        if method != "POST":
+            continue
+        success = next(
+            response for status, response in operation["responses"].items() if status.startswith("2")
+        )
+        assert "idempotent-replayed" in resolve(spec, success)["headers"], f"{method} {path}"
+
+
+def test_an_error_body_matches_the_error_schema(spec: dict[str, Any]) -> None:
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/Error"})
+    declined = http.error_response(errors.CardDeclined("insufficient_funds"))
+    validator.validate(yaml.safe_load(declined["body"]))
+    busy = http.error_response(errors.IdempotencyInProgress("retry"))
+    validator.validate(yaml.safe_load(busy["body"]))
+    assert busy["headers"]["retry-after"] == "1"
+    assert not validator.is_valid({"error": {"code": "card_declined", "message": "no decline code"}})
+    assert not validator.is_valid({"error": {"code": "not_found", "message": "x", "declineCode": "x"}})
+    assert not validator.is_valid({"error": {"code": "internal_error", "message": "not a code"}})
+
+
+# -- bodies --------------------------------------------------------------------------------------
+
+
+def test_create_payment_intent_is_the_create_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "CreatePaymentIntent", CreateIntentBody)
+    amount = spec["components"]["schemas"]["CreatePaymentIntent"]["properties"]["amount"]
+    assert (amount["type"], amount["minimum"], amount["maximum"]) == ("integer", 1, 99_999_999_999)
+
+
+def test_authorize_request_is_the_authorize_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "AuthorizeRequest", AuthorizeBody)
+    operation = spec["paths"]["/v1/payment-intents/{paymentIntentId}/authorize"]["post"]
+    assert operation["requestBody"]["required"] is False
+
+
+def test_the_payment_intent_schema_is_what_intent_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["PaymentIntent"]
+    intent = full_intent()
+    unset = [field.name for field in fields(PaymentIntent) if getattr(intent, field.name) is None]
+    assert not unset, f"set these in full_intent() too: {unset}"
+    full = intent_body(intent)
+    bare = intent_body(bare_intent())
+    assert set(schema["properties"]) == set(full)
+    assert set(schema["required"]) == set(bare)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentIntent"})
+    validator.validate(full)
+    validator.validate(bare)
+    status = schema["properties"]["status"]["enum"]
+    assert status == [member.value for member in Status]
+
+
+def test_a_list_page_matches_the_list_schema(spec: dict[str, Any]) -> None:
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentIntentList"})
+    validator.validate({"data": [intent_body(full_intent()), intent_body(bare_intent())], "nextToken": None})
+    validator.validate({"data": [], "nextToken": "eyJjdXN0b21lcklkIjoiY3VzXzEifQ"})
+    assert not validator.is_valid({"data": []})
+
+
+# -- examples ------------------------------------------------------------------------------------
+
+
+def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
+    examples = list(media_examples(spec))
+    assert len(examples) >= 10
+    for where, schema, value in examples:
+        errors_found = [error.message for error in schema_validator(spec, schema).iter_errors(value)]
+        assert not errors_found, f"{where}: {errors_found}"
+
+
+def test_the_request_examples_are_accepted_by_the_code(spec: dict[str, Any]) -> None:
+    models = {
+        "/v1/payment-intents": CreateIntentBody,
+        "/v1/payment-intents/{paymentIntentId}/authorize": AuthorizeBody,
+    }
+    for path, model in models.items():
+        content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert content["examples"], path
+        for example in content["examples"].values():
+            http.parse(model, example["value"])
+
+
+def test_the_examples_use_payment_method_tokens_only() -> None:
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    assert "pm_card_visa" in text
+    assert not contains_card_number(text)
+
+
+def test_error_examples_carry_the_code_of_their_status(spec: dict[str, Any]) -> None:
+    classes = domain_codes()
+    for where, _, value in media_examples(spec):
+        status = where.split()[2]
+        if isinstance(value, dict) and "error" in value:
+            assert str(http.STATUS_BY_ERROR[classes[value["error"]["code"]]]) == status, where
