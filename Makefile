@@ -41,6 +41,7 @@ format: venv
 	$(BIN)/ruff format .
 
 bench: venv ## figures, not pass/fail
+	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/authorize.py
 
 demo: venv

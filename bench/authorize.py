@@ -10,11 +10,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -24,30 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from payments.local.launcher import launch
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def start_stack() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "payments.cli", "local", "up", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    urls: dict[str, str] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 120
-    while len(urls) < 3 and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            raise SystemExit("payments local up exited before it was ready")
-        found = re.match(r"\s+(API|AWS|Gateway):\s+(http://\S+)", line)
-        if found:
-            urls[found.group(1)] = found.group(2)
-    return process, urls
 
 
 class Client:
@@ -173,9 +148,9 @@ def main() -> None:
     args = parser.parse_args()
 
     print("starting payments local up ...", file=sys.stderr, flush=True)
-    process, urls = start_stack()
+    stack = launch(cwd=ROOT)
     try:
-        base = urls["API"]
+        base = stack.api
         print("warming up ...", file=sys.stderr, flush=True)
         run(base, create_intents(base, 50), 2)
         results = []
@@ -192,10 +167,9 @@ def main() -> None:
                     for op in after
                     if after[op] != before.get(op, 0)
                 }
-        per_call_ms = emulator_call_ms(urls["AWS"])
+        per_call_ms = emulator_call_ms(stack.aws_endpoint)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stack.stop()
 
     fraud_calls = sum(n for op, n in calls_per_authorization.items() if "fraud-velocity" in op)
     total_calls = sum(calls_per_authorization.values())

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +12,8 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
+
+from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,49 +99,18 @@ class RunningStack:
             return stats
 
 
-def _read_urls(process: subprocess.Popen[str], output: list[str], deadline: float) -> dict[str, str]:
-    urls: dict[str, str] = {}
-    assert process.stdout is not None
-    while time.monotonic() < deadline and len(urls) < 3:
-        line = process.stdout.readline()
-        if not line:
-            if process.poll() is not None:
-                break
-            continue
-        output.append(line)
-        found = re.match(r"\s+(API|AWS|Gateway):\s+(http://\S+)", line)
-        if found:
-            urls[found.group(1)] = found.group(2)
-    return urls
-
-
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "payments.cli", "local", "up", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
+    launched = launch(cwd=ROOT)
     try:
-        urls = _read_urls(process, output, deadline=time.monotonic() + 120)
-        if len(urls) < 3:
-            pytest.fail("payments local up did not start:\n" + "".join(output))
-        running = RunningStack(Api(urls["API"]), urls["AWS"], urls["Gateway"], output)
+        running = RunningStack(Api(launched.api), launched.aws_endpoint, launched.gateway, launched.output)
         health = running.api.request("GET", "/healthz")
         assert (health.status, health.body) == (200, {"status": "ok"})
         yield running
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("payments local up did not stop on Ctrl-C")
+        code = launched.stop()
+        if code != 0:
+            pytest.fail(f"payments local up exited with {code} on Ctrl-C:\n" + "".join(launched.output))
 
 
 @pytest.fixture

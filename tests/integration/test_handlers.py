@@ -136,3 +136,37 @@ def test_bad_idempotency_keys_are_refused(local_stack: LocalStack, key: str) -> 
     }
     status, answer, _ = _call(local_stack, "POST", "/v1/payment-intents", body, key=key)
     assert (status, answer["error"]["code"]) == (400, "invalid_request")
+
+
+def test_an_expired_idempotency_record_is_not_replayed_even_before_ttl_removes_it(
+    local_stack: LocalStack, dynamodb: Any
+) -> None:
+    # Given a create with a key, whose record has outlived its 24 h (the table's TTL has not run)
+    table = local_stack.deployed.resources["IdempotencyTable"]
+    key = str(uuid.uuid4())
+    body = {
+        "amount": 5,
+        "currency": "USD",
+        "customerId": "cus_t",
+        "merchantId": "m",
+        "paymentMethod": "pm_card_visa",
+    }
+    first = _call(local_stack, "POST", "/v1/payment-intents", body, key=key)
+    created_id = first[1]["paymentIntentId"]
+    [record] = [
+        item
+        for item in dynamodb.scan(TableName=table)["Items"]
+        if created_id in item.get("data", {}).get("S", "")
+    ]
+    assert record["status"]["S"] == "COMPLETED"
+    dynamodb.update_item(
+        TableName=table,
+        Key={"id": record["id"]},
+        UpdateExpression="SET expiration = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+    # When the same key comes again, Then the request runs again instead of replaying
+    again = _call(local_stack, "POST", "/v1/payment-intents", body, key=key)
+    assert again[0] == 201
+    assert again[1]["paymentIntentId"] != first[1]["paymentIntentId"]
+    assert "idempotent-replayed" not in again[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -164,10 +165,10 @@ def test_second_authorization_is_refused(world: World) -> None:
     assert len(gateway.calls) == 1
 
 
-def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> None:
-    # Given another request saved the very same gateway authorization between our read and our write
-    repo, _, _, clock = world
-    intent = _intent(repo, clock)
+def _another_writer_after_our_read(
+    repo: FakeIntentRepository, change: Callable[[PaymentIntent], None]
+) -> None:
+    """Right after our first read, another request reads the intent, applies `change` and saves."""
     original_get = repo.get
     raced = {"done": False}
 
@@ -175,12 +176,21 @@ def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> 
         current = original_get(payment_intent_id, consistent=consistent)
         if not raced["done"]:
             raced["done"] = True
-            winner = original_get(payment_intent_id)
-            winner.authorize(authorization_id="auth_1", now=clock())
-            repo.save(winner)
+            other = original_get(payment_intent_id)
+            change(other)
+            repo.save(other)
         return current
 
     repo.get = get_then_race  # type: ignore[method-assign]
+
+
+def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> None:
+    # Given another request saved the very same gateway authorization between our read and our write
+    repo, _, _, clock = world
+    intent = _intent(repo, clock)
+    _another_writer_after_our_read(
+        repo, lambda other: other.authorize(authorization_id="auth_1", now=clock())
+    )
     # When we finish our own authorization, Then we answer the winner's result, with one transaction
     result = _authorize(world, intent.payment_intent_id)
     assert result.status is Status.AUTHORIZED
@@ -191,19 +201,9 @@ def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> 
 def test_a_concurrent_different_change_is_a_conflict(world: World) -> None:
     repo, _, _, clock = world
     intent = _intent(repo, clock)
-    original_get = repo.get
-    raced = {"done": False}
-
-    def get_then_decline(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
-        current = original_get(payment_intent_id, consistent=consistent)
-        if not raced["done"]:
-            raced["done"] = True
-            other = original_get(payment_intent_id)
-            other.decline(decline_code="generic_decline", now=clock())
-            repo.save(other)
-        return current
-
-    repo.get = get_then_decline  # type: ignore[method-assign]
+    _another_writer_after_our_read(
+        repo, lambda other: other.decline(decline_code="generic_decline", now=clock())
+    )
     with pytest.raises(InvalidState):
         _authorize(world, intent.payment_intent_id)
     assert repo.get(intent.payment_intent_id).status is Status.DECLINED

@@ -29,7 +29,7 @@ def _table(exponents: dict[int, str]) -> MappingProxyType[str, Currency]:
     )
 
 
-# ISO 4217 active codes grouped by minor-unit exponent (fund and metal codes left out on purpose).
+# ISO 4217 active codes grouped by minor-unit exponent (precious metals, SDR and test codes left out).
 CURRENCIES: Final = _table(
     {
         0: "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF",

@@ -194,7 +194,7 @@ class IdempotentRequests:
             "request": {
                 "route": event.get("routeKey", ""),
                 "path": event.get("rawPath", ""),
-                "body": hashlib.sha256(raw_body_or_empty(event)).hexdigest(),
+                "body": _body_fingerprint(event),
             },
         }
         self._config.register_lambda_context(context)
@@ -213,11 +213,18 @@ class IdempotentRequests:
         return response
 
 
-def raw_body_or_empty(event: Event) -> bytes:
+def _body_fingerprint(event: Event) -> str:
+    """What makes two bodies "the same request": equal JSON values (key order and white space aside),
+    else equal bytes."""
     try:
-        return raw_body(event)
-    except PayloadTooLarge:
-        return b""
+        raw = raw_body(event)
+    except PaymentsError:
+        return ""
+    try:
+        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        canonical = raw
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _run_once(envelope: dict[str, Any], work: Callable[[], Response]) -> Response:

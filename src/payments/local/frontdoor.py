@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,7 +61,7 @@ def build_event(
     method: str,
     raw_path: str,
     raw_query: str,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
     body: bytes,
     path_parameters: Mapping[str, str],
     source_ip: str,
@@ -69,7 +69,8 @@ def build_event(
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload 2.0 event, as Lambda receives it."""
     lowered: dict[str, str] = {}
-    for name, value in headers.items():
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
         key = name.lower()
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
     cookies = [c.strip() for c in lowered.pop("cookie", "").split(";") if c.strip()]
@@ -164,7 +165,12 @@ class FrontDoor:
         self._server.server_close()
 
     def dispatch(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes, source_ip: str
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         path = parts.path
@@ -223,7 +229,7 @@ class FrontDoor:
                 body = self.rfile.read(length) if length else b""
                 try:
                     status, headers, payload = front_door.dispatch(
-                        self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                        self.command, self.path, list(self.headers.items()), body, self.client_address[0]
                     )
                 except Exception:
                     logging.getLogger(__name__).exception(

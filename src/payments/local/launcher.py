@@ -1,0 +1,85 @@
+"""Start `payments local up` as its own process and read the URLs it prints (for tests and benchmarks).
+
+A separate process, as `make run` starts it: what talks to it shares nothing with it but HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_URL_LINE = re.compile(r"\s+(API|AWS|Gateway):\s+(http://\S+)")
+
+
+class LaunchError(RuntimeError):
+    """The stack did not come up; `output` holds what it printed."""
+
+
+@dataclass
+class LaunchedStack:
+    process: subprocess.Popen[str]
+    urls: dict[str, str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return self.urls["API"]
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.urls["AWS"]
+
+    @property
+    def gateway(self) -> str:
+        return self.urls["Gateway"]
+
+    def stop(self, timeout: float = 20) -> int:
+        """Ctrl-C, as an operator would; kill only if it does not stop in time (then raise)."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise LaunchError("payments local up did not stop on Ctrl-C") from None
+
+
+def launch(*, cwd: Path, port: int = 0, timeout: float = 120) -> LaunchedStack:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", "payments.cli", "local", "up", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = LaunchedStack(process, {})
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while len(stack.urls) < len(("API", "AWS", "Gateway")) and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        stack.output.append(line)
+        found = _URL_LINE.match(line)
+        if found:
+            stack.urls[found.group(1)] = found.group(2)
+    if len(stack.urls) < 3:
+        process.kill()
+        raise LaunchError("payments local up did not start:\n" + "".join(stack.output))
+    # Keep reading what it prints, or a full pipe would one day block the stack mid-request.
+    threading.Thread(target=_drain, args=(process, stack.output), name="launcher-drain", daemon=True).start()
+    return stack
+
+
+def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
