@@ -38,7 +38,7 @@ def _new(customer: str = "", *, at: datetime | None = None) -> PaymentIntent:
 
 def _transactions_of(dynamodb: Any, table: str, intent_id: str) -> list[dict[str, Any]]:
     items = dynamodb.scan(TableName=table)["Items"]
-    return [item for item in items if item["paymentIntentId"]["S"] == intent_id]
+    return [item for item in items if item.get("paymentIntentId", {}).get("S") == intent_id]
 
 
 def test_add_then_get_round_trips(repo: DynamoDBIntentRepository) -> None:
