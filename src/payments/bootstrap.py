@@ -19,10 +19,16 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_lambda.client import LambdaClient
 
+    from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
+    from payments.adapters.dynamodb_ledger import DynamoDBLedger
     from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter
     from payments.adapters.fraud_client import LambdaFraudScreen
     from payments.adapters.gateway_client import HttpGateway
+    from payments.adapters.s3_audit import S3AuditArchive
+    from payments.adapters.ses_mailer import SesMailer
+    from payments.adapters.sns_alerts import SnsOpsAlerts
+    from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
     from payments.functions.http import IdempotentRequests
 
 T = TypeVar("T")
@@ -134,6 +140,68 @@ def idempotent_requests() -> IdempotentRequests:
         client=dynamodb(),
         expires_after_seconds=config.idempotency_ttl_seconds,
     )
+
+
+@once
+def checkout_gateway() -> HttpGateway:
+    """The gateway as the checkout workflow's tasks use it: one attempt, the state machine retries."""
+    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+
+    config = settings()
+    return HttpGateway(
+        base_url=config.gateway_base_url, read_timeout=config.gateway_timeout_seconds, max_attempts=1
+    )
+
+
+@once
+def checkout_repository() -> DynamoDBCheckoutRepository:
+    from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository  # noqa: PLC0415
+
+    return DynamoDBCheckoutRepository(dynamodb(), table=settings().checkouts_table)
+
+
+@once
+def workflow() -> StepFunctionsWorkflow:
+    from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow  # noqa: PLC0415
+
+    return StepFunctionsWorkflow(
+        _client("stepfunctions"), state_machine_arn=settings().checkout_state_machine_arn
+    )
+
+
+@once
+def ledger() -> DynamoDBLedger:
+    from payments.adapters.dynamodb_ledger import DynamoDBLedger  # noqa: PLC0415
+
+    return DynamoDBLedger(dynamodb(), table=settings().ledger_table, clock=now)
+
+
+@once
+def mailer() -> SesMailer:
+    from payments.adapters.ses_mailer import SesMailer  # noqa: PLC0415
+
+    config = settings()
+    return SesMailer(
+        _client("ses"),
+        sender=config.receipt_sender,
+        configuration_set=config.receipts_configuration_set,
+        template_prefix=config.receipt_template_prefix,
+    )
+
+
+@once
+def audit_archive() -> S3AuditArchive:
+    from payments.adapters.s3_audit import S3AuditArchive  # noqa: PLC0415
+
+    config = settings()
+    return S3AuditArchive(_client("s3"), bucket=config.audit_bucket, kms_key=config.data_key)
+
+
+@once
+def ops_alerts() -> SnsOpsAlerts:
+    from payments.adapters.sns_alerts import SnsOpsAlerts  # noqa: PLC0415
+
+    return SnsOpsAlerts(_client("sns"), topic_arn=settings().ops_alerts_topic_arn)
 
 
 def reset() -> None:

@@ -16,7 +16,8 @@ def _local_up(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"  .. {message}", file=sys.stderr, flush=True)
 
-    stack = LocalStack(host=args.host, port=args.port, progress=progress)
+    parameters = dict(item.split("=", 1) for item in args.parameter)
+    stack = LocalStack(host=args.host, port=args.port, parameters=parameters, progress=progress)
     try:
         stack.start()
     except OSError as error:
@@ -47,6 +48,12 @@ def _local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter(text: str) -> str:
+    if "=" not in text or not text.split("=", 1)[0]:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return text
+
+
 def _demo(args: argparse.Namespace) -> int:
     from payments.demo import run_demo  # noqa: PLC0415
 
@@ -62,6 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = local_commands.add_parser("up", help="bring the whole stack up and serve until Ctrl-C")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080, help="the API's port (0 picks a free one)")
+    up.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="NAME=VALUE",
+        help="override a template parameter (repeatable), e.g. StepUpTimeoutSeconds=30",
+    )
     up.set_defaults(run=_local_up)
 
     demo = commands.add_parser("demo", help="push payments through a running stack, step by step")

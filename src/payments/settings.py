@@ -53,6 +53,17 @@ class Settings:
     intent_ttl_seconds: int = 86_400
     idempotency_ttl_seconds: int = 86_400
     fraud_rules: FraudRules = field(default_factory=FraudRules)
+    checkouts_table: str = ""
+    ledger_table: str = ""
+    checkout_state_machine_arn: str = ""
+    receipt_sender: str = ""
+    receipts_configuration_set: str = ""
+    audit_bucket: str = ""
+    data_key: str = ""
+    ops_alerts_topic_arn: str = ""
+    step_up_timeout_seconds: int = 900
+    receipt_template_prefix: str = "receipt-v3"
+    ops_webhook_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -83,6 +94,17 @@ class Settings:
             intent_ttl_seconds=_int(env, "INTENT_TTL_SECONDS", 86_400),
             idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400),
             fraud_rules=rules,
+            checkouts_table=env.get("CHECKOUTS_TABLE", ""),
+            ledger_table=env.get("LEDGER_TABLE", ""),
+            checkout_state_machine_arn=env.get("CHECKOUT_STATE_MACHINE_ARN", ""),
+            receipt_sender=env.get("RECEIPT_SENDER", ""),
+            receipts_configuration_set=env.get("RECEIPTS_CONFIGURATION_SET", ""),
+            audit_bucket=env.get("AUDIT_BUCKET", ""),
+            data_key=env.get("DATA_KEY", ""),
+            ops_alerts_topic_arn=env.get("OPS_ALERTS_TOPIC_ARN", ""),
+            step_up_timeout_seconds=_int(env, "STEP_UP_TIMEOUT_SECONDS", 900),
+            receipt_template_prefix=env.get("RECEIPT_TEMPLATE_PREFIX", "receipt-v3"),
+            ops_webhook_url=env.get("OPS_WEBHOOK_URL", ""),
         )
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")

@@ -16,6 +16,7 @@ import pytest
 from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
+STEP_UP_TIMEOUT_SECONDS = 3
 
 
 @dataclass
@@ -101,7 +102,8 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
-    launched = launch(cwd=ROOT)
+    # A short 3-D Secure wait, so the timed-out challenge is seen within the test.
+    launched = launch(cwd=ROOT, parameters={"StepUpTimeoutSeconds": str(STEP_UP_TIMEOUT_SECONDS)})
     try:
         running = RunningStack(Api(launched.api), launched.aws_endpoint, launched.gateway, launched.output)
         health = running.api.request("GET", "/healthz")

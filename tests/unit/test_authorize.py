@@ -207,3 +207,16 @@ def test_a_concurrent_different_change_is_a_conflict(world: World) -> None:
     with pytest.raises(InvalidState):
         _authorize(world, intent.payment_intent_id)
     assert repo.get(intent.payment_intent_id).status is Status.DECLINED
+
+
+def test_an_authorization_that_cannot_be_recorded_is_voided(world: World) -> None:
+    # Given the payment is declined by another writer while our gateway authorization is approved
+    repo, _, gateway, clock = world
+    intent = _intent(repo, clock)
+    _another_writer_after_our_read(
+        repo, lambda other: other.decline(decline_code="fraud_suspected", now=clock())
+    )
+    # When our authorization cannot be saved, Then it is voided at the gateway, not left on the card
+    with pytest.raises(InvalidState):
+        _authorize(world, intent.payment_intent_id)
+    assert gateway.calls[-1] == ("void", f"{intent.payment_intent_id}:void")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -391,20 +392,20 @@ def test_an_unknown_resource_type_fails_before_anything_is_created() -> None:
     # Given a template with a type the local runtime cannot create, next to ones it can
     doc = document()
     doc["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
-    doc["Resources"]["Topic"] = {"Type": "AWS::SNS::Topic"}
+    doc["Resources"]["Topic"] = {"Type": "AWS::EC2::Instance"}
     calls: list[str] = []
 
     def client(service: str) -> Any:
         calls.append(service)
         pytest.fail(f"a {service} client was asked for")
 
-    builder = StackBuilder(Template(doc, stack_name=STACK, parameters={}), client)
+    builder = StackBuilder(Template(doc, stack_name=STACK, parameters={}), client, template_dir=Path.cwd())
 
     # When / Then
     with pytest.raises(StackError) as caught:
         builder.build()
     assert "Queue (AWS::SQS::Queue)" in str(caught.value)
-    assert "Topic (AWS::SNS::Topic)" in str(caught.value)
+    assert "Topic (AWS::EC2::Instance)" in str(caught.value)
     assert calls == []
     assert builder.deployed.resources == {}
     assert builder.deployed.functions == []

@@ -215,6 +215,11 @@ class PaymentIntent:
         self._move_to(Status.VOIDED, now)
         return self._record(TransactionKind.VOID, self.amount, now, gateway_reference)
 
+    def mark_receipt(self, status: ReceiptStatus, *, now: datetime) -> None:
+        """Receipt delivery is tracked beside the payment's status, not as a transition of it."""
+        self.receipt_status = status
+        self.updated_at = to_millis(now)
+
     # -- internals -------------------------------------------------------------------------------
 
     def _move_to(self, target: Status, now: datetime) -> None:

@@ -45,6 +45,16 @@ class AuthorizeBody(_Body):
     ipAddress: str | None = Field(default=None, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")  # noqa: N815
 
 
+class StartCheckoutBody(_Body):
+    paymentIntentId: Identifier  # noqa: N815
+    deviceFingerprint: Identifier | None = None  # noqa: N815
+    ipAddress: str | None = Field(default=None, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")  # noqa: N815
+
+
+class ChallengeBody(_Body):
+    outcome: Literal["passed", "failed"]
+
+
 def intent_body(intent: PaymentIntent) -> dict[str, Any]:
     body: dict[str, Any] = {
         "paymentIntentId": intent.payment_intent_id,

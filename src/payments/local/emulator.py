@@ -106,6 +106,7 @@ class Emulator:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
+        from moto.core.config import default_user_config  # noqa: PLC0415
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 (moto is heavy; local only)
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -116,7 +117,12 @@ class Emulator:
         from payments.local import dynamodb_shim  # noqa: PLC0415
 
         dynamodb_shim.install()
+        # State machines run their ASL (moto only records them otherwise).
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The workflow engine logs every caught task failure (retries, declines) as an error; the
+        # execution history keeps them, the console output should not drown in them.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         app = self.calls.wrap(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

@@ -152,6 +152,9 @@ class FrontDoor:
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
 
+    def set_routes(self, routes: list[Route]) -> None:
+        self.routes = [CompiledRoute(route) for route in routes]
+
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]

@@ -72,10 +72,35 @@ class LocalLambda:
     def __init__(self) -> None:
         self._by_name: dict[str, FunctionSpec] = {}
         self._handlers: dict[str, Handler] = {}
+        self._faults: dict[str, tuple[str, int]] = {}
         self._lock = threading.Lock()
 
     def register(self, spec: FunctionSpec) -> None:
         self._by_name[spec.name] = spec
+
+    # -- fault injection (by the function's logical id in template.yaml) ---------------------------
+
+    def inject_fault(self, logical_id: str, *, error: str, count: int) -> None:
+        if logical_id not in {spec.logical_id for spec in self._by_name.values()}:
+            raise UnknownFunction(f"no function with logical id {logical_id} in template.yaml")
+        with self._lock:
+            self._faults[logical_id] = (error, count)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def faults(self) -> dict[str, dict[str, object]]:
+        with self._lock:
+            return {name: {"error": error, "remaining": n} for name, (error, n) in self._faults.items() if n}
+
+    def _take_fault(self, spec: FunctionSpec) -> str | None:
+        with self._lock:
+            error, remaining = self._faults.get(spec.logical_id, ("", 0))
+            if remaining <= 0:
+                return None
+            self._faults[spec.logical_id] = (error, remaining - 1)
+            return error
 
     @property
     def functions(self) -> list[FunctionSpec]:
@@ -100,6 +125,15 @@ class LocalLambda:
         spec = self.spec(name_or_arn)
         started = time.perf_counter()
         context = LambdaContext(spec)
+        injected = self._take_fault(spec)
+        if injected is not None:
+            payload = {
+                "errorMessage": f"fault injected into {spec.logical_id}",
+                "errorType": injected,
+                "requestId": context.aws_request_id,
+                "stackTrace": [],
+            }
+            return Invocation(payload, error=True)
         try:
             result = self._handler(spec)(event, context)
         except Exception as error:  # reported to the caller as Lambda does

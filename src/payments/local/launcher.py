@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,10 +51,13 @@ class LaunchedStack:
             raise LaunchError("payments local up did not stop on Ctrl-C") from None
 
 
-def launch(*, cwd: Path, port: int = 0, timeout: float = 120) -> LaunchedStack:
+def launch(
+    *, cwd: Path, port: int = 0, timeout: float = 120, parameters: Mapping[str, str] | None = None
+) -> LaunchedStack:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    overrides = [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "payments.cli", "local", "up", "--port", str(port)],
+        [sys.executable, "-m", "payments.cli", "local", "up", "--port", str(port), *overrides],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,

@@ -7,6 +7,7 @@ requests, so `/healthz` answering 200 means everything exists.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -17,7 +18,8 @@ from typing import Any
 
 from payments.local.emulator import Emulator
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
-from payments.local.invoker import LocalLambda, route_emulator_invocations
+from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
+from payments.local.mailbox import sent_emails
 from payments.local.stack import Deployed, StackBuilder, Template
 
 STACK_NAME = "payments-local"
@@ -39,6 +41,7 @@ class LocalStack:
     port: int = 8080
     template_path: Path = field(default_factory=find_template)
     gateway_stall_seconds: float = 1.5
+    parameters: Mapping[str, str] = field(default_factory=dict)  # template parameter overrides
     progress: Callable[[str], None] = lambda _message: None
 
     def __post_init__(self) -> None:
@@ -49,6 +52,8 @@ class LocalStack:
         self.deployed = Deployed()
         self._serving: threading.Thread | None = None
         self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self.notifications: list[Any] = []
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -64,25 +69,28 @@ class LocalStack:
         os.environ.update(self.emulator.environment())
         route_emulator_invocations(self.invoker)
 
+        # The front door binds first (answering 503 on /healthz), so its URL can be handed to the
+        # stack: the ops chat webhook is its /_local/notifications sink.
+        self.front_door = FrontDoor(
+            self.invoker, [], host=self.host, port=self.port, local_endpoints=self._local_endpoints()
+        )
         self.progress(f"creating the resources of {self.template_path.name}")
         template = Template.load(
             self.template_path,
             stack_name=STACK_NAME,
-            parameters={"Stage": STAGE, "GatewayBaseUrl": self.gateway.url},
+            parameters={
+                "Stage": STAGE,
+                "GatewayBaseUrl": self.gateway.url,
+                "OpsWebhookUrl": f"{self.front_door.url}/_local/notifications",
+                **self.parameters,
+            },
         )
-        self.deployed = StackBuilder(template, self._client).build()
+        self.deployed = StackBuilder(template, self._client, template_dir=self.template_path.parent).build()
         for spec in self.deployed.functions:
             self.invoker.register(spec)
         os.environ.update(self.deployed.environment)
         self._reset_containers()
-
-        self.front_door = FrontDoor(
-            self.invoker,
-            self.deployed.routes,
-            host=self.host,
-            port=self.port,
-            local_endpoints=self._local_endpoints(),
-        )
+        self.front_door.set_routes(self.deployed.routes)
         self._serving = threading.Thread(target=self.front_door.serve_forever, name="front-door", daemon=True)
         self._serving.start()
         self._ready.set()
@@ -142,4 +150,45 @@ class LocalStack:
                 ]
             }
 
-        return {"/healthz": healthz, "/_local/api-calls": api_calls, "/_local/functions": functions}
+        def faults(request: LocalRequest) -> tuple[int, Any]:
+            if request.method == "DELETE":
+                self.invoker.clear_faults()
+                return 200, {"faults": {}}
+            if request.method == "POST":
+                problem = self._inject(request.body)
+                if problem:
+                    return 400, {"error": {"code": "invalid_request", "message": problem}}
+            return 200, {"faults": self.invoker.faults()}
+
+        def emails(_request: LocalRequest) -> tuple[int, Any]:
+            return 200, {"data": sent_emails(self._client("ses"), stage=STAGE)}
+
+        def notifications(request: LocalRequest) -> tuple[int, Any]:
+            with self._lock:
+                if request.method == "POST":  # the chat webhook sink
+                    self.notifications.append(json.loads(request.body or b"{}"))
+                    return 200, {"ok": True}
+                return 200, {"data": list(self.notifications)}
+
+        return {
+            "/healthz": healthz,
+            "/_local/api-calls": api_calls,
+            "/_local/functions": functions,
+            "/_local/faults": faults,
+            "/_local/emails": emails,
+            "/_local/notifications": notifications,
+        }
+
+    def _inject(self, body: bytes) -> str | None:
+        """`{function, error?, count}`: the next `count` invocations of that function fail."""
+        try:
+            request = json.loads(body or b"{}")
+            count = request.get("count", 1)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                return "count must be an integer of at least 1"
+            self.invoker.inject_fault(
+                str(request["function"]), error=str(request.get("error") or "InjectedFault"), count=count
+            )
+        except (ValueError, KeyError, AttributeError, UnknownFunction) as error:
+            return f"expected {{function, error?, count}}: {error}"
+        return None

@@ -60,6 +60,7 @@ class Template:
         self.resources: dict[str, dict[str, Any]] = dict(document.get("Resources", {}))
         self.parameters = self._bind(parameters)
         self.attributes: dict[tuple[str, str], str] = {}  # filled as resources are created
+        self.created: dict[str, str] = {}  # logical id -> id assigned at creation (KMS keys)
         self._condition_values: dict[str, bool] = {}
         self._evaluating: set[str] = set()
 
@@ -116,31 +117,62 @@ class Template:
         "AWS::DynamoDB::Table": "TableName",
         "AWS::Serverless::Function": "FunctionName",
         "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::Serverless::StateMachine": "Name",
+        "AWS::SES::ConfigurationSet": "Name",
+        "AWS::KMS::Alias": "AliasName",
+        "AWS::SES::EmailIdentity": "EmailIdentity",
     }
 
-    def physical_id(self, logical_id: str) -> str:
+    def name(self, logical_id: str) -> str:
+        """The resource's name: its name property when the template sets one, else a generated one."""
         resource = self.resources.get(logical_id)
         if resource is None:
             raise StackError(f"reference to unknown resource {logical_id}")
-        kind = resource["Type"]
-        if kind == "AWS::Serverless::HttpApi":
-            return f"{self.stack_name}-{logical_id}"
-        name_property = self._NAME_PROPERTY.get(kind)
-        name = resource.get("Properties", {}).get(name_property) if name_property else None
-        return str(self.resolve(name)) if name is not None else f"{self.stack_name}-{logical_id}"
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SES::Template":
+            return str(self.resolve(properties["Template"]["TemplateName"]))
+        name_property = self._NAME_PROPERTY.get(resource["Type"])
+        if name_property and name_property in properties:
+            return str(self.resolve(properties[name_property]))
+        generated = f"{self.stack_name}-{logical_id}"
+        return generated.lower() if resource["Type"] == "AWS::S3::Bucket" else generated
+
+    def physical_id(self, logical_id: str) -> str:
+        """What `Ref` returns: a name for most types, an ARN for topics and state machines, the id
+        AWS assigned for a KMS key."""
+        if logical_id in self.created:
+            return self.created[logical_id]
+        kind = self.resources.get(logical_id, {}).get("Type")
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{self.name(logical_id)}"
+        if kind == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.name(logical_id)}"
+        if kind == "AWS::KMS::Key":
+            raise StackError(f"the KMS key {logical_id} is referenced before it is created")
+        return self.name(logical_id)
 
     def attribute(self, logical_id: str, name: str) -> str:
         if (logical_id, name) in self.attributes:
             return self.attributes[(logical_id, name)]
-        kind = self.resources.get(logical_id, {}).get("Type")
-        physical = self.physical_id(logical_id)
-        arns = {
-            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{physical}",
-            "AWS::Serverless::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}",
-            "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{physical}:*",
+        kind = str(self.resources.get(logical_id, {}).get("Type", ""))
+        resource_name = self.name(logical_id)
+        known = {
+            ("AWS::DynamoDB::Table", "Arn"): f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{resource_name}",
+            (
+                "AWS::Serverless::Function",
+                "Arn",
+            ): f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{resource_name}",
+            ("AWS::Logs::LogGroup", "Arn"): f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{resource_name}:*",
+            ("AWS::SNS::Topic", "TopicArn"): f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{resource_name}",
+            ("AWS::SNS::Topic", "TopicName"): resource_name,
+            ("AWS::S3::Bucket", "Arn"): f"arn:aws:s3:::{resource_name}",
+            ("AWS::Serverless::StateMachine", "Arn"): self.physical_id(logical_id),
+            ("AWS::Serverless::StateMachine", "Name"): resource_name,
         }
-        if name == "Arn" and kind in arns:
-            return arns[kind]
+        if (kind, name) in known:
+            return known[(kind, name)]
         raise StackError(f"attribute {logical_id}.{name} is not known before it is created")
 
     # -- intrinsic functions --------------------------------------------------------------------
@@ -229,6 +261,27 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the shape of the S3 API."""
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "Transitions" in rule:
+        converted["Transitions"] = [
+            {"Days": int(t["TransitionInDays"]), "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+        ]
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        converted["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
+    return converted
+
+
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -249,17 +302,28 @@ _LAMBDA_TRUST = json.dumps(
 class StackBuilder:
     """Creates each resource of a `Template` through boto3 clients (pointed at the emulator)."""
 
-    def __init__(self, template: Template, client: Callable[[str], Any]) -> None:
+    def __init__(self, template: Template, client: Callable[[str], Any], *, template_dir: Path) -> None:
         self.template = template
+        self.template_dir = template_dir
         self._client = client
         self.deployed = Deployed()
         globals_ = template.document.get("Globals", {})
         self._function_globals: dict[str, Any] = globals_.get("Function", {})
         self._http_api_ids: list[str] = []
+        # In creation order: what a later type refers to is created first.
         self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
+            "AWS::KMS::Key": self._kms_key,
+            "AWS::KMS::Alias": self._kms_alias,
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::DynamoDB::Table": self._table,
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SES::EmailIdentity": self._ses_identity,
+            "AWS::SES::ConfigurationSet": self._ses_configuration_set,
+            "AWS::SES::Template": self._ses_template,
             "AWS::Serverless::Function": self._function,
+            "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::Serverless::HttpApi": self._http_api,
         }
 
@@ -320,25 +384,136 @@ class StackBuilder:
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
             )
 
-    def _function(self, logical_id: str, resource: dict[str, Any]) -> None:
-        raw = _merge(self._function_globals, resource.get("Properties", {}))
-        properties = self.template.resolve(raw)
-        name = self.template.physical_id(logical_id)
+    def _kms_key(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        request: dict[str, Any] = {"Description": properties.get("Description", logical_id)}
+        if "KeyPolicy" in properties:
+            request["Policy"] = json.dumps(properties["KeyPolicy"])
+        metadata = self._client("kms").create_key(**request)["KeyMetadata"]
+        if properties.get("EnableKeyRotation"):
+            self._client("kms").enable_key_rotation(KeyId=metadata["KeyId"])
+        self.template.created[logical_id] = metadata["KeyId"]
+        self.template.attributes[(logical_id, "Arn")] = metadata["Arn"]
+        self.template.attributes[(logical_id, "KeyId")] = metadata["KeyId"]
+
+    def _kms_alias(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        self._client("kms").create_alias(
+            AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"]
+        )
+
+    def _bucket(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        s3 = self._client("s3")
+        bucket = self.template.name(logical_id)
+        s3.create_bucket(Bucket=bucket)
+        if properties.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(
+                Bucket=bucket,
+                VersioningConfiguration={"Status": properties["VersioningConfiguration"]["Status"]},
+            )
+        encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+        if encryption:
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in encryption
+            ]
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "PublicAccessBlockConfiguration" in properties:
+            s3.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
+            )
+        lifecycle = properties.get("LifecycleConfiguration", {}).get("Rules")
+        if lifecycle:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in lifecycle]}
+            )
+
+    def _bucket_policy(self, logical_id: str, resource: dict[str, Any]) -> None:
+        """The emulator evaluates bucket policies but ignores their `Condition` blocks, which would turn
+        a conditional deny (no TLS, no KMS header) into a deny of everything. Locally only the
+        unconditional statements apply; in AWS the whole policy does (the template tests check it)."""
+        properties = self._properties(resource)
+        document = properties["PolicyDocument"]
+        statements = (
+            document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        )
+        enforceable = [statement for statement in statements if "Condition" not in statement]
+        if enforceable:
+            self._client("s3").put_bucket_policy(
+                Bucket=properties["Bucket"], Policy=json.dumps({**document, "Statement": enforceable})
+            )
+
+    def _topic(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        attributes = {}
+        if "KmsMasterKeyId" in properties:
+            attributes["KmsMasterKeyId"] = str(properties["KmsMasterKeyId"])
+        self._client("sns").create_topic(Name=self.template.name(logical_id), Attributes=attributes)
+
+    def _ses_identity(self, logical_id: str, resource: dict[str, Any]) -> None:
+        identity = str(self._properties(resource)["EmailIdentity"])
+        ses = self._client("ses")
+        if "@" in identity:
+            ses.verify_email_identity(EmailAddress=identity)
+        else:
+            ses.verify_domain_identity(Domain=identity)
+
+    def _ses_configuration_set(self, logical_id: str, resource: dict[str, Any]) -> None:
+        self._client("ses").create_configuration_set(
+            ConfigurationSet={"Name": self.template.name(logical_id)}
+        )
+
+    def _ses_template(self, logical_id: str, resource: dict[str, Any]) -> None:
+        template = self._properties(resource)["Template"]
+        self._client("ses").create_template(Template=template)
+
+    def _state_machine(self, logical_id: str, resource: dict[str, Any]) -> None:
+        """The ASL file itself, with `DefinitionSubstitutions` applied as CloudFormation applies them."""
+        properties = self._properties(resource)
+        definition = (self.template_dir / properties["DefinitionUri"]).read_text()
+        for key, value in properties.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        unresolved = re.findall(r"\$\{([A-Za-z0-9]+)\}", definition)
+        if unresolved:
+            raise StackError(f"{logical_id}: no substitution for {', '.join(sorted(set(unresolved)))}")
+        name = self.template.name(logical_id)
+        role = self._role(name, logical_id, properties.get("Policies", []), service="states.amazonaws.com")
+        self._client("stepfunctions").create_state_machine(
+            name=name, definition=definition, roleArn=role, type=properties.get("Type", "STANDARD")
+        )
+
+    def _role(self, name: str, logical_id: str, policies: list[Any], *, service: str) -> str:
+        """One role per function or state machine, with the template's inline statements."""
         iam = self._client("iam")
-        role = iam.create_role(RoleName=f"{name}-role"[:64], AssumeRolePolicyDocument=_LAMBDA_TRUST)["Role"]
-        for index, policy in enumerate(properties.get("Policies", [])):
+        trust = _LAMBDA_TRUST.replace("lambda.amazonaws.com", service)
+        role = iam.create_role(RoleName=f"{name}-role"[:64], AssumeRolePolicyDocument=trust)["Role"]
+        for index, policy in enumerate(policies):
             if isinstance(policy, dict) and "Statement" in policy:
                 iam.put_role_policy(
                     RoleName=role["RoleName"],
                     PolicyName=f"{logical_id}Policy{index}",
                     PolicyDocument=json.dumps({"Version": "2012-10-17", **policy}),
                 )
+        arn: str = role["Arn"]
+        return arn
+
+    def _function(self, logical_id: str, resource: dict[str, Any]) -> None:
+        raw = _merge(self._function_globals, resource.get("Properties", {}))
+        properties = self.template.resolve(raw)
+        name = self.template.physical_id(logical_id)
+        role_arn = self._role(
+            name, logical_id, properties.get("Policies", []), service="lambda.amazonaws.com"
+        )
         environment = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
         lambda_client = self._client("lambda")
         lambda_client.create_function(
             FunctionName=name,
             Runtime=properties["Runtime"],
-            Role=role["Arn"],
+            Role=role_arn,
             Handler=properties["Handler"],
             Code={"ZipFile": _placeholder_zip()},
             Timeout=int(properties.get("Timeout", 3)),
@@ -362,13 +537,24 @@ class StackBuilder:
         self.deployed.functions.append(spec)
         self._merge_environment(spec)
         for event_id, event in properties.get("Events", {}).items():
-            if event["Type"] != "HttpApi":
+            if event["Type"] == "HttpApi":
+                self.deployed.routes.append(
+                    Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], name)
+                )
+            elif event["Type"] == "SNS":
+                attributes = {}
+                if "FilterPolicy" in event["Properties"]:
+                    attributes["FilterPolicy"] = json.dumps(event["Properties"]["FilterPolicy"])
+                self._client("sns").subscribe(
+                    TopicArn=event["Properties"]["Topic"],
+                    Protocol="lambda",
+                    Endpoint=self.template.attribute(logical_id, "Arn"),
+                    Attributes=attributes,
+                )
+            else:
                 raise StackError(
                     f"{logical_id}.{event_id}: event type {event['Type']} is not supported locally"
                 )
-            self.deployed.routes.append(
-                Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], name)
-            )
 
     def _merge_environment(self, spec: FunctionSpec) -> None:
         """Handlers share this process, so one variable must mean one thing for every function."""

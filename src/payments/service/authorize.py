@@ -36,17 +36,19 @@ def authorize_intent(
     command: AuthorizeIntent,
     *,
     intents: IntentRepository,
-    fraud: FraudScreen,
+    fraud: FraudScreen | None,
     gateway: PaymentGateway,
     clock: Clock,
 ) -> PaymentIntent:
+    """`fraud` is None where the caller screened the attempt already (the checkout workflow's own
+    FraudCheck state)."""
     intent = intents.get(command.payment_intent_id, consistent=True)
     now = clock()
     if intent.status is Status.PENDING and intent.is_expired(now):
         _expire(intent, intents, clock)
     intent.ensure_authorizable(now)
 
-    if not command.three_d_secure_passed:
+    if fraud is not None and not command.three_d_secure_passed:
         _screen(intent, command, fraud, intents, clock)
 
     result = gateway.authorize(
@@ -70,7 +72,13 @@ def authorize_intent(
     intent.authorize(authorization_id=result.reference, now=clock())
     if intent.capture_method is CaptureMethod.AUTOMATIC:
         _capture_in_full(intent, gateway, clock)
-    return _save_or_explain(intent, intents, same_authorization=result.reference)
+    try:
+        return _save_or_explain(intent, intents, same_authorization=result.reference)
+    except InvalidState:
+        # The payment moved on without this authorization (declined or compensated meanwhile): an
+        # approved hold nobody records must not stay on the customer's card.
+        gateway.void(idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=result.reference)
+        raise
 
 
 def _screen(

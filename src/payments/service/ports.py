@@ -93,3 +93,96 @@ class VelocityCounter(abc.ABC):
 
     @abc.abstractmethod
     def hit(self, keys: list[str], *, window_seconds: int) -> dict[str, int]: ...
+
+
+@dataclass(slots=True)
+class CheckoutRecord:
+    """What the API keeps of one checkout beside its execution: the step-up's task token, and why
+    it failed (in the contract's words)."""
+
+    tracking_id: str
+    payment_intent_id: str
+    execution_arn: str
+    task_token: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class CheckoutRepository(abc.ABC):
+    @abc.abstractmethod
+    def create_if_absent(self, record: CheckoutRecord) -> CheckoutRecord:
+        """Store the record unless one exists for its tracking id; return the stored one."""
+
+    @abc.abstractmethod
+    def get(self, tracking_id: str) -> CheckoutRecord:
+        """The record, or raise NotFound."""
+
+    @abc.abstractmethod
+    def require_action(self, tracking_id: str, task_token: str) -> None:
+        """The workflow waits on a 3-D Secure challenge: keep its task token."""
+
+    @abc.abstractmethod
+    def take_task_token(self, tracking_id: str) -> str:
+        """Remove and return the waiting task token, atomically (InvalidState if none waits), so a
+        challenge can be answered once."""
+
+    @abc.abstractmethod
+    def record_failure(self, tracking_id: str, code: str, message: str) -> None: ...
+
+
+class ExecutionStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+class Workflow(abc.ABC):
+    """The checkout state machine (Step Functions)."""
+
+    @abc.abstractmethod
+    def execution_arn(self, name: str) -> str:
+        """The ARN the execution named `name` has (or will have)."""
+
+    @abc.abstractmethod
+    def start(self, name: str, payload: dict[str, object]) -> None:
+        """Start the execution named `name`; starting a name again starts nothing."""
+
+    @abc.abstractmethod
+    def status(self, execution_arn: str) -> ExecutionStatus: ...
+
+    @abc.abstractmethod
+    def resume(self, task_token: str, output: dict[str, object]) -> None: ...
+
+    @abc.abstractmethod
+    def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
+
+    @abc.abstractmethod
+    def history(self, execution_arn: str) -> list[dict[str, object]]: ...
+
+
+class Ledger(abc.ABC):
+    @abc.abstractmethod
+    def record_pending_authorization(self, intent: PaymentIntent) -> None:
+        """Post the pending authorization entry once (idempotent by its id)."""
+
+    @abc.abstractmethod
+    def reverse_pending_authorization(self, intent: PaymentIntent) -> bool:
+        """Post the reversal of the pending entry once, if the entry exists; True when one was posted."""
+
+
+class Mailer(abc.ABC):
+    @abc.abstractmethod
+    def send_receipt(self, *, to: str, locale: str, data: dict[str, object]) -> str:
+        """Send the localised receipt; return the message id."""
+
+
+class AuditArchive(abc.ABC):
+    @abc.abstractmethod
+    def store(self, key: str, document: dict[str, object]) -> None: ...
+
+
+class OpsAlerts(abc.ABC):
+    @abc.abstractmethod
+    def alert(self, subject: str, details: dict[str, object]) -> None: ...

@@ -1,0 +1,94 @@
+"""Checkout records on DynamoDB: one per payment, the step-up's task token taken at most once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payments.domain.errors import InvalidState, NotFound
+from payments.service.ports import CheckoutRecord, CheckoutRepository
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoDBCheckoutRepository(CheckoutRepository):
+    def __init__(self, client: Any, *, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _key(self, tracking_id: str) -> dict[str, Any]:
+        return {"trackingId": {"S": tracking_id}}
+
+    def create_if_absent(self, record: CheckoutRecord) -> CheckoutRecord:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "trackingId": {"S": record.tracking_id},
+                    "paymentIntentId": {"S": record.payment_intent_id},
+                    "executionArn": {"S": record.execution_arn},
+                },
+                ConditionExpression="attribute_not_exists(trackingId)",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return self.get(record.tracking_id)
+        return record
+
+    def get(self, tracking_id: str) -> CheckoutRecord:
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(tracking_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no checkout {tracking_id}")
+
+        def text(name: str) -> str | None:
+            return item[name]["S"] if name in item else None
+
+        return CheckoutRecord(
+            tracking_id=tracking_id,
+            payment_intent_id=item["paymentIntentId"]["S"],
+            execution_arn=item["executionArn"]["S"],
+            task_token=text("taskToken"),
+            failure_code=text("failureCode"),
+            failure_message=text("failureMessage"),
+        )
+
+    def require_action(self, tracking_id: str, task_token: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(tracking_id),
+            UpdateExpression="SET taskToken = :token",
+            ConditionExpression="attribute_exists(trackingId)",
+            ExpressionAttributeValues={":token": {"S": task_token}},
+        )
+
+    def take_task_token(self, tracking_id: str) -> str:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(tracking_id),
+                UpdateExpression="REMOVE taskToken",
+                ConditionExpression="attribute_exists(taskToken)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            self.get(tracking_id)  # NotFound for an unknown checkout
+            raise InvalidState("this checkout is not waiting for a 3-D Secure challenge") from None
+        token: str = response["Attributes"]["taskToken"]["S"]
+        return token
+
+    def record_failure(self, tracking_id: str, code: str, message: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(tracking_id),
+            UpdateExpression="SET failureCode = :code, failureMessage = :message REMOVE taskToken",
+            ConditionExpression="attribute_exists(trackingId)",
+            ExpressionAttributeValues={":code": {"S": code}, ":message": {"S": message}},
+        )

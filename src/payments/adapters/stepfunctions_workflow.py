@@ -1,0 +1,49 @@
+"""The checkout state machine through the Step Functions API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payments.service.ports import ExecutionStatus, Workflow
+
+
+class StepFunctionsWorkflow(Workflow):
+    def __init__(self, client: Any, *, state_machine_arn: str) -> None:
+        self._client = client
+        self._state_machine_arn = state_machine_arn
+
+    def execution_arn(self, name: str) -> str:
+        return f"{self._state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+
+    def start(self, name: str, payload: dict[str, object]) -> None:
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
+            )
+        except ClientError as error:
+            # Same name, other input: the execution exists already, and one per payment is the point.
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+
+    def status(self, execution_arn: str) -> ExecutionStatus:
+        description = self._client.describe_execution(executionArn=execution_arn)
+        return ExecutionStatus(description["status"])
+
+    def resume(self, task_token: str, output: dict[str, object]) -> None:
+        self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
+
+    def fail_task(self, task_token: str, error: str, cause: str) -> None:
+        self._client.send_task_failure(taskToken=task_token, error=error, cause=cause)
+
+    def history(self, execution_arn: str) -> list[dict[str, object]]:
+        events: list[dict[str, object]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self._client.get_execution_history(**kwargs)
+            events.extend(json.loads(json.dumps(page["events"], default=str)))
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]

@@ -1,0 +1,101 @@
+"""The checkout workflow's task states, one handler each (each is its own function in the template).
+
+A task raises a typed error (its class name is the state's error, which Retry / Catch match on) or
+returns what the next state needs. None of them retries: the state machine does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments import bootstrap
+from payments.service import checkout
+from payments.service.authorize import AuthorizeIntent, authorize_intent
+
+
+def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return checkout.validate_for_checkout(
+        event["paymentIntentId"], intents=bootstrap.intent_repository(), clock=bootstrap.now
+    )
+
+
+def step_up(event: dict[str, Any], context: Any) -> None:
+    """Waits on a task token: the challenge endpoint answers it (SendTaskSuccess / SendTaskFailure)."""
+    checkout.require_step_up(
+        event["trackingId"], event["taskToken"], checkouts=bootstrap.checkout_repository()
+    )
+
+
+def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    checkout.decline_checkout(
+        event["paymentIntentId"],
+        event["trackingId"],
+        code=event["code"],
+        message=event["message"],
+        intents=bootstrap.intent_repository(),
+        checkouts=bootstrap.checkout_repository(),
+        clock=bootstrap.now,
+    )
+    return {"code": event["code"]}
+
+
+def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    intent = authorize_intent(
+        AuthorizeIntent(
+            payment_intent_id=event["paymentIntentId"],
+            three_d_secure_passed=bool(event.get("threeDSecurePassed")),
+        ),
+        intents=bootstrap.intent_repository(),
+        fraud=None,  # the workflow's FraudCheck state screened this attempt
+        gateway=bootstrap.checkout_gateway(),
+        clock=bootstrap.now,
+    )
+    return {"status": intent.status.value, "transactionId": intent.transaction_id}
+
+
+def record_ledger(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    intent = bootstrap.intent_repository().get(event["paymentIntentId"], consistent=True)
+    bootstrap.ledger().record_pending_authorization(intent)
+    return {"entry": "AUTHORIZATION_PENDING"}
+
+
+def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    code, message = checkout.failure_from(event.get("error") or {})
+    return checkout.compensate(
+        event["paymentIntentId"],
+        event["trackingId"],
+        code=code,
+        message=message,
+        intents=bootstrap.intent_repository(),
+        gateway=bootstrap.checkout_gateway(),
+        ledger=bootstrap.ledger(),
+        checkouts=bootstrap.checkout_repository(),
+        alerts=bootstrap.ops_alerts(),
+        clock=bootstrap.now,
+    )
+
+
+def send_receipt(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return checkout.send_receipt(
+        event["paymentIntentId"],
+        intents=bootstrap.intent_repository(),
+        mailer=bootstrap.mailer(),
+        clock=bootstrap.now,
+    )
+
+
+def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    key = checkout.write_audit(
+        event["trackingId"],
+        event["executionArn"],
+        workflow=bootstrap.workflow(),
+        archive=bootstrap.audit_archive(),
+        clock=bootstrap.now,
+    )
+    return {"auditKey": key}
+
+
+def record_failure(event: dict[str, Any], context: Any) -> None:
+    """The intent was not fit for a checkout (unknown, not PENDING, expired): nothing to undo."""
+    code, message = checkout.failure_from(event.get("error") or {})
+    bootstrap.checkout_repository().record_failure(event["trackingId"], code, message)

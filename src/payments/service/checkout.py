@@ -1,0 +1,251 @@
+"""The checkout workflow's use cases: the API's start / status / challenge, and each task state.
+
+The state machine owns retries and ordering; each task here does one thing once, and is safe to run
+again (every write is conditional or keyed by a deterministic id).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_for
+from payments.domain.errors import NotFound
+from payments.domain.intents import ReceiptStatus, Status
+from payments.service.intents import Clock
+from payments.service.ports import (
+    AuditArchive,
+    CheckoutRecord,
+    CheckoutRepository,
+    ExecutionStatus,
+    IntentRepository,
+    Ledger,
+    Mailer,
+    OpsAlerts,
+    PaymentGateway,
+    Workflow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StartCheckout:
+    payment_intent_id: str
+    device_fingerprint: str | None = None
+    ip_address: str | None = None
+
+
+def start_checkout(
+    command: StartCheckout,
+    *,
+    intents: IntentRepository,
+    checkouts: CheckoutRepository,
+    workflow: Workflow,
+    clock: Clock,
+    step_up_timeout_seconds: int,
+) -> CheckoutRecord:
+    """Start the workflow once per payment; a second start answers the first checkout."""
+    intent = intents.get(command.payment_intent_id, consistent=True)
+    tracking_id = tracking_id_for(intent.payment_intent_id)
+    try:
+        existing = checkouts.get(tracking_id)
+    except NotFound:
+        existing = None
+    if existing is None:
+        intent.ensure_authorizable(clock())
+    payload: dict[str, object] = {
+        "trackingId": tracking_id,
+        "paymentIntentId": intent.payment_intent_id,
+        "deviceFingerprint": command.device_fingerprint,
+        "ipAddress": command.ip_address,
+        "threeDSecurePassed": False,
+        "stepUpTimeoutSeconds": step_up_timeout_seconds,
+    }
+    # The record first: the workflow's own tasks (the step-up) write to it as soon as it runs.
+    record = checkouts.create_if_absent(
+        CheckoutRecord(
+            tracking_id, intent.payment_intent_id, execution_arn=workflow.execution_arn(tracking_id)
+        )
+    )
+    workflow.start(tracking_id, payload)
+    return record
+
+
+def checkout_view(
+    tracking_id: str, *, checkouts: CheckoutRepository, workflow: Workflow, intents: IntentRepository
+) -> dict[str, Any]:
+    record = checkouts.get(tracking_id)
+    execution = workflow.status(record.execution_arn)
+    intent = intents.get(record.payment_intent_id, consistent=True)
+    view: dict[str, Any] = {
+        "trackingId": tracking_id,
+        "paymentIntentId": record.payment_intent_id,
+        "paymentStatus": intent.status.value,
+    }
+    if execution is ExecutionStatus.SUCCEEDED:
+        view["status"] = CheckoutStatus.SUCCEEDED.value
+    elif execution is ExecutionStatus.RUNNING:
+        waiting = record.task_token is not None
+        view["status"] = (CheckoutStatus.ACTION_REQUIRED if waiting else CheckoutStatus.RUNNING).value
+        if waiting:
+            view["nextAction"] = {"type": "three_d_secure"}
+    else:
+        view["status"] = CheckoutStatus.FAILED.value
+        view["error"] = {
+            "code": record.failure_code or "checkout_failed",
+            "message": record.failure_message or f"the checkout ended as {execution.value}",
+        }
+    return view
+
+
+def answer_challenge(
+    tracking_id: str, *, passed: bool, checkouts: CheckoutRepository, workflow: Workflow
+) -> None:
+    token = checkouts.take_task_token(tracking_id)
+    if passed:
+        workflow.resume(token, {"threeDSecure": "passed"})
+    else:
+        workflow.fail_task(token, "AuthenticationFailed", "the customer failed the 3-D Secure challenge")
+
+
+# -- task states -------------------------------------------------------------------------------------
+
+
+def validate_for_checkout(
+    payment_intent_id: str, *, intents: IntentRepository, clock: Clock
+) -> dict[str, Any]:
+    """ValidateIntent: PENDING and not expired, else the workflow fails with InvalidState / NotFound."""
+    intent = intents.get(payment_intent_id, consistent=True)
+    intent.ensure_authorizable(clock())
+    return {
+        "amount": intent.amount.amount,
+        "currency": intent.amount.currency.code,
+        "customerId": intent.customer_id,
+        "paymentMethod": intent.payment_method,
+        "email": intent.receipt_email,
+        "amountTier": amount_tier(intent.amount).value,
+    }
+
+
+def require_step_up(tracking_id: str, task_token: str, *, checkouts: CheckoutRepository) -> None:
+    checkouts.require_action(tracking_id, task_token)
+
+
+def decline_checkout(
+    payment_intent_id: str,
+    tracking_id: str,
+    *,
+    code: str,
+    message: str,
+    intents: IntentRepository,
+    checkouts: CheckoutRepository,
+    clock: Clock,
+) -> None:
+    """A clean decline before any money moved (fraud block): the intent becomes DECLINED."""
+    intent = intents.get(payment_intent_id, consistent=True)
+    if intent.status is Status.PENDING:
+        intent.decline(decline_code=code, now=clock())
+        intents.save(intent)
+    checkouts.record_failure(tracking_id, code, message)
+
+
+def compensate(
+    payment_intent_id: str,
+    tracking_id: str,
+    *,
+    code: str,
+    message: str,
+    intents: IntentRepository,
+    gateway: PaymentGateway,
+    ledger: Ledger,
+    checkouts: CheckoutRepository,
+    alerts: OpsAlerts,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Undo what the parallel step did: void an authorization, reverse the pending ledger entry,
+    settle the intent, tell ops. Each part is idempotent, so a retried compensation is harmless."""
+    intent = intents.get(payment_intent_id, consistent=True)
+    voided = False
+    if intent.status is Status.AUTHORIZED and intent.authorization_id:
+        result = gateway.void(
+            idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
+        )
+        assert result.reference is not None
+        intent.void(now=clock(), gateway_reference=result.reference)
+        intent = intents.save(intent)
+        voided = True
+    elif intent.status is Status.PENDING:
+        intent.decline(decline_code=code, now=clock())
+        intent = intents.save(intent)
+    reversed_entry = ledger.reverse_pending_authorization(intent)
+    checkouts.record_failure(tracking_id, code, message)
+    details: dict[str, object] = {
+        "paymentIntentId": payment_intent_id,
+        "trackingId": tracking_id,
+        "error": code,
+        "message": message,
+        "authorizationVoided": voided,
+        "ledgerReversed": reversed_entry,
+        "paymentStatus": intent.status.value,
+    }
+    alerts.alert(f"checkout {tracking_id} failed and was compensated", details)
+    return details
+
+
+def send_receipt(
+    payment_intent_id: str, *, intents: IntentRepository, mailer: Mailer, clock: Clock
+) -> dict[str, Any]:
+    """SendReceipt: the localised receipt-v3 to the intent's receiptEmail (once: SENT is recorded)."""
+    intent = intents.get(payment_intent_id, consistent=True)
+    if not intent.receipt_email or intent.receipt_status is not ReceiptStatus.NOT_SENT:
+        return {"sent": False, "receiptStatus": intent.receipt_status.value}
+    message_id = mailer.send_receipt(
+        to=intent.receipt_email,
+        locale=intent.locale,
+        data={
+            "paymentIntentId": intent.payment_intent_id,
+            "orderId": intent.order_id or intent.payment_intent_id,
+            "amount": intent.amount.major_units_str(),
+            "currency": intent.amount.currency.code,
+            "description": intent.description or "",
+        },
+    )
+    intent.mark_receipt(ReceiptStatus.SENT, now=clock())
+    intents.save(intent)
+    return {"sent": True, "messageId": message_id}
+
+
+def write_audit(
+    tracking_id: str, execution_arn: str, *, workflow: Workflow, archive: AuditArchive, clock: Clock
+) -> str:
+    """WriteAudit: the execution's full history so far, kept under the audit retention prefix."""
+    now = clock()
+    key = f"audit/checkouts/{now:%Y/%m/%d}/{tracking_id}.json"
+    archive.store(
+        key,
+        {"trackingId": tracking_id, "executionArn": execution_arn, "events": workflow.history(execution_arn)},
+    )
+    return key
+
+
+# How a failed state's error name reads to the client (the checkout's `error.code`).
+FAILURE_CODES = {
+    "CardDeclined": "card_declined",
+    "UpstreamUnavailable": "upstream_unavailable",
+    "AuthenticationFailed": "authentication_failed",
+    "AuthenticationRequired": "authentication_required",
+    "States.Timeout": "authentication_timed_out",
+    "InvalidState": "invalid_state",
+    "NotFound": "not_found",
+}
+
+
+def failure_from(error: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) from a Catch's `{"Error", "Cause"}`; a Lambda's Cause is its JSON error payload."""
+    name = str(error.get("Error", "States.TaskFailed"))
+    cause = str(error.get("Cause", ""))
+    try:
+        message = str(json.loads(cause).get("errorMessage", cause))
+    except (ValueError, AttributeError):
+        message = cause or name
+    return FAILURE_CODES.get(name, "checkout_failed"), message or name

@@ -1,0 +1,266 @@
+"""The checkout workflow end to end, over HTTP, against `payments local up` (the ASL as deployed)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import STEP_UP_TIMEOUT_SECONDS, Api, RunningStack
+
+SETTLED = {"SUCCEEDED", "FAILED"}
+
+
+def start(api: Api, method: str = "pm_card_visa", **fields: Any) -> tuple[str, str]:
+    intent = api.create_intent(paymentMethod=method, receiptEmail="ana@example.com", **fields).body
+    reply = api.request("POST", "/v1/checkouts", {"paymentIntentId": intent["paymentIntentId"]})
+    assert reply.status == 202, reply.body
+    assert reply.body["status"] == "RUNNING"
+    return reply.body["trackingId"], intent["paymentIntentId"]
+
+
+def wait_for(api: Api, tracking_id: str, statuses: set[str], timeout: float = 40) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = api.request("GET", f"/v1/checkouts/{tracking_id}").body
+        if view["status"] in statuses:
+            return dict(view)
+        time.sleep(0.1)
+    raise AssertionError(f"checkout {tracking_id} never reached {statuses}: {view}")
+
+
+def ledger_balance(stack: RunningStack, payment_intent_id: str) -> dict[tuple[str, str], int]:
+    items = stack.aws("dynamodb").scan(TableName="ledger-local")["Items"]
+    balance: dict[tuple[str, str], int] = defaultdict(int)
+    for item in items:
+        if item["paymentIntentId"]["S"] != payment_intent_id:
+            continue
+        for leg in json.loads(item["legs"]["S"]):
+            sign = 1 if leg["direction"] == "debit" else -1
+            balance[(leg["account"], leg["currency"])] += sign * leg["amount"]
+    return dict(balance)
+
+
+@pytest.fixture(scope="module")
+def events_queue(stack: RunningStack) -> str:
+    """A test listener on payment-events (not part of the stack): an SQS queue subscribed to it."""
+    sqs, sns = stack.aws("sqs"), stack.aws("sns")
+    url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(
+        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":payment-events-local")
+    )
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    return str(url)
+
+
+def events_for(stack: RunningStack, queue_url: str, payment_intent_id: str) -> list[dict[str, Any]]:
+    found = []
+    sqs = stack.aws("sqs")
+    for _ in range(10):
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        batch = messages.get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            envelope = json.loads(message["Body"])
+            if payment_intent_id in envelope["Message"]:
+                found.append(envelope)
+    return found
+
+
+@pytest.fixture
+def no_faults(api: Api) -> Iterator[None]:
+    yield
+    api.request("DELETE", "/_local/faults")
+
+
+def test_happy_path_authorizes_publishes_sends_the_receipt_and_keeps_the_audit(
+    api: Api, stack: RunningStack, events_queue: str
+) -> None:
+    tracking_id, intent_id = start(api, amount=125_000, currency="MXN", locale="es-MX")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"]) == ("SUCCEEDED", "AUTHORIZED")
+    assert "error" not in view
+
+    # The AUTHORIZED event left on payment-events, with its filterable attributes
+    [event] = events_for(stack, events_queue, intent_id)
+    attributes = {name: value["Value"] for name, value in event["MessageAttributes"].items()}
+    assert attributes == {"eventType": "AUTHORIZED", "amountTier": "HIGH"}
+    assert json.loads(event["Message"])["transactionId"].startswith("txn_")
+
+    # The receipt went out in the intent's locale, rendered
+    emails = [e for e in api.request("GET", "/_local/emails").body["data"] if intent_id in e["text"]]
+    assert len(emails) == 1
+    assert emails[0]["to"] == ["ana@example.com"]
+    assert (emails[0]["template"], emails[0]["locale"]) == ("receipt-v3", "es-MX")
+    assert emails[0]["subject"] == "Su recibo por 1250.00 MXN"
+    assert api.get_intent(intent_id).body["receiptStatus"] == "SENT"
+
+    # The audit record holds the execution history, encrypted with the data key
+    s3 = stack.aws("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "auditbucket" in b["Name"])
+    [key] = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/")["Contents"]
+        if tracking_id in o["Key"]
+    ]
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    audit = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert audit["trackingId"] == tracking_id
+    assert any(e["type"] == "ExecutionStarted" for e in audit["events"])
+
+    # The pending ledger entry balances
+    balance = ledger_balance(stack, intent_id)
+    assert balance == {
+        ("authorizations_pending", "MXN"): 125_000,
+        ("customer_authorizations", "MXN"): -125_000,
+    }
+
+
+def test_starting_twice_runs_one_execution(api: Api, stack: RunningStack) -> None:
+    intent = api.create_intent().body
+    first = api.request("POST", "/v1/checkouts", {"paymentIntentId": intent["paymentIntentId"]})
+    second = api.request("POST", "/v1/checkouts", {"paymentIntentId": intent["paymentIntentId"]})
+    assert first.body["trackingId"] == second.body["trackingId"]
+    wait_for(api, first.body["trackingId"], SETTLED)
+    sfn = stack.aws("stepfunctions")
+    [machine] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in executions].count(first.body["trackingId"]) == 1
+
+
+def test_card_decline_fails_cleanly_and_the_ledger_nets_to_zero(api: Api, stack: RunningStack) -> None:
+    tracking_id, intent_id = start(api, "pm_card_declined")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"]) == ("FAILED", "DECLINED")
+    assert view["error"]["code"] == "card_declined"
+    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+
+
+def test_fraud_block_declines_without_calling_the_gateway(api: Api, stack: RunningStack) -> None:
+    before = stack.gateway_stats()["authorizations"]
+    tracking_id, intent_id = start(api, "pm_card_risk_highest")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"], view["error"]["code"]) == (
+        "FAILED",
+        "DECLINED",
+        "fraud_suspected",
+    )
+    assert stack.gateway_stats()["authorizations"] == before
+    assert ledger_balance(stack, intent_id) == {}
+
+
+@pytest.mark.parametrize("method", ["pm_card_risk_elevated", "pm_card_3ds_required"])
+def test_step_up_passed_authorizes(api: Api, method: str) -> None:
+    tracking_id, _ = start(api, method)
+    view = wait_for(api, tracking_id, {"ACTION_REQUIRED", *SETTLED})
+    assert view["status"] == "ACTION_REQUIRED"
+    assert view["nextAction"] == {"type": "three_d_secure"}
+    assert view["paymentStatus"] == "PENDING"
+    reply = api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "passed"})
+    assert reply.status == 202
+    again = api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "passed"})
+    assert (again.status, again.body["error"]["code"]) == (409, "invalid_state")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"]) == ("SUCCEEDED", "AUTHORIZED")
+
+
+def test_step_up_failed_declines(api: Api) -> None:
+    tracking_id, _ = start(api, "pm_card_risk_elevated")
+    wait_for(api, tracking_id, {"ACTION_REQUIRED"})
+    assert api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "failed"}).status == 202
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"], view["error"]["code"]) == (
+        "FAILED",
+        "DECLINED",
+        "authentication_failed",
+    )
+
+
+def test_step_up_timeout_fails_cleanly(api: Api) -> None:
+    tracking_id, _ = start(api, "pm_card_risk_elevated")
+    wait_for(api, tracking_id, {"ACTION_REQUIRED"})
+    view = wait_for(api, tracking_id, SETTLED, timeout=STEP_UP_TIMEOUT_SECONDS + 30)
+    assert (view["status"], view["error"]["code"], view["paymentStatus"]) == (
+        "FAILED",
+        "authentication_timed_out",
+        "DECLINED",
+    )
+    late = api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "passed"})
+    assert late.status == 409
+
+
+def test_a_challenge_nobody_asked_for_is_refused(api: Api) -> None:
+    tracking_id, _ = start(api)
+    wait_for(api, tracking_id, SETTLED)
+    reply = api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "passed"})
+    assert (reply.status, reply.body["error"]["code"]) == (409, "invalid_state")
+    assert api.request("POST", "/v1/checkouts/chk_nope/challenge", {"outcome": "passed"}).status == 404
+    assert api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "maybe"}).status == 400
+
+
+def test_flaky_gateway_is_recovered_by_the_workflows_retries(api: Api) -> None:
+    tracking_id, _ = start(api, "pm_card_gateway_flaky")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["paymentStatus"]) == ("SUCCEEDED", "AUTHORIZED")
+
+
+def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningStack) -> None:
+    tracking_id, intent_id = start(api, "pm_card_gateway_down")
+    view = wait_for(api, tracking_id, SETTLED)
+    assert (view["status"], view["error"]["code"], view["paymentStatus"]) == (
+        "FAILED",
+        "upstream_unavailable",
+        "DECLINED",
+    )
+    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+    alerts = [
+        n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)
+    ]
+    assert len(alerts) == 1
+
+
+def test_ledger_failure_voids_the_authorization_and_alerts_ops(
+    api: Api, stack: RunningStack, no_faults: None
+) -> None:
+    # Given the ledger write fails on every attempt the workflow makes
+    injected = api.request("POST", "/_local/faults", {"function": "CheckoutLedgerFunction", "count": 3})
+    assert injected.status == 200
+    before = stack.gateway_stats()["voids"]
+    tracking_id, intent_id = start(api)
+    view = wait_for(api, tracking_id, SETTLED)
+    # Then the checkout fails, the gateway authorization was voided, and the ledger nets to zero
+    assert view["status"] == "FAILED"
+    assert view["paymentStatus"] == "VOIDED"
+    assert stack.gateway_stats()["voids"] == before + 1
+    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+    [alert] = [
+        n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)
+    ]
+    assert "authorizationVoided" in json.dumps(alert)
+
+
+def test_unknown_and_finished_intents_are_refused(api: Api) -> None:
+    reply = api.request("POST", "/v1/checkouts", {"paymentIntentId": "pi_00000000000000000000000000"})
+    assert (reply.status, reply.body["error"]["code"]) == (404, "not_found")
+    intent = api.create_intent().body
+    assert api.authorize(intent["paymentIntentId"]).status == 200
+    reply = api.request("POST", "/v1/checkouts", {"paymentIntentId": intent["paymentIntentId"]})
+    assert (reply.status, reply.body["error"]["code"]) == (409, "invalid_state")
+    assert api.request("GET", "/v1/checkouts/chk_unknown").status == 404
+
+
+def test_fault_injection_validates_its_input(api: Api) -> None:
+    assert api.request("POST", "/_local/faults", {"function": "NoSuchFunction", "count": 1}).status == 400
+    assert (
+        api.request("POST", "/_local/faults", {"function": "CheckoutLedgerFunction", "count": 0}).status
+        == 400
+    )
+    assert api.request("GET", "/_local/faults").body == {"faults": {}}
