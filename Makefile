@@ -43,6 +43,7 @@ format: venv
 bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/authorize.py
+	$(BIN)/python bench/checkout.py
 
 demo: venv
 	$(BIN)/payments demo

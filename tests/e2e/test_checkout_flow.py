@@ -227,14 +227,15 @@ def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningS
     assert len(alerts) == 1
 
 
+@pytest.mark.parametrize("capture_method", ["manual", "automatic"])
 def test_ledger_failure_voids_the_authorization_and_alerts_ops(
-    api: Api, stack: RunningStack, no_faults: None
+    api: Api, stack: RunningStack, no_faults: None, capture_method: str
 ) -> None:
     # Given the ledger write fails on every attempt the workflow makes
     injected = api.request("POST", "/_local/faults", {"function": "CheckoutLedgerFunction", "count": 3})
     assert injected.status == 200
     before = stack.gateway_stats()["voids"]
-    tracking_id, intent_id = start(api)
+    tracking_id, intent_id = start(api, captureMethod=capture_method)
     view = wait_for(api, tracking_id, SETTLED)
     # Then the checkout fails, the gateway authorization was voided, and the ledger nets to zero
     assert view["status"] == "FAILED"

@@ -220,3 +220,20 @@ def test_an_authorization_that_cannot_be_recorded_is_voided(world: World) -> Non
     with pytest.raises(InvalidState):
         _authorize(world, intent.payment_intent_id)
     assert gateway.calls[-1] == ("void", f"{intent.payment_intent_id}:void")
+
+
+def test_the_checkout_authorizes_without_capturing_even_when_automatic(world: World) -> None:
+    # Given an automatic-capture intent authorized by the checkout workflow's task
+    repo, fraud, gateway, clock = world
+    intent = _intent(repo, clock, capture=CaptureMethod.AUTOMATIC)
+    result = authorize_intent(
+        AuthorizeIntent(intent.payment_intent_id, capture_if_automatic=False),
+        intents=repo,
+        fraud=None,
+        gateway=gateway,
+        clock=clock,
+    )
+    # Then it is AUTHORIZED only: a compensation can still void it
+    assert result.status is Status.AUTHORIZED
+    assert [call for call, _ in gateway.calls] == ["authorize"]
+    assert fraud.seen == []

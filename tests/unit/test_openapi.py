@@ -1,19 +1,23 @@
 """docs/api/openapi.yaml: a valid OpenAPI 3.1 document that says what the code does.
 
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
-pydantic models and the intent's shape from `intent_body`, so a change on either side that the other
-does not follow fails here.
+pydantic models, the intent's shape from `intent_body` and the checkout's from `checkout_view`, so a
+change on either side that the other does not follow fails here.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
+import json
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 import yaml
@@ -24,15 +28,26 @@ from pydantic import BaseModel
 
 from payments.domain import errors
 from payments.domain.cards import contains_card_number
+from payments.domain.checkout import CheckoutStatus, tracking_id_for
 from payments.domain.intents import CaptureMethod, PaymentIntent, Status
 from payments.domain.money import Money
 from payments.functions import http, list_customer_intents
-from payments.functions.schemas import AuthorizeBody, CreateIntentBody, intent_body
+from payments.functions.schemas import (
+    AuthorizeBody,
+    ChallengeBody,
+    CreateIntentBody,
+    StartCheckoutBody,
+    intent_body,
+)
 from payments.local.cfn_yaml import load_template
+from payments.service.checkout import FAILURE_CODES, checkout_view
+from payments.service.ports import CheckoutRecord, ExecutionStatus
+from tests.unit.fakes import FakeIntentRepository
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "api" / "openapi.yaml"
 TEMPLATE_PATH = ROOT / "template.yaml"
+STATE_MACHINE_PATH = ROOT / "statemachines" / "checkout.asl.json"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Keywords of a field's constraints that the spec must copy from the pydantic model.
@@ -67,15 +82,41 @@ def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]
                 yield method.upper(), path, item[method]
 
 
-def template_routes() -> set[tuple[str, str]]:
+def template_handlers() -> dict[tuple[str, str], str]:
+    """Each HttpApi route of the template and the handler of its function."""
     template = load_template(TEMPLATE_PATH)
     return {
-        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"]): resource["Properties"][
+            "Handler"
+        ]
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
         for event in resource["Properties"].get("Events", {}).values()
         if event["Type"] == "HttpApi"
     }
+
+
+def template_routes() -> set[tuple[str, str]]:
+    return set(template_handlers())
+
+
+def honours_idempotency_key(handler: str) -> bool:
+    """Whether the route's function runs its work through `Idempotency-Key` handling."""
+    module = importlib.import_module(handler.rpartition(".")[0])
+    return "bootstrap.idempotent_requests()" in inspect.getsource(module)
+
+
+def workflow_decline_codes() -> set[str]:
+    """The `code`s the state machine hands to its decline tasks (written as the checkout's error)."""
+    found: set[str] = set()
+    pending = list(json.loads(STATE_MACHINE_PATH.read_text(encoding="utf-8"))["States"].values())
+    while pending:
+        state = pending.pop()
+        pending.extend(inner for branch in state.get("Branches", []) for inner in branch["States"].values())
+        code = state.get("Parameters", {}).get("code")
+        if isinstance(code, str):
+            found.add(code)
+    return found
 
 
 def domain_codes() -> dict[str, type[errors.PaymentsError]]:
@@ -227,7 +268,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 4
+    assert len(routes) == 7
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -243,9 +284,12 @@ def test_every_path_parameter_is_declared(spec: dict[str, Any]) -> None:
 
 
 def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, Any]) -> None:
+    handlers = template_handlers()
     for method, path, operation in operations(spec):
         names = {resolve(spec, parameter)["name"] for parameter in operation.get("parameters", [])}
-        assert ("Idempotency-Key" in names) == (method == "POST"), f"{method} {path}"
+        honoured = honours_idempotency_key(handlers[(method, path)])
+        assert ("Idempotency-Key" in names) == honoured, f"{method} {path}"
+        assert method == "POST" or not honoured, f"{method} {path}"
         if method == "POST":
             assert {"400", "413"} <= set(operation["responses"]), f"{method} {path}"
     key = spec["components"]["parameters"]["IdempotencyKey"]
@@ -274,6 +318,9 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("GET", "/v1/payment-intents/{paymentIntentId}"): "200",
         ("GET", "/v1/customers/{customerId}/payment-intents"): "200",
         ("POST", "/v1/payment-intents/{paymentIntentId}/authorize"): "200",
+        ("POST", "/v1/checkouts"): "202",
+        ("GET", "/v1/checkouts/{trackingId}"): "200",
+        ("POST", "/v1/checkouts/{trackingId}/challenge"): "202",
     }
     for method, path, operation in operations(spec):
         successes = {status for status in operation["responses"] if status.startswith("2")}
@@ -333,13 +380,13 @@ def test_the_authorize_call_documents_its_refusals(spec: dict[str, Any]) -> None
 
 
 def test_replayable_answers_document_idempotent_replayed(spec: dict[str, Any]) -> None:
+    handlers = template_handlers()
     for method, path, operation in operations(spec):
-        if method != "POST":
-            continue
         success = next(
             response for status, response in operation["responses"].items() if status.startswith("2")
         )
-        assert "idempotent-replayed" in resolve(spec, success)["headers"], f"{method} {path}"
+        documented = "idempotent-replayed" in resolve(spec, success).get("headers", {})
+        assert documented == honours_idempotency_key(handlers[(method, path)]), f"{method} {path}"
 
 
 def test_an_error_body_matches_the_error_schema(spec: dict[str, Any]) -> None:
@@ -367,6 +414,59 @@ def test_authorize_request_is_the_authorize_body_model(spec: dict[str, Any]) -> 
     assert_body_schema_matches(spec, "AuthorizeRequest", AuthorizeBody)
     operation = spec["paths"]["/v1/payment-intents/{paymentIntentId}/authorize"]["post"]
     assert operation["requestBody"]["required"] is False
+
+
+def test_start_checkout_is_the_start_checkout_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "StartCheckout", StartCheckoutBody)
+    assert spec["paths"]["/v1/checkouts"]["post"]["requestBody"]["required"] is True
+
+
+def test_checkout_challenge_is_the_challenge_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "CheckoutChallenge", ChallengeBody)
+    operation = spec["paths"]["/v1/checkouts/{trackingId}/challenge"]["post"]
+    assert operation["requestBody"]["required"] is True
+
+
+def test_the_checkout_schema_is_what_checkout_view_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["Checkout"]
+    assert schema["properties"]["status"]["enum"] == [member.value for member in CheckoutStatus]
+    assert schema["properties"]["paymentStatus"]["enum"] == [member.value for member in Status]
+    codes = schema["properties"]["error"]["properties"]["code"]["enum"]
+    assert len(codes) == len(set(codes))
+    assert set(codes) == {*FAILURE_CODES.values(), "checkout_failed", *workflow_decline_codes()}
+
+    intent = bare_intent()
+    intents = FakeIntentRepository()
+    intents.add(intent)
+    intent_id = intent.payment_intent_id
+    tracking_id = tracking_id_for(intent_id)
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:payments-checkout-test:{tracking_id}"
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/Checkout"})
+    cases = [
+        (ExecutionStatus.RUNNING, CheckoutRecord(tracking_id, intent_id, arn), "RUNNING"),
+        (
+            ExecutionStatus.RUNNING,
+            CheckoutRecord(tracking_id, intent_id, arn, task_token="t"),
+            "ACTION_REQUIRED",
+        ),
+        (ExecutionStatus.SUCCEEDED, CheckoutRecord(tracking_id, intent_id, arn), "SUCCEEDED"),
+        (
+            ExecutionStatus.FAILED,
+            CheckoutRecord(tracking_id, intent_id, arn, failure_code="card_declined", failure_message="no"),
+            "FAILED",
+        ),
+        (ExecutionStatus.TIMED_OUT, CheckoutRecord(tracking_id, intent_id, arn), "FAILED"),
+    ]
+    for execution, record, status in cases:
+        checkouts, workflow = Mock(), Mock()
+        checkouts.get.return_value = record
+        workflow.status.return_value = execution
+        view = checkout_view(tracking_id, checkouts=checkouts, workflow=workflow, intents=intents)
+        assert view["status"] == status
+        assert set(view) <= set(schema["properties"])
+        validator.validate(view)
+    assert not validator.is_valid({**view, "status": "RUNNING"})
+    assert not validator.is_valid({**view, "status": "ACTION_REQUIRED"})
 
 
 def test_the_payment_intent_schema_is_what_intent_body_produces(spec: dict[str, Any]) -> None:
@@ -404,9 +504,11 @@ def test_every_example_matches_its_schema(spec: dict[str, Any]) -> None:
 
 
 def test_the_request_examples_are_accepted_by_the_code(spec: dict[str, Any]) -> None:
-    models = {
+    models: dict[str, type[BaseModel]] = {
         "/v1/payment-intents": CreateIntentBody,
         "/v1/payment-intents/{paymentIntentId}/authorize": AuthorizeBody,
+        "/v1/checkouts": StartCheckoutBody,
+        "/v1/checkouts/{trackingId}/challenge": ChallengeBody,
     }
     for path, model in models.items():
         content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
@@ -425,5 +527,6 @@ def test_error_examples_carry_the_code_of_their_status(spec: dict[str, Any]) -> 
     classes = domain_codes()
     for where, _, value in media_examples(spec):
         status = where.split()[2]
-        if isinstance(value, dict) and "error" in value:
+        # A success's `error` (a failed checkout's) is not a refusal: its codes are the checkout's own.
+        if isinstance(value, dict) and "error" in value and not status.startswith("2"):
             assert str(http.STATUS_BY_ERROR[classes[value["error"]["code"]]]) == status, where

@@ -44,6 +44,7 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
         AuthorizeIntent(
             payment_intent_id=event["paymentIntentId"],
             three_d_secure_passed=bool(event.get("threeDSecurePassed")),
+            capture_if_automatic=False,
         ),
         intents=bootstrap.intent_repository(),
         fraud=None,  # the workflow's FraudCheck state screened this attempt

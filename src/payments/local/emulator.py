@@ -46,7 +46,13 @@ def _operation(environ: dict[str, Any]) -> tuple[str, str]:
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         action = parse_qs(_peek_body(environ).decode()).get("Action", [""])[0]
         return service, action or "unknown"
-    return service, f"{environ.get('REQUEST_METHOD', '')} {path}"
+    method = environ.get("REQUEST_METHOD", "")
+    if service == "s3":
+        bucket, _, key = path.lstrip("/").partition("/")
+        verbs = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+        if key and method in verbs:
+            return service, f"{verbs[method]}:{bucket}"  # one line per bucket, not per object
+    return service, f"{method} {path}"
 
 
 def _peek_body(environ: dict[str, Any]) -> bytes:

@@ -30,6 +30,9 @@ class AuthorizeIntent:
     device_fingerprint: str | None = None
     ip_address: str | None = None
     three_d_secure_passed: bool = False
+    # The checkout workflow authorizes only: a capture inside its parallel step could not be undone
+    # by its compensation (a void), so automatic capture there waits until the workflow succeeds.
+    capture_if_automatic: bool = True
 
 
 def authorize_intent(
@@ -70,7 +73,7 @@ def authorize_intent(
 
     assert result.reference is not None, "an approved authorization always has an id"
     intent.authorize(authorization_id=result.reference, now=clock())
-    if intent.capture_method is CaptureMethod.AUTOMATIC:
+    if intent.capture_method is CaptureMethod.AUTOMATIC and command.capture_if_automatic:
         _capture_in_full(intent, gateway, clock)
     try:
         return _save_or_explain(intent, intents, same_authorization=result.reference)
