@@ -46,7 +46,8 @@ class Client:
         return response.status, data, server_ms
 
 
-def create_intents(base_url: str, count: int) -> list[str]:
+def create_intents(base_url: str, count: int, **fields: Any) -> list[str]:
+    """`count` approvable intents, each for a customer of its own (so velocity never steps up)."""
     client = Client(base_url)
     ids = []
     for _ in range(count):
@@ -59,6 +60,7 @@ def create_intents(base_url: str, count: int) -> list[str]:
                 "customerId": f"cus_{uuid.uuid4().hex[:12]}",
                 "merchantId": "mer_bench",
                 "paymentMethod": "pm_card_visa",
+                **fields,
             },
         )
         assert status == 201, body

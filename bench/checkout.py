@@ -15,22 +15,20 @@ import json
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+# Run as a script, bench/ is on the path: the authorize bench's keep-alive client and the price list.
+from authorize import Client, create_intents
 from payments.local.launcher import LaunchedStack, launch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prices import LIST_PRICES_USD, dynamodb_units
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.02
+RECEIPT_EMAIL = "bench@example.com"
 
 
 def _client(stack: LaunchedStack) -> Any:
-    from authorize import Client  # noqa: PLC0415 (the keep-alive client of the authorize bench)
-
     return Client(stack.api)
 
 
@@ -42,26 +40,6 @@ def api_calls(client: Any) -> dict[str, int]:
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {op: n - before.get(op, 0) for op, n in after.items() if n != before.get(op, 0)}
-
-
-def create_intents(client: Any, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        status, body, _ = client.call(
-            "POST",
-            "/v1/payment-intents",
-            {
-                "amount": 4200,
-                "currency": "USD",
-                "customerId": f"cus_{uuid.uuid4().hex[:12]}",
-                "merchantId": "mer_bench",
-                "paymentMethod": "pm_card_visa",
-                "receiptEmail": "bench@example.com",
-            },
-        )
-        assert status == 201, body
-        ids.append(body["paymentIntentId"])
-    return ids
 
 
 def run_checkout(client: Any, payment_intent_id: str) -> tuple[float, str, int]:
@@ -134,9 +112,9 @@ def main() -> None:
     stack = launch(cwd=ROOT)
     try:
         client = _client(stack)
-        for intent_id in create_intents(client, 5):  # warm every function up
+        for intent_id in create_intents(stack.api, 5, receiptEmail=RECEIPT_EMAIL):  # warm every function
             run_checkout(client, intent_id)
-        intent_ids = create_intents(client, args.checkouts)
+        intent_ids = create_intents(stack.api, args.checkouts, receiptEmail=RECEIPT_EMAIL)
         latencies, tracking_ids, polls = [], [], 0
         before = api_calls(client)
         for done, intent_id in enumerate(intent_ids, start=1):

@@ -13,11 +13,10 @@ from payments.service.authorize import AuthorizeIntent, authorize_intent
 
 def _command(event: http.Event) -> AuthorizeIntent:
     body = http.parse(AuthorizeBody, http.json_body(event, required=False))
-    source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
     return AuthorizeIntent(
         payment_intent_id=http.path_parameter(event, "paymentIntentId"),
         device_fingerprint=body.deviceFingerprint,
-        ip_address=body.ipAddress or source_ip,
+        ip_address=body.ipAddress or http.source_ip(event),
     )
 
 

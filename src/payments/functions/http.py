@@ -134,6 +134,12 @@ def query_parameter(event: Event, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def source_ip(event: Event) -> str | None:
+    """The caller's address as API Gateway saw it."""
+    value = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+    return None if value is None else str(value)
+
+
 def header(event: Event, name: str) -> str | None:
     # HTTP API (payload 2.0) lower-cases header names.
     value = (event.get("headers") or {}).get(name.lower())

@@ -16,8 +16,9 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         body = http.parse(StartCheckoutBody, http.json_body(event))
     except PaymentsError as error:
         return http.error_response(error)
-    source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-    command = StartCheckout(body.paymentIntentId, body.deviceFingerprint, body.ipAddress or source_ip)
+    command = StartCheckout(
+        body.paymentIntentId, body.deviceFingerprint, body.ipAddress or http.source_ip(event)
+    )
 
     def work() -> http.Response:
         record = start_checkout(
