@@ -15,7 +15,13 @@ import pytest
 import urllib3
 
 from payments.adapters.gateway_client import HttpGateway
-from payments.domain.errors import InvalidRequest, InvalidState, NotFound, UpstreamUnavailable
+from payments.domain.errors import (
+    ConcurrentUpdate,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    UpstreamUnavailable,
+)
 from payments.domain.money import Money
 from payments.gateway.server import SandboxGatewayServer
 from payments.service.ports import GatewayOutcome, GatewayResult
@@ -233,7 +239,8 @@ def test_other_refusals_are_invalid_requests_and_not_retried(
 ) -> None:
     with pytest.raises(InvalidRequest, match="unknown test payment method"):
         authorize(client, "pm_card_unheard_of")
-    with pytest.raises(InvalidRequest, match="Idempotency-Key"):
+    # The same key with another request is a concurrent, different movement: retryable, not retried here.
+    with pytest.raises(ConcurrentUpdate, match="Idempotency-Key"):
         client.authorize(
             idempotency_key="pi_1:authorize", amount=usd(999), payment_method="pm_card_visa", reference="pi_1"
         )

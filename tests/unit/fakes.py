@@ -42,6 +42,11 @@ class FakeIntentRepository(IntentRepository):
             raise NotFound(payment_intent_id)
         return copy.deepcopy(self.intents[payment_intent_id])
 
+    def get_transaction(self, transaction_id: str) -> Transaction:
+        if transaction_id not in self.transactions:
+            raise NotFound(transaction_id)
+        return self.transactions[transaction_id]
+
     def add(self, intent: PaymentIntent) -> None:
         assert intent.payment_intent_id not in self.intents
         self.intents[intent.payment_intent_id] = copy.deepcopy(intent)

@@ -35,7 +35,14 @@ from payments.domain.money import CURRENCIES, Money
 
 TIME_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 INTEGER = re.compile(r"^-?(0|[1-9]\d*)$")
-NUMBER_ATTRIBUTES = {"amount", "version", "amountAuthorized", "amountCaptured", "amountRefunded"}
+NUMBER_ATTRIBUTES = {
+    "amount",
+    "version",
+    "amountAuthorized",
+    "amountCaptured",
+    "amountRefunded",
+    "refundCount",
+}
 
 # -- strategies ----------------------------------------------------------------------------------
 
@@ -169,6 +176,7 @@ def test_the_item_of_a_known_intent() -> None:
         "amountAuthorized": {"N": "0"},
         "amountCaptured": {"N": "0"},
         "amountRefunded": {"N": "0"},
+        "refundCount": {"N": "0"},
         "locale": {"S": "en-US"},
         "receiptStatus": {"S": "NOT_SENT"},
     }

@@ -1,8 +1,8 @@
 """docs/api/openapi.yaml: a valid OpenAPI 3.1 document that says what the code does.
 
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
-pydantic models, the intent's shape from `intent_body` and the checkout's from `checkout_view`, so a
-change on either side that the other does not follow fails here.
+pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view` and the
+refund's from `refund_body`, so a change on either side that the other does not follow fails here.
 """
 
 from __future__ import annotations
@@ -34,10 +34,13 @@ from payments.domain.money import Money
 from payments.functions import http, list_customer_intents
 from payments.functions.schemas import (
     AuthorizeBody,
+    CaptureBody,
     ChallengeBody,
     CreateIntentBody,
+    RefundBody,
     StartCheckoutBody,
     intent_body,
+    refund_body,
 )
 from payments.local.cfn_yaml import load_template
 from payments.service.checkout import FAILURE_CODES, checkout_view
@@ -268,7 +271,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 7
+    assert len(routes) == 11
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -321,6 +324,10 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("POST", "/v1/checkouts"): "202",
         ("GET", "/v1/checkouts/{trackingId}"): "200",
         ("POST", "/v1/checkouts/{trackingId}/challenge"): "202",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/capture"): "200",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/void"): "200",
+        ("POST", "/v1/refunds"): "201",
+        ("GET", "/v1/refunds/{refundId}"): "200",
     }
     for method, path, operation in operations(spec):
         successes = {status for status in operation["responses"] if status.startswith("2")}
@@ -379,6 +386,29 @@ def test_the_authorize_call_documents_its_refusals(spec: dict[str, Any]) -> None
     assert codes["503"] == {"upstream_unavailable"}
 
 
+@pytest.mark.parametrize(
+    ("path", "conflicts"),
+    [
+        ("/v1/payment-intents/{paymentIntentId}/capture", set()),
+        ("/v1/payment-intents/{paymentIntentId}/void", set()),
+        ("/v1/refunds", {"concurrent_update"}),
+    ],
+)
+def test_the_money_movements_document_their_refusals(
+    spec: dict[str, Any], path: str, conflicts: set[str]
+) -> None:
+    responses = spec["paths"][path]["post"]["responses"]
+    assert {"400", "404", "409", "413", "503"} <= set(responses)
+    codes = {
+        status: narrowed_codes(resolve(spec, responses[status])["content"]["application/json"]["schema"])
+        for status in ("400", "404", "409", "503")
+    }
+    assert codes["400"] == {"invalid_request"}
+    assert codes["404"] == {"not_found"}
+    assert codes["409"] == {"invalid_state", "idempotency_conflict", "idempotency_in_progress", *conflicts}
+    assert codes["503"] == {"upstream_unavailable"}
+
+
 def test_replayable_answers_document_idempotent_replayed(spec: dict[str, Any]) -> None:
     handlers = template_handlers()
     for method, path, operation in operations(spec):
@@ -425,6 +455,45 @@ def test_checkout_challenge_is_the_challenge_body_model(spec: dict[str, Any]) ->
     assert_body_schema_matches(spec, "CheckoutChallenge", ChallengeBody)
     operation = spec["paths"]["/v1/checkouts/{trackingId}/challenge"]["post"]
     assert operation["requestBody"]["required"] is True
+
+
+def test_capture_is_the_capture_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "Capture", CaptureBody)
+    operation = spec["paths"]["/v1/payment-intents/{paymentIntentId}/capture"]["post"]
+    assert operation["requestBody"]["required"] is False
+    assert "requestBody" not in spec["paths"]["/v1/payment-intents/{paymentIntentId}/void"]["post"]
+
+
+def test_refund_is_the_refund_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "Refund", RefundBody)
+    assert spec["paths"]["/v1/refunds"]["post"]["requestBody"]["required"] is True
+
+
+def test_the_refund_result_schema_is_what_refund_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["RefundResult"]
+    now = datetime(2025, 1, 15, 11, 0, tzinfo=UTC)
+    intent = PaymentIntent.create(
+        amount=Money.of(1250, "USD"),
+        customer_id="cus_42",
+        merchant_id="mer_acme",
+        payment_method="pm_card_visa",
+        now=now,
+        time_to_live=timedelta(days=1),
+    )
+    intent.authorize(authorization_id="auth_1", now=now)
+    intent.capture(amount=Money.of(1000, "USD"), now=now, gateway_reference="cap_1")
+    partial = refund_body(intent.refund(amount=Money.of(250, "USD"), now=now, gateway_reference="re_g1"))
+    assert intent.status is Status.PARTIALLY_REFUNDED
+    rest = refund_body(intent.refund(amount=None, now=now, gateway_reference="re_g2"))
+    assert intent.status is Status.REFUNDED
+    assert (partial["amount"], rest["amount"]) == (250, 750)
+    assert set(schema["properties"]) == set(partial)
+    assert set(schema["required"]) == set(partial)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/RefundResult"})
+    validator.validate(partial)
+    validator.validate(rest)
+    assert not validator.is_valid({**partial, "status": "PENDING"})
+    assert not validator.is_valid({**partial, "refundId": intent.transaction_id})
 
 
 def test_the_checkout_schema_is_what_checkout_view_produces(spec: dict[str, Any]) -> None:
@@ -509,6 +578,8 @@ def test_the_request_examples_are_accepted_by_the_code(spec: dict[str, Any]) -> 
         "/v1/payment-intents/{paymentIntentId}/authorize": AuthorizeBody,
         "/v1/checkouts": StartCheckoutBody,
         "/v1/checkouts/{trackingId}/challenge": ChallengeBody,
+        "/v1/payment-intents/{paymentIntentId}/capture": CaptureBody,
+        "/v1/refunds": RefundBody,
     }
     for path, model in models.items():
         content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]

@@ -62,6 +62,26 @@ FUNCTIONS = {
         ("POST", "/v1/checkouts/{trackingId}/challenge"),
     ),
     "OpsAlertsFunction": ("ops-alerts", "payments.functions.ops_alerts.handler", None),
+    "CaptureIntentFunction": (
+        "capture-intent",
+        "payments.functions.capture_intent.handler",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/capture"),
+    ),
+    "VoidIntentFunction": (
+        "void-intent",
+        "payments.functions.void_intent.handler",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/void"),
+    ),
+    "CreateRefundFunction": (
+        "create-refund",
+        "payments.functions.create_refund.handler",
+        ("POST", "/v1/refunds"),
+    ),
+    "GetRefundFunction": (
+        "get-refund",
+        "payments.functions.get_refund.handler",
+        ("GET", "/v1/refunds/{refundId}"),
+    ),
     **{
         f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
         for task, name, handler in (

@@ -12,10 +12,11 @@ from botocore.exceptions import ClientError
 from payments.adapters.dynamodb_items import (
     intent_from_item,
     intent_to_item,
+    transaction_from_item,
     transaction_to_item,
 )
 from payments.domain.errors import ConcurrentUpdate, InvalidRequest, NotFound
-from payments.domain.intents import PaymentIntent
+from payments.domain.intents import PaymentIntent, Transaction
 from payments.service.ports import IntentRepository, Page
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ class DynamoDBIntentRepository(IntentRepository):
         if item is None:
             raise NotFound(f"no payment intent {payment_intent_id}")
         return intent_from_item(item)
+
+    def get_transaction(self, transaction_id: str) -> Transaction:
+        item = self._client.get_item(
+            TableName=self._transactions, Key={"transactionId": {"S": transaction_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        return transaction_from_item(item)
 
     def add(self, intent: PaymentIntent) -> None:
         self._client.put_item(

@@ -16,6 +16,7 @@ from payments.domain.intents import (
     ReceiptStatus,
     Status,
     Transaction,
+    TransactionKind,
 )
 from payments.domain.money import Money, currency
 
@@ -59,6 +60,7 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
         "amountAuthorized": _n(intent.amount_authorized),
         "amountCaptured": _n(intent.amount_captured),
         "amountRefunded": _n(intent.amount_refunded),
+        "refundCount": _n(intent.refund_count),
         "locale": _s(intent.locale),
         "receiptStatus": _s(intent.receipt_status.value),
         **_optional_strings(
@@ -97,6 +99,7 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         amount_authorized=_get_n(item, "amountAuthorized"),
         amount_captured=_get_n(item, "amountCaptured"),
         amount_refunded=_get_n(item, "amountRefunded"),
+        refund_count=int(item.get("refundCount", {"N": "0"})["N"]),
         receipt_email=_get_s(item, "receiptEmail"),
         locale=item["locale"]["S"],
         description=_get_s(item, "description"),
@@ -105,6 +108,22 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         transaction_id=_get_s(item, "transactionId"),
         decline_code=_get_s(item, "declineCode"),
         receipt_status=ReceiptStatus(item["receiptStatus"]["S"]),
+    )
+
+
+def transaction_from_item(item: Mapping[str, Any]) -> Transaction:
+    return Transaction(
+        transaction_id=item["transactionId"]["S"],
+        payment_intent_id=item["paymentIntentId"]["S"],
+        customer_id=item["customerId"]["S"],
+        merchant_id=item["merchantId"]["S"],
+        kind=TransactionKind(item["kind"]["S"]),
+        status=Status(item["status"]["S"]),
+        amount=Money(_get_n(item, "amount"), currency(item["currency"]["S"])),
+        created_at=parse_time(item["createdAt"]["S"]),
+        gateway_reference=_get_s(item, "gatewayReference"),
+        decline_code=_get_s(item, "declineCode"),
+        request_id=_get_s(item, "requestId"),
     )
 
 
@@ -120,6 +139,8 @@ def transaction_to_item(transaction: Transaction) -> Item:
         "currency": _s(transaction.amount.currency.code),
         "createdAt": _s(format_time(transaction.created_at)),
         **_optional_strings(
-            gatewayReference=transaction.gateway_reference, declineCode=transaction.decline_code
+            gatewayReference=transaction.gateway_reference,
+            declineCode=transaction.decline_code,
+            requestId=transaction.request_id,
         ),
     }

@@ -17,14 +17,27 @@ from urllib.parse import quote
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from payments.domain.errors import InvalidRequest, InvalidState, NotFound, PaymentsError, UpstreamUnavailable
+from payments.domain.errors import (
+    ConcurrentUpdate,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    PaymentsError,
+    UpstreamUnavailable,
+)
 from payments.domain.money import Money
 from payments.service.ports import GatewayOutcome, GatewayResult, PaymentGateway
 
 MAX_BACKOFF_SECONDS: Final = 1.0
 POOL_SIZE: Final = 16
 
-_ERRORS_BY_STATUS: Final[dict[int, type[PaymentsError]]] = {404: NotFound, 409: InvalidState}
+# 422 is the gateway refusing a key it saw with another request: with keys derived from the payment,
+# that is a concurrent, different movement of the same payment, and a retry resolves it.
+_ERRORS_BY_STATUS: Final[dict[int, type[PaymentsError]]] = {
+    404: NotFound,
+    409: InvalidState,
+    422: ConcurrentUpdate,
+}
 
 
 class HttpGateway(PaymentGateway):

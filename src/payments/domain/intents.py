@@ -85,11 +85,17 @@ class Transaction:
     created_at: datetime
     gateway_reference: str | None = None
     decline_code: str | None = None
+    request_id: str | None = None  # which API request asked for it (refunds: tells duplicates apart)
 
 
 def to_millis(moment: datetime) -> datetime:
     """Times are kept to the millisecond, the precision they are stored and shown with."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def refund_id_for(payment_intent_id: str, number: int) -> str:
+    """The n-th refund of a payment: deterministic, so a retried or duplicated refund is the same one."""
+    return f"re_{payment_intent_id.removeprefix('pi_')}_{number}"
 
 
 def transaction_id_for(payment_intent_id: str, kind: TransactionKind) -> str:
@@ -121,6 +127,7 @@ class PaymentIntent:
     transaction_id: str | None = None
     decline_code: str | None = None
     receipt_status: ReceiptStatus = ReceiptStatus.NOT_SENT
+    refund_count: int = 0
     new_transactions: list[Transaction] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -196,18 +203,59 @@ class PaymentIntent:
             TransactionKind.AUTHORIZATION, self.amount, now, gateway_reference, decline_code=decline_code
         )
 
-    def capture(self, *, amount: Money | None, now: datetime, gateway_reference: str) -> Transaction:
-        """Capture all or part of the authorization; the rest is released, never captured later."""
+    def capturable(self, amount: Money | None) -> Money:
+        """What a capture of `amount` (None: all of it) would take, or why it cannot happen."""
         if self.status is not Status.AUTHORIZED:
             raise InvalidState(f"only an AUTHORIZED payment can be captured; it is {self.status}")
-        to_capture = self.amount if amount is None else amount
+        to_capture = Money(self.amount_authorized, self.amount.currency) if amount is None else amount
         if to_capture.currency != self.amount.currency:
             raise InvalidRequest(f"capture must be in {self.amount.currency}")
         if not 0 < to_capture.amount <= self.amount_authorized:
             raise InvalidRequest(f"capture amount must be between 1 and {self.amount_authorized}")
+        return to_capture
+
+    def capture(self, *, amount: Money | None, now: datetime, gateway_reference: str) -> Transaction:
+        """Capture all or part of the authorization; the rest is released, never captured later."""
+        to_capture = self.capturable(amount)
         self._move_to(Status.CAPTURED, now)
         self.amount_captured = to_capture.amount
         return self._record(TransactionKind.CAPTURE, to_capture, now, gateway_reference)
+
+    @property
+    def amount_refundable(self) -> int:
+        return self.amount_captured - self.amount_refunded
+
+    def refundable(self, amount: Money | None) -> Money:
+        """What a refund of `amount` (None: all that is left) would return, or why it cannot happen."""
+        if self.status not in {Status.CAPTURED, Status.PARTIALLY_REFUNDED}:
+            raise InvalidState(f"only a captured payment can be refunded; it is {self.status}")
+        to_refund = Money(self.amount_refundable, self.amount.currency) if amount is None else amount
+        if to_refund.currency != self.amount.currency:
+            raise InvalidRequest(f"refund must be in {self.amount.currency}")
+        if not 0 < to_refund.amount <= self.amount_refundable:
+            raise InvalidRequest(
+                f"refund amount must be between 1 and {self.amount_refundable}: the refunded total "
+                "can never exceed the captured total"
+            )
+        return to_refund
+
+    def refund(
+        self, *, amount: Money | None, now: datetime, gateway_reference: str, request_id: str | None = None
+    ) -> Transaction:
+        """Record the next refund; the payment is REFUNDED once everything captured is returned."""
+        to_refund = self.refundable(amount)
+        refunded = self.amount_refunded + to_refund.amount
+        self._move_to(Status.REFUNDED if refunded == self.amount_captured else Status.PARTIALLY_REFUNDED, now)
+        self.amount_refunded = refunded
+        self.refund_count += 1
+        return self._record(
+            TransactionKind.REFUND,
+            to_refund,
+            now,
+            gateway_reference,
+            transaction_id=refund_id_for(self.payment_intent_id, self.refund_count),
+            request_id=request_id,
+        )
 
     def void(self, *, now: datetime, gateway_reference: str) -> Transaction:
         if self.status is not Status.AUTHORIZED:
@@ -236,9 +284,11 @@ class PaymentIntent:
         gateway_reference: str | None,
         *,
         decline_code: str | None = None,
+        transaction_id: str | None = None,
+        request_id: str | None = None,
     ) -> Transaction:
         transaction = Transaction(
-            transaction_id=transaction_id_for(self.payment_intent_id, kind),
+            transaction_id=transaction_id or transaction_id_for(self.payment_intent_id, kind),
             payment_intent_id=self.payment_intent_id,
             customer_id=self.customer_id,
             merchant_id=self.merchant_id,
@@ -248,6 +298,7 @@ class PaymentIntent:
             created_at=to_millis(now),
             gateway_reference=gateway_reference,
             decline_code=decline_code,
+            request_id=request_id,
         )
         self.new_transactions.append(transaction)
         return transaction

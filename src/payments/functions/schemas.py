@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from payments.adapters.dynamodb_items import format_time
 from payments.domain.cards import contains_card_number
-from payments.domain.intents import PaymentIntent
+from payments.domain.intents import PaymentIntent, Transaction
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 FreeText = Annotated[str, Field(max_length=500)]
@@ -43,6 +43,34 @@ class CreateIntentBody(_Body):
 class AuthorizeBody(_Body):
     deviceFingerprint: Identifier | None = None  # noqa: N815
     ipAddress: str | None = Field(default=None, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")  # noqa: N815
+
+
+class CaptureBody(_Body):
+    amount: int | None = Field(default=None, gt=0, le=99_999_999_999)
+
+
+class RefundBody(_Body):
+    paymentIntentId: Identifier  # noqa: N815
+    amount: int | None = Field(default=None, gt=0, le=99_999_999_999)
+    reason: FreeText | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _no_card_numbers(cls, value: str | None) -> str | None:
+        if value is not None and contains_card_number(value):
+            raise ValueError("must not contain a card number")
+        return value
+
+
+def refund_body(refund: Transaction) -> dict[str, Any]:
+    return {
+        "refundId": refund.transaction_id,
+        "paymentIntentId": refund.payment_intent_id,
+        "status": "SUCCEEDED",
+        "amount": refund.amount.amount,
+        "currency": refund.amount.currency.code,
+        "createdAt": format_time(refund.created_at),
+    }
 
 
 class StartCheckoutBody(_Body):

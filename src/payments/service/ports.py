@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from payments.domain.fraud import FraudAssessment, FraudSignals
-from payments.domain.intents import PaymentIntent
+from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.money import Money
 
 T = TypeVar("T")
@@ -35,6 +35,10 @@ class IntentRepository(abc.ABC):
         """Write the intent if its stored version is still `intent.version`, together with its
         `new_transactions`, atomically. Return the saved intent; raise ConcurrentUpdate if another
         writer got there first."""
+
+    @abc.abstractmethod
+    def get_transaction(self, transaction_id: str) -> Transaction:
+        """A recorded movement (authorization, capture, void, refund), or raise NotFound."""
 
     @abc.abstractmethod
     def list_for_customer(

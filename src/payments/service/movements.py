@@ -1,0 +1,133 @@
+"""Money after authorization: capture, void and refunds (payments-capture, payments-refund).
+
+Each one validates before the gateway is called, calls it with a key derived from the payment (so a
+retry or a concurrent duplicate is the same movement to the gateway), and records the result with a
+version-conditioned write. A refund's key carries its sequence number: two concurrent refunds read the
+same number, so the gateway sees one refund (or refuses a different amount under the same key) and
+nothing is ever refunded twice or refunded without being recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payments.domain.errors import ConcurrentUpdate, InvalidState, NotFound
+from payments.domain.intents import PaymentIntent, Transaction, TransactionKind, refund_id_for
+from payments.domain.money import Money
+from payments.service.intents import Clock
+from payments.service.ports import IntentRepository, PaymentGateway
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureIntent:
+    payment_intent_id: str
+    amount: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundIntent:
+    payment_intent_id: str
+    request_id: str  # the Idempotency-Key, or a fresh id: two requests are two refunds
+    amount: int | None = None
+    reason: str | None = None
+
+
+def _money(intent: PaymentIntent, amount: int | None) -> Money | None:
+    return None if amount is None else Money(amount, intent.amount.currency)
+
+
+def capture_intent(
+    command: CaptureIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+) -> PaymentIntent:
+    intent = intents.get(command.payment_intent_id, consistent=True)
+    amount = intent.capturable(_money(intent, command.amount))
+    assert intent.authorization_id is not None
+    result = gateway.capture(
+        idempotency_key=f"{intent.payment_intent_id}:capture",
+        authorization_id=intent.authorization_id,
+        amount=amount,
+    )
+    assert result.reference is not None
+    intent.capture(amount=amount, now=clock(), gateway_reference=result.reference)
+    return _save_or_current(intent, intents, same_as=lambda current: current.amount_captured == amount.amount)
+
+
+def void_intent(
+    payment_intent_id: str, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+) -> PaymentIntent:
+    intent = intents.get(payment_intent_id, consistent=True)
+    if intent.status is not intent.status.AUTHORIZED or intent.authorization_id is None:
+        raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {intent.status}")
+    result = gateway.void(
+        idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
+    )
+    assert result.reference is not None
+    intent.void(now=clock(), gateway_reference=result.reference)
+    return _save_or_current(intent, intents, same_as=lambda current: current.status is current.status.VOIDED)
+
+
+def refund_intent(
+    command: RefundIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+) -> Transaction:
+    intent = intents.get(command.payment_intent_id, consistent=True)
+    amount = intent.refundable(_money(intent, command.amount))
+    number = intent.refund_count + 1
+    assert intent.authorization_id is not None
+    result = gateway.refund(
+        idempotency_key=f"{intent.payment_intent_id}:refund:{number}",
+        authorization_id=intent.authorization_id,
+        amount=amount,
+    )
+    assert result.reference is not None
+    for _ in range(_RECORD_ATTEMPTS):
+        refund = intent.refund(
+            amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
+        )
+        try:
+            intents.save(intent)
+        except ConcurrentUpdate:
+            recorded = _recorded_refund(intents, intent.payment_intent_id, number)
+            if recorded is not None:
+                if recorded.request_id == command.request_id:
+                    return recorded  # our own request, recorded by its duplicate
+                # Another request's refund took this number; the gateway answered us with that same
+                # refund (one key), so no money moved for us: retrying makes ours the next refund.
+                raise ConcurrentUpdate(
+                    "another refund of this payment was recorded at the same moment; retry"
+                ) from None
+            # Something else moved the payment: the gateway refund is real, so record it on the
+            # payment as it now stands (same number, same gateway refund), or fail loudly.
+            intent = intents.get(command.payment_intent_id, consistent=True)
+            if intent.refund_count + 1 != number:
+                raise InvalidState("a different refund was recorded concurrently; retry") from None
+            continue
+        return refund
+    raise ConcurrentUpdate("the payment kept changing while its refund was recorded; retry")
+
+
+_RECORD_ATTEMPTS = 3
+
+
+def _recorded_refund(intents: IntentRepository, payment_intent_id: str, number: int) -> Transaction | None:
+    try:
+        return intents.get_transaction(refund_id_for(payment_intent_id, number))
+    except NotFound:
+        return None
+
+
+def get_refund(refund_id: str, *, intents: IntentRepository) -> Transaction:
+    transaction = intents.get_transaction(refund_id)
+    if transaction.kind is not TransactionKind.REFUND:
+        raise NotFound(f"no refund {refund_id}")
+    return transaction
+
+
+def _save_or_current(intent: PaymentIntent, intents: IntentRepository, *, same_as: object) -> PaymentIntent:
+    """Save; if a concurrent duplicate saved the same movement first, answer what it saved."""
+    try:
+        return intents.save(intent)
+    except ConcurrentUpdate:
+        current = intents.get(intent.payment_intent_id, consistent=True)
+        if current.status is intent.status and callable(same_as) and same_as(current):
+            return current
+        raise InvalidState(f"the payment changed concurrently and is now {current.status}") from None

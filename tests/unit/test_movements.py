@@ -1,0 +1,230 @@
+"""Capture, void and refunds on in-memory fakes: validation before the gateway, one effect each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from payments.domain.errors import ConcurrentUpdate, InvalidRequest, InvalidState, NotFound
+from payments.domain.intents import PaymentIntent, Status, TransactionKind, refund_id_for
+from payments.domain.money import Money
+from payments.service.movements import (
+    CaptureIntent,
+    RefundIntent,
+    capture_intent,
+    get_refund,
+    refund_intent,
+    void_intent,
+)
+from payments.service.ports import GatewayOutcome, GatewayResult
+from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository
+
+
+@pytest.fixture
+def repo() -> FakeIntentRepository:
+    return FakeIntentRepository()
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _authorized(repo: FakeIntentRepository, clock: FakeClock, amount: int = 10_000) -> PaymentIntent:
+    intent = PaymentIntent.create(
+        amount=Money.of(amount, "EUR"),
+        customer_id="cus_1",
+        merchant_id="mer_1",
+        payment_method="pm_card_visa",
+        now=clock(),
+        time_to_live=timedelta(hours=1),
+    )
+    repo.add(intent)
+    intent.authorize(authorization_id="auth_1", now=clock())
+    return repo.save(intent)
+
+
+def _captured(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock, amount: int = 10_000
+) -> str:
+    intent = _authorized(repo, clock, amount)
+    capture_intent(CaptureIntent(intent.payment_intent_id), intents=repo, gateway=gateway, clock=clock)
+    return intent.payment_intent_id
+
+
+def test_partial_capture_captures_that_much_and_releases_the_rest(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent = _authorized(repo, clock)
+    result = capture_intent(
+        CaptureIntent(intent.payment_intent_id, 6_000), intents=repo, gateway=gateway, clock=clock
+    )
+    assert (result.status, result.amount_captured) == (Status.CAPTURED, 6_000)
+    assert gateway.calls == [("capture", f"{intent.payment_intent_id}:capture")]
+
+
+@pytest.mark.parametrize("amount", [0, 10_001])
+def test_a_capture_outside_the_authorization_never_reaches_the_gateway(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock, amount: int
+) -> None:
+    intent = _authorized(repo, clock)
+    with pytest.raises(InvalidRequest):
+        capture_intent(
+            CaptureIntent(intent.payment_intent_id, amount), intents=repo, gateway=gateway, clock=clock
+        )
+    assert gateway.calls == []
+
+
+def test_void_only_an_authorization(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent = _authorized(repo, clock)
+    assert (
+        void_intent(intent.payment_intent_id, intents=repo, gateway=gateway, clock=clock).status
+        is Status.VOIDED
+    )
+    with pytest.raises(InvalidState):
+        void_intent(intent.payment_intent_id, intents=repo, gateway=gateway, clock=clock)
+    with pytest.raises(InvalidState):
+        capture_intent(CaptureIntent(intent.payment_intent_id), intents=repo, gateway=gateway, clock=clock)
+
+
+def test_several_partial_refunds_then_refunded(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _captured(repo, gateway, clock)
+    first = refund_intent(RefundIntent(intent_id, "req-1", 3_000), intents=repo, gateway=gateway, clock=clock)
+    assert repo.get(intent_id).status is Status.PARTIALLY_REFUNDED
+    second = refund_intent(
+        RefundIntent(intent_id, "req-2"), intents=repo, gateway=gateway, clock=clock
+    )  # the rest
+    assert (first.amount.amount, second.amount.amount) == (3_000, 7_000)
+    assert (first.transaction_id, second.transaction_id) == (
+        refund_id_for(intent_id, 1),
+        refund_id_for(intent_id, 2),
+    )
+    stored = repo.get(intent_id)
+    assert (stored.status, stored.amount_refunded, stored.refund_count) == (Status.REFUNDED, 10_000, 2)
+    assert [key for call, key in gateway.calls if call == "refund"] == [
+        f"{intent_id}:refund:1",
+        f"{intent_id}:refund:2",
+    ]
+    assert get_refund(second.transaction_id, intents=repo).kind is TransactionKind.REFUND
+
+
+def test_the_refunded_total_never_exceeds_the_captured_total(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _captured(repo, gateway, clock)
+    refund_intent(RefundIntent(intent_id, "req-1", 9_000), intents=repo, gateway=gateway, clock=clock)
+    calls = len(gateway.calls)
+    with pytest.raises(InvalidRequest):
+        refund_intent(RefundIntent(intent_id, "req-1", 1_001), intents=repo, gateway=gateway, clock=clock)
+    assert len(gateway.calls) == calls
+
+
+def test_no_refund_before_capture(repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock) -> None:
+    intent = _authorized(repo, clock)
+    with pytest.raises(InvalidState):
+        refund_intent(
+            RefundIntent(intent.payment_intent_id, "req-3"), intents=repo, gateway=gateway, clock=clock
+        )
+
+
+def test_a_concurrent_duplicate_refund_is_the_same_refund(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    # Given a duplicate of our refund recorded between our read and our write (same number, same
+    # gateway refund: the gateway saw one key)
+    intent_id = _captured(repo, gateway, clock)
+    gateway_refund = GatewayResult(GatewayOutcome.APPROVED, "re_gateway_1")
+    gateway.refund = lambda **_: gateway_refund  # type: ignore[method-assign]
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_duplicate(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            other = original_get(payment_intent_id)
+            other.refund(
+                amount=Money.of(2_000, "EUR"),
+                now=clock(),
+                gateway_reference="re_gateway_1",
+                request_id="req-1",
+            )
+            repo.save(other)
+        return current
+
+    repo.get = get_then_duplicate  # type: ignore[method-assign]
+    refund = refund_intent(
+        RefundIntent(intent_id, "req-1", 2_000), intents=repo, gateway=gateway, clock=clock
+    )
+    # Then we answer the recorded refund, and only one was recorded
+    assert refund.transaction_id == refund_id_for(intent_id, 1)
+    stored = original_get(intent_id)
+    assert (stored.amount_refunded, stored.refund_count) == (2_000, 1)
+
+
+def test_a_refund_is_recorded_even_when_something_else_moved_the_payment(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    # Given an unrelated change (a receipt flag) saved between our read and our write
+    intent_id = _captured(repo, gateway, clock)
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_touch(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            other = original_get(payment_intent_id)
+            other.updated_at = clock()
+            repo.save(other)
+        return current
+
+    repo.get = get_then_touch  # type: ignore[method-assign]
+    refund = refund_intent(
+        RefundIntent(intent_id, "req-1", 2_500), intents=repo, gateway=gateway, clock=clock
+    )
+    # Then the gateway's refund is recorded on the payment as it now stands, once
+    stored = original_get(intent_id)
+    assert (stored.amount_refunded, stored.refund_count, stored.version) == (2_500, 1, 5)
+    assert refund.transaction_id == refund_id_for(intent_id, 1)
+
+
+def test_another_requests_concurrent_refund_is_a_retryable_conflict(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    # Given another request's refund recorded under the same number while ours was in flight
+    intent_id = _captured(repo, gateway, clock)
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_other(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            other = original_get(payment_intent_id)
+            other.refund(
+                amount=Money.of(2_000, "EUR"), now=clock(), gateway_reference="re_1", request_id="other"
+            )
+            repo.save(other)
+        return current
+
+    repo.get = get_then_other  # type: ignore[method-assign]
+    # Then ours is a retryable conflict, and only the other refund is recorded
+    with pytest.raises(ConcurrentUpdate):
+        refund_intent(RefundIntent(intent_id, "mine", 2_000), intents=repo, gateway=gateway, clock=clock)
+    assert (original_get(intent_id).amount_refunded, original_get(intent_id).refund_count) == (2_000, 1)
+
+
+def test_an_unknown_refund_is_not_found(repo: FakeIntentRepository) -> None:
+    with pytest.raises(NotFound):
+        get_refund("re_missing", intents=repo)
