@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
     from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter
+    from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
     from payments.adapters.fraud_client import LambdaFraudScreen
     from payments.adapters.gateway_client import HttpGateway
     from payments.adapters.s3_audit import S3AuditArchive
@@ -202,6 +203,20 @@ def ops_alerts() -> SnsOpsAlerts:
     from payments.adapters.sns_alerts import SnsOpsAlerts  # noqa: PLC0415
 
     return SnsOpsAlerts(_client("sns"), topic_arn=settings().ops_alerts_topic_arn)
+
+
+@once
+def event_publisher() -> SnsEventPublisher:
+    from payments.adapters.event_topic import SnsEventPublisher  # noqa: PLC0415
+
+    return SnsEventPublisher(_client("sns"), topic_arn=settings().payment_events_topic_arn)
+
+
+@once
+def event_log() -> DynamoDBEventLog:
+    from payments.adapters.event_topic import DynamoDBEventLog  # noqa: PLC0415
+
+    return DynamoDBEventLog(dynamodb(), table=settings().events_table)
 
 
 def reset() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import signal
 import sys
 import threading
@@ -17,6 +18,8 @@ def _local_up(args: argparse.Namespace) -> int:
         print(f"  .. {message}", file=sys.stderr, flush=True)
 
     parameters = dict(item.split("=", 1) for item in args.parameter)
+    # `kill -USR1 <pid>` prints every thread's stack: what a stuck local stack is waiting on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack = LocalStack(host=args.host, port=args.port, parameters=parameters, progress=progress)
     try:
         stack.start()

@@ -64,6 +64,8 @@ class Settings:
     step_up_timeout_seconds: int = 900
     receipt_template_prefix: str = "receipt-v3"
     ops_webhook_url: str = ""
+    events_table: str = ""
+    payment_events_topic_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -105,6 +107,8 @@ class Settings:
             step_up_timeout_seconds=_int(env, "STEP_UP_TIMEOUT_SECONDS", 900),
             receipt_template_prefix=env.get("RECEIPT_TEMPLATE_PREFIX", "receipt-v3"),
             ops_webhook_url=env.get("OPS_WEBHOOK_URL", ""),
+            events_table=env.get("EVENTS_TABLE", ""),
+            payment_events_topic_arn=env.get("PAYMENT_EVENTS_TOPIC_ARN", ""),
         )
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")

@@ -1,8 +1,9 @@
 """docs/api/openapi.yaml: a valid OpenAPI 3.1 document that says what the code does.
 
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
-pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view` and the
-refund's from `refund_body`, so a change on either side that the other does not follow fails here.
+pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view`, the
+refund's from `refund_body` and the event's from `event_body`, so a change on either side that the
+other does not follow fails here.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import BaseModel
 
+from payments.adapters import page_tokens
+from payments.adapters.event_topic import DynamoDBEventLog, event_body
 from payments.domain import errors
 from payments.domain.cards import contains_card_number
-from payments.domain.checkout import CheckoutStatus, tracking_id_for
+from payments.domain.checkout import AmountTier, CheckoutStatus, tracking_id_for
+from payments.domain.events import EventType, event_for
 from payments.domain.intents import CaptureMethod, PaymentIntent, Status
 from payments.domain.money import Money
 from payments.functions import http, list_customer_intents
@@ -271,7 +275,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 11
+    assert len(routes) == 12
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -302,8 +306,9 @@ def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, A
     assert key["schema"]["maxLength"] == http.IDEMPOTENCY_KEY_MAX_LENGTH
 
 
-def test_the_list_limit_matches_the_code(spec: dict[str, Any]) -> None:
-    operation = spec["paths"]["/v1/customers/{customerId}/payment-intents"]["get"]
+@pytest.mark.parametrize("path", ["/v1/customers/{customerId}/payment-intents", "/v1/events"])
+def test_the_list_limit_matches_the_code(spec: dict[str, Any], path: str) -> None:
+    operation = spec["paths"][path]["get"]
     resolved = [resolve(spec, parameter) for parameter in operation["parameters"]]
     parameters = {parameter["name"]: parameter for parameter in resolved}
     limit = parameters["limit"]["schema"]
@@ -313,6 +318,16 @@ def test_the_list_limit_matches_the_code(spec: dict[str, Any]) -> None:
         list_customer_intents.DEFAULT_LIMIT,
     )
     assert parameters["nextToken"]["in"] == "query"
+
+
+def test_the_events_list_requires_a_payment_intent_id(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v1/events"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert set(parameters) == {"paymentIntentId", "limit", "nextToken"}
+    assert all(parameter["in"] == "query" for parameter in parameters.values())
+    assert parameters["paymentIntentId"]["required"] is True
+    assert parameters["paymentIntentId"]["schema"]["minLength"] == 1
+    assert {"200", "400"} <= set(operation["responses"])
 
 
 def test_the_success_statuses(spec: dict[str, Any]) -> None:
@@ -328,6 +343,7 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("POST", "/v1/payment-intents/{paymentIntentId}/void"): "200",
         ("POST", "/v1/refunds"): "201",
         ("GET", "/v1/refunds/{refundId}"): "200",
+        ("GET", "/v1/events"): "200",
     }
     for method, path, operation in operations(spec):
         successes = {status for status in operation["responses"] if status.startswith("2")}
@@ -559,6 +575,73 @@ def test_a_list_page_matches_the_list_schema(spec: dict[str, Any]) -> None:
     validator.validate({"data": [intent_body(full_intent()), intent_body(bare_intent())], "nextToken": None})
     validator.validate({"data": [], "nextToken": "eyJjdXN0b21lcklkIjoiY3VzXzEifQ"})
     assert not validator.is_valid({"data": []})
+
+
+def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["PaymentEvent"]
+    assert schema["properties"]["eventType"]["enum"] == [member.value for member in EventType]
+    assert schema["properties"]["amountTier"]["enum"] == [member.value for member in AmountTier]
+    assert schema["properties"]["paymentStatus"]["enum"] == [member.value for member in Status]
+    now = datetime(2025, 1, 15, 10, 30, 5, 123000, tzinfo=UTC)
+
+    def intent(amount: Money) -> PaymentIntent:
+        return PaymentIntent.create(
+            amount=amount,
+            customer_id="cus_42",
+            merchant_id="mer_acme",
+            payment_method="pm_card_visa",
+            now=now,
+            time_to_live=timedelta(days=1),
+        )
+
+    captured = intent(Money.of(1250, "USD"))
+    authorized = event_body(event_for(captured.authorize(authorization_id="auth_1", now=now)))
+    capture = captured.capture(amount=Money.of(1000, "USD"), now=now, gateway_reference="cap_1")
+    refund = captured.refund(amount=Money.of(250, "USD"), now=now, gateway_reference="re_g1")
+    voided = intent(Money.of(150_000, "JPY"))
+    voided.authorize(authorization_id="auth_2", now=now)
+    void = voided.void(now=now, gateway_reference="void_1")
+    declined = intent(Money.of(89_900, "USD"))
+    declined.decline(decline_code="generic_decline", now=now)
+    bodies = [
+        authorized,
+        event_body(event_for(capture)),
+        event_body(event_for(refund)),
+        event_body(event_for(void)),
+        event_body(event_for(declined.new_transactions[-1])),
+    ]
+    assert [(body["eventType"], body["amountTier"], body["paymentStatus"]) for body in bodies] == [
+        ("AUTHORIZED", "LOW", "AUTHORIZED"),
+        ("CAPTURED", "LOW", "CAPTURED"),
+        ("REFUNDED", "LOW", "PARTIALLY_REFUNDED"),
+        ("VOIDED", "HIGH", "VOIDED"),
+        ("DECLINED", "MEDIUM", "DECLINED"),
+    ]
+    assert set(schema["properties"]) == set(authorized)
+    assert set(schema["required"]) == set(authorized)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEvent"})
+    for body in bodies:
+        validator.validate(body)
+    assert not validator.is_valid({**authorized, "amountTier": "EXTREME"})
+    assert not validator.is_valid({**authorized, "eventId": "evt_1"})
+    page = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEventList"})
+    page.validate({"data": bodies, "nextToken": None})
+    assert not page.is_valid({"data": bodies})
+
+
+def test_the_event_page_tokens_in_the_examples_are_ones_the_code_accepts(spec: dict[str, Any]) -> None:
+    content = spec["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]["application/json"]
+    tokens = [
+        (example["value"]["data"][-1]["paymentIntentId"], example["value"]["nextToken"])
+        for example in content["examples"].values()
+        if example["value"]["nextToken"] is not None
+    ]
+    assert tokens
+    for payment_intent_id, token in tokens:
+        key = page_tokens.decode(
+            token, scope=("paymentIntentId", payment_intent_id), keys=DynamoDBEventLog.PAGE_KEYS
+        )
+        assert key["paymentIntentId"] == {"S": payment_intent_id}
 
 
 # -- examples ------------------------------------------------------------------------------------

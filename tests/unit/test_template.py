@@ -82,6 +82,8 @@ FUNCTIONS = {
         "payments.functions.get_refund.handler",
         ("GET", "/v1/refunds/{refundId}"),
     ),
+    "EventsPublisherFunction": ("events-publisher", "payments.functions.events_publisher.handler", None),
+    "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
     **{
         f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
         for task, name, handler in (
@@ -112,10 +114,11 @@ TABLES = {
     "FraudVelocityTable": ("fraud-velocity", "counterKey", False),
     "CheckoutsTable": ("checkouts", "trackingId", False),
     "LedgerTable": ("ledger", "entryId", False),
+    "EventsTable": ("payment-events", "eventId", False),
 }
 MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 # Tables that must survive the stack: money state, the books, checkouts in flight.
-RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "CheckoutsTable")
+RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "CheckoutsTable", "EventsTable")
 
 COMMON_ENV = {
     "INTENTS_TABLE": {"Ref": "PaymentIntentsTable"},
@@ -525,10 +528,11 @@ def test_table_names_and_keys(template: dict[str, Any], table: str) -> None:
             {"AttributeName": "createdAt", "KeyType": "RANGE"},
         ]
         assert indexes["by-customer"]["Projection"] == {"ProjectionType": "ALL"}
-    elif table == "LedgerTable":
+    elif table in {"LedgerTable", "EventsTable"}:
+        sort_key = "createdAt" if table == "LedgerTable" else "occurredAt"
         assert indexes["by-payment"]["KeySchema"] == [
             {"AttributeName": "paymentIntentId", "KeyType": "HASH"},
-            {"AttributeName": "createdAt", "KeyType": "RANGE"},
+            {"AttributeName": sort_key, "KeyType": "RANGE"},
         ]
     else:
         assert indexes == {}

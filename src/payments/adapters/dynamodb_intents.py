@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from payments.adapters import page_tokens
 from payments.adapters.dynamodb_items import (
     intent_from_item,
     intent_to_item,
     transaction_from_item,
     transaction_to_item,
 )
-from payments.domain.errors import ConcurrentUpdate, InvalidRequest, NotFound
+from payments.domain.errors import ConcurrentUpdate, NotFound
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.service.ports import IntentRepository, Page
 
@@ -115,22 +113,9 @@ class DynamoDBIntentRepository(IntentRepository):
 
 
 def encode_page_token(last_key: dict[str, Any]) -> str:
-    plain = {name: value["S"] for name, value in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+    return page_tokens.encode(last_key)
 
 
 def decode_page_token(token: str, *, customer_id: str) -> dict[str, Any]:
     """Accept only a token this API issued for this customer: anything else is a bad request."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidRequest("nextToken is not valid") from None
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != _PAGE_KEY_ATTRIBUTES
-        or not all(isinstance(value, str) for value in plain.values())
-        or plain["customerId"] != customer_id
-    ):
-        raise InvalidRequest("nextToken is not valid")
-    return {name: {"S": value} for name, value in plain.items()}
+    return page_tokens.decode(token, scope=("customerId", customer_id), keys=_PAGE_KEY_ATTRIBUTES)

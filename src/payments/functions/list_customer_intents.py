@@ -14,7 +14,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
-def _limit(raw: str | None) -> int:
+def page_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         page = list_customer_intents(
             http.path_parameter(event, "customerId"),
             intents=bootstrap.intent_repository(),
-            limit=_limit(http.query_parameter(event, "limit")),
+            limit=page_limit(http.query_parameter(event, "limit")),
             next_token=http.query_parameter(event, "nextToken"),
         )
         return http.respond(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from payments.local.emulator import Emulator
+from payments.local.event_sources import StreamPoller
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
 from payments.local.mailbox import sent_emails
@@ -54,6 +55,7 @@ class LocalStack:
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self.notifications: list[Any] = []
+        self.pollers: list[StreamPoller] = []
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -91,6 +93,10 @@ class LocalStack:
         os.environ.update(self.deployed.environment)
         self._reset_containers()
         self.front_door.set_routes(self.deployed.routes)
+        for source in self.deployed.stream_sources:
+            poller = StreamPoller(source, streams=self._client("dynamodbstreams"), invoke=self.invoker.invoke)
+            poller.start()
+            self.pollers.append(poller)
         self._serving = threading.Thread(target=self.front_door.serve_forever, name="front-door", daemon=True)
         self._serving.start()
         self._ready.set()
@@ -102,6 +108,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._ready.clear()
+        for poller in self.pollers:
+            poller.stop()
         if self.front_door is not None:
             self.front_door.shutdown()
         self.emulator.stop()
@@ -170,8 +178,12 @@ class LocalStack:
                     return 200, {"ok": True}
                 return 200, {"data": list(self.notifications)}
 
+        def event_sources(_request: LocalRequest) -> tuple[int, Any]:
+            return 200, {"data": [poller.status() for poller in self.pollers]}
+
         return {
             "/healthz": healthz,
+            "/_local/event-sources": event_sources,
             "/_local/api-calls": api_calls,
             "/_local/functions": functions,
             "/_local/faults": faults,

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from payments.local.cfn_yaml import load_template
 from payments.local.emulator import ACCOUNT_ID, REGION
+from payments.local.event_sources import StreamSource
 from payments.local.invoker import FunctionSpec
 
 FUNCTION_TYPES = frozenset({"AWS::Serverless::Function"})
@@ -47,6 +48,7 @@ class Deployed:
     routes: list[Route] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
+    stream_sources: list[StreamSource] = field(default_factory=list)
 
 
 class Template:
@@ -280,6 +282,18 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
             "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
         }
     return converted
+
+
+def _stream_source(function_name: str, settings: Mapping[str, Any]) -> StreamSource:
+    """A SAM `DynamoDB` event, as the local poller runs it."""
+    return StreamSource(
+        function_name=function_name,
+        stream_arn=settings["Stream"],
+        batch_size=int(settings.get("BatchSize", 100)),
+        starting_position=settings.get("StartingPosition", "TRIM_HORIZON"),
+        report_batch_item_failures="ReportBatchItemFailures" in settings.get("FunctionResponseTypes", []),
+        maximum_retry_attempts=int(settings.get("MaximumRetryAttempts", 3)),
+    )
 
 
 def _placeholder_zip() -> bytes:
@@ -551,6 +565,8 @@ class StackBuilder:
                     Endpoint=self.template.attribute(logical_id, "Arn"),
                     Attributes=attributes,
                 )
+            elif event["Type"] == "DynamoDB":
+                self.deployed.stream_sources.append(_stream_source(name, event["Properties"]))
             else:
                 raise StackError(
                     f"{logical_id}.{event_id}: event type {event['Type']} is not supported locally"

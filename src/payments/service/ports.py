@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from payments.domain.events import PaymentEvent
 from payments.domain.fraud import FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.money import Money
@@ -190,3 +191,21 @@ class AuditArchive(abc.ABC):
 class OpsAlerts(abc.ABC):
     @abc.abstractmethod
     def alert(self, subject: str, details: dict[str, object]) -> None: ...
+
+
+class EventPublisher(abc.ABC):
+    @abc.abstractmethod
+    def publish(self, event: PaymentEvent) -> None:
+        """Announce the event (at least once: subscribers deduplicate by its id)."""
+
+
+class EventLog(abc.ABC):
+    @abc.abstractmethod
+    def record(self, event: PaymentEvent) -> bool:
+        """Keep the event once; False when it was kept already."""
+
+    @abc.abstractmethod
+    def for_payment(
+        self, payment_intent_id: str, *, limit: int, next_token: str | None
+    ) -> Page[dict[str, object]]:
+        """The payment's events as published, oldest first."""

@@ -1,0 +1,92 @@
+"""payment-events on SNS (with the attributes subscribers filter on) and its log on DynamoDB."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payments.adapters import page_tokens
+from payments.adapters.dynamodb_items import format_time
+from payments.domain.events import PaymentEvent
+from payments.service.ports import EventLog, EventPublisher, Page
+
+
+def event_body(event: PaymentEvent) -> dict[str, Any]:
+    return {
+        "eventId": event.event_id,
+        "eventType": event.event_type.value,
+        "paymentIntentId": event.payment_intent_id,
+        "amount": event.amount.amount,
+        "currency": event.amount.currency.code,
+        "amountTier": event.amount_tier.value,
+        "paymentStatus": event.status.value,
+        "occurredAt": format_time(event.occurred_at),
+    }
+
+
+class SnsEventPublisher(EventPublisher):
+    def __init__(self, client: Any, *, topic_arn: str) -> None:
+        self._client = client
+        self._topic_arn = topic_arn
+
+    def publish(self, event: PaymentEvent) -> None:
+        self._client.publish(
+            TopicArn=self._topic_arn,
+            Message=json.dumps(event_body(event)),
+            MessageAttributes={
+                "eventType": {"DataType": "String", "StringValue": event.event_type.value},
+                "amountTier": {"DataType": "String", "StringValue": event.amount_tier.value},
+                "eventId": {"DataType": "String", "StringValue": event.event_id},
+            },
+        )
+
+
+class DynamoDBEventLog(EventLog):
+    INDEX = "by-payment"
+    PAGE_KEYS = frozenset({"eventId", "paymentIntentId", "occurredAt"})
+
+    def __init__(self, client: Any, *, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def record(self, event: PaymentEvent) -> bool:
+        body = event_body(event)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "eventId": {"S": event.event_id},
+                    "paymentIntentId": {"S": event.payment_intent_id},
+                    "occurredAt": {"S": body["occurredAt"]},
+                    "body": {"S": json.dumps(body)},
+                },
+                ConditionExpression="attribute_not_exists(eventId)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def for_payment(
+        self, payment_intent_id: str, *, limit: int, next_token: str | None
+    ) -> Page[dict[str, object]]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self.INDEX,
+            "KeyConditionExpression": "paymentIntentId = :payment",
+            "ExpressionAttributeValues": {":payment": {"S": payment_intent_id}},
+            "Limit": limit,
+        }
+        if next_token:
+            query["ExclusiveStartKey"] = page_tokens.decode(
+                next_token, scope=("paymentIntentId", payment_intent_id), keys=self.PAGE_KEYS
+            )
+        response = self._client.query(**query)
+        last = response.get("LastEvaluatedKey")
+        return Page(
+            items=[json.loads(item["body"]["S"]) for item in response.get("Items", [])],
+            next_token=page_tokens.encode(last) if last else None,
+        )

@@ -1,0 +1,54 @@
+"""Payment events: what each recorded movement announces on the payment-events topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from payments.domain.checkout import AmountTier, amount_tier
+from payments.domain.intents import Status, Transaction, TransactionKind
+from payments.domain.money import Money
+
+
+class EventType(StrEnum):
+    AUTHORIZED = "AUTHORIZED"
+    DECLINED = "DECLINED"
+    CAPTURED = "CAPTURED"
+    VOIDED = "VOIDED"
+    REFUNDED = "REFUNDED"
+    DISPUTED = "DISPUTED"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    event_id: str  # the transaction's id: one event per movement, however often it is delivered
+    event_type: EventType
+    payment_intent_id: str
+    amount: Money
+    amount_tier: AmountTier
+    occurred_at: datetime
+    status: Status  # the payment's status once the movement was recorded
+
+
+_BY_KIND = {
+    TransactionKind.CAPTURE: EventType.CAPTURED,
+    TransactionKind.VOID: EventType.VOIDED,
+    TransactionKind.REFUND: EventType.REFUNDED,
+}
+
+
+def event_for(transaction: Transaction) -> PaymentEvent:
+    if transaction.kind is TransactionKind.AUTHORIZATION:
+        event_type = EventType.DECLINED if transaction.status is Status.DECLINED else EventType.AUTHORIZED
+    else:
+        event_type = _BY_KIND[transaction.kind]
+    return PaymentEvent(
+        event_id=transaction.transaction_id,
+        event_type=event_type,
+        payment_intent_id=transaction.payment_intent_id,
+        amount=transaction.amount,
+        amount_tier=amount_tier(transaction.amount),
+        occurred_at=transaction.created_at,
+        status=transaction.status,
+    )
