@@ -94,6 +94,17 @@ class RunningStack:
             aws_secret_access_key="testing",
         )
 
+    def listen(self, topic_suffix: str) -> str:
+        """A test listener (not part of the stack): an SQS queue subscribed to the topic; its URL."""
+        sqs, sns = self.aws("sqs"), self.aws("sns")
+        url = str(sqs.create_queue(QueueName=f"e2e-listener-{uuid.uuid4().hex[:8]}")["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = next(
+            t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(topic_suffix)
+        )
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return url
+
     def gateway_stats(self) -> dict[str, int]:
         with urlopen(f"{self.gateway_url}/_sandbox/stats", timeout=10) as response:  # noqa: S310
             stats: dict[str, int] = json.loads(response.read())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -53,15 +52,7 @@ def ledger_balance(stack: RunningStack, payment_intent_id: str) -> dict[tuple[st
 
 @pytest.fixture(scope="module")
 def events_queue(stack: RunningStack) -> str:
-    """A test listener on payment-events (not part of the stack): an SQS queue subscribed to it."""
-    sqs, sns = stack.aws("sqs"), stack.aws("sns")
-    url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = next(
-        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":payment-events-local")
-    )
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    return str(url)
+    return stack.listen(":payment-events-local")
 
 
 def events_for(stack: RunningStack, queue_url: str, payment_intent_id: str) -> list[dict[str, Any]]:

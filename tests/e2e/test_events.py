@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
 import pytest
@@ -53,13 +52,8 @@ def test_declines_and_voids_are_events_too(api: Api, method: str, event_type: st
 
 
 def test_events_reach_the_topic_with_their_filter_attributes(api: Api, stack: RunningStack) -> None:
-    sqs, sns = stack.aws("sqs"), stack.aws("sns")
-    url = sqs.create_queue(QueueName=f"e2e-movements-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = next(
-        t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":payment-events-local")
-    )
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    url = stack.listen(":payment-events-local")
+    sqs = stack.aws("sqs")
     intent_id = api.create_intent(amount=900).body["paymentIntentId"]
     assert api.authorize(intent_id).status == 200
     [event] = events_of(api, intent_id, 1)

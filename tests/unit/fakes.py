@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -131,3 +132,23 @@ def unavailable() -> UpstreamUnavailable:
 
 def pending_copy(intent: PaymentIntent) -> PaymentIntent:
     return replace(intent, new_transactions=[])
+
+
+def another_writer_after_next_read(
+    repo: FakeIntentRepository, change: Callable[[PaymentIntent], None]
+) -> None:
+    """Right after the next read, another request reads the intent, applies `change` and saves: the
+    race a version condition exists for."""
+    original_get = repo.get
+    raced = {"done": False}
+
+    def get_then_race(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
+        current = original_get(payment_intent_id, consistent=consistent)
+        if not raced["done"]:
+            raced["done"] = True
+            other = original_get(payment_intent_id)
+            change(other)
+            repo.save(other)
+        return current
+
+    repo.get = get_then_race  # type: ignore[method-assign]

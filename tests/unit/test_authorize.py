@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -21,7 +20,14 @@ from payments.domain.money import Money
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.intents import CreateIntent, create_intent
 from payments.service.ports import GatewayOutcome, GatewayResult
-from tests.unit.fakes import FakeClock, FakeFraud, FakeGateway, FakeIntentRepository, unavailable
+from tests.unit.fakes import (
+    FakeClock,
+    FakeFraud,
+    FakeGateway,
+    FakeIntentRepository,
+    another_writer_after_next_read,
+    unavailable,
+)
 
 World = tuple[FakeIntentRepository, FakeFraud, FakeGateway, FakeClock]
 
@@ -165,30 +171,11 @@ def test_second_authorization_is_refused(world: World) -> None:
     assert len(gateway.calls) == 1
 
 
-def _another_writer_after_our_read(
-    repo: FakeIntentRepository, change: Callable[[PaymentIntent], None]
-) -> None:
-    """Right after our first read, another request reads the intent, applies `change` and saves."""
-    original_get = repo.get
-    raced = {"done": False}
-
-    def get_then_race(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
-        current = original_get(payment_intent_id, consistent=consistent)
-        if not raced["done"]:
-            raced["done"] = True
-            other = original_get(payment_intent_id)
-            change(other)
-            repo.save(other)
-        return current
-
-    repo.get = get_then_race  # type: ignore[method-assign]
-
-
 def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> None:
     # Given another request saved the very same gateway authorization between our read and our write
     repo, _, _, clock = world
     intent = _intent(repo, clock)
-    _another_writer_after_our_read(
+    another_writer_after_next_read(
         repo, lambda other: other.authorize(authorization_id="auth_1", now=clock())
     )
     # When we finish our own authorization, Then we answer the winner's result, with one transaction
@@ -201,7 +188,7 @@ def test_a_concurrent_save_of_the_same_authorization_is_reused(world: World) -> 
 def test_a_concurrent_different_change_is_a_conflict(world: World) -> None:
     repo, _, _, clock = world
     intent = _intent(repo, clock)
-    _another_writer_after_our_read(
+    another_writer_after_next_read(
         repo, lambda other: other.decline(decline_code="generic_decline", now=clock())
     )
     with pytest.raises(InvalidState):
@@ -213,7 +200,7 @@ def test_an_authorization_that_cannot_be_recorded_is_voided(world: World) -> Non
     # Given the payment is declined by another writer while our gateway authorization is approved
     repo, _, gateway, clock = world
     intent = _intent(repo, clock)
-    _another_writer_after_our_read(
+    another_writer_after_next_read(
         repo, lambda other: other.decline(decline_code="fraud_suspected", now=clock())
     )
     # When our authorization cannot be saved, Then it is voided at the gateway, not left on the card

@@ -18,7 +18,7 @@ from payments.service.movements import (
     void_intent,
 )
 from payments.service.ports import GatewayOutcome, GatewayResult
-from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository
+from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository, another_writer_after_next_read
 
 
 @pytest.fixture
@@ -145,30 +145,18 @@ def test_a_concurrent_duplicate_refund_is_the_same_refund(
     intent_id = _captured(repo, gateway, clock)
     gateway_refund = GatewayResult(GatewayOutcome.APPROVED, "re_gateway_1")
     gateway.refund = lambda **_: gateway_refund  # type: ignore[method-assign]
-    original_get = repo.get
-    raced = {"done": False}
-
-    def get_then_duplicate(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
-        current = original_get(payment_intent_id, consistent=consistent)
-        if not raced["done"]:
-            raced["done"] = True
-            other = original_get(payment_intent_id)
-            other.refund(
-                amount=Money.of(2_000, "EUR"),
-                now=clock(),
-                gateway_reference="re_gateway_1",
-                request_id="req-1",
-            )
-            repo.save(other)
-        return current
-
-    repo.get = get_then_duplicate  # type: ignore[method-assign]
+    another_writer_after_next_read(
+        repo,
+        lambda other: other.refund(
+            amount=Money.of(2_000, "EUR"), now=clock(), gateway_reference="re_gateway_1", request_id="req-1"
+        ),
+    )
     refund = refund_intent(
         RefundIntent(intent_id, "req-1", 2_000), intents=repo, gateway=gateway, clock=clock
     )
     # Then we answer the recorded refund, and only one was recorded
     assert refund.transaction_id == refund_id_for(intent_id, 1)
-    stored = original_get(intent_id)
+    stored = repo.intents[intent_id]
     assert (stored.amount_refunded, stored.refund_count) == (2_000, 1)
 
 
@@ -177,24 +165,12 @@ def test_a_refund_is_recorded_even_when_something_else_moved_the_payment(
 ) -> None:
     # Given an unrelated change (a receipt flag) saved between our read and our write
     intent_id = _captured(repo, gateway, clock)
-    original_get = repo.get
-    raced = {"done": False}
-
-    def get_then_touch(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
-        current = original_get(payment_intent_id, consistent=consistent)
-        if not raced["done"]:
-            raced["done"] = True
-            other = original_get(payment_intent_id)
-            other.updated_at = clock()
-            repo.save(other)
-        return current
-
-    repo.get = get_then_touch  # type: ignore[method-assign]
+    another_writer_after_next_read(repo, lambda other: setattr(other, "updated_at", clock()))
     refund = refund_intent(
         RefundIntent(intent_id, "req-1", 2_500), intents=repo, gateway=gateway, clock=clock
     )
     # Then the gateway's refund is recorded on the payment as it now stands, once
-    stored = original_get(intent_id)
+    stored = repo.intents[intent_id]
     assert (stored.amount_refunded, stored.refund_count, stored.version) == (2_500, 1, 5)
     assert refund.transaction_id == refund_id_for(intent_id, 1)
 
@@ -204,25 +180,16 @@ def test_another_requests_concurrent_refund_is_a_retryable_conflict(
 ) -> None:
     # Given another request's refund recorded under the same number while ours was in flight
     intent_id = _captured(repo, gateway, clock)
-    original_get = repo.get
-    raced = {"done": False}
-
-    def get_then_other(payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
-        current = original_get(payment_intent_id, consistent=consistent)
-        if not raced["done"]:
-            raced["done"] = True
-            other = original_get(payment_intent_id)
-            other.refund(
-                amount=Money.of(2_000, "EUR"), now=clock(), gateway_reference="re_1", request_id="other"
-            )
-            repo.save(other)
-        return current
-
-    repo.get = get_then_other  # type: ignore[method-assign]
+    another_writer_after_next_read(
+        repo,
+        lambda other: other.refund(
+            amount=Money.of(2_000, "EUR"), now=clock(), gateway_reference="re_1", request_id="other"
+        ),
+    )
     # Then ours is a retryable conflict, and only the other refund is recorded
     with pytest.raises(ConcurrentUpdate):
         refund_intent(RefundIntent(intent_id, "mine", 2_000), intents=repo, gateway=gateway, clock=clock)
-    assert (original_get(intent_id).amount_refunded, original_get(intent_id).refund_count) == (2_000, 1)
+    assert (repo.intents[intent_id].amount_refunded, repo.intents[intent_id].refund_count) == (2_000, 1)
 
 
 def test_an_unknown_refund_is_not_found(repo: FakeIntentRepository) -> None:
