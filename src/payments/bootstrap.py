@@ -219,6 +219,15 @@ def event_log() -> DynamoDBEventLog:
     return DynamoDBEventLog(dynamodb(), table=settings().events_table)
 
 
+@once
+def webhook_secret() -> str:
+    """The gateway's webhook signing secret, read once per container from Secrets Manager."""
+    secret: str = _client("secretsmanager").get_secret_value(SecretId=settings().webhook_secret_arn)[
+        "SecretString"
+    ]
+    return secret
+
+
 def reset() -> None:
     """Forget every built object (tests, and the local runtime after it changes the environment)."""
     for builder in once._all:

@@ -66,6 +66,7 @@ class Settings:
     ops_webhook_url: str = ""
     events_table: str = ""
     payment_events_topic_arn: str = ""
+    webhook_secret_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -109,6 +110,7 @@ class Settings:
             ops_webhook_url=env.get("OPS_WEBHOOK_URL", ""),
             events_table=env.get("EVENTS_TABLE", ""),
             payment_events_topic_arn=env.get("PAYMENT_EVENTS_TOPIC_ARN", ""),
+            webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", ""),
         )
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")

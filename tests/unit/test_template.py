@@ -84,6 +84,11 @@ FUNCTIONS = {
     ),
     "EventsPublisherFunction": ("events-publisher", "payments.functions.events_publisher.handler", None),
     "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
+    "GatewayWebhooksFunction": (
+        "gateway-webhooks",
+        "payments.functions.gateway_webhooks.handler",
+        ("POST", "/v1/webhooks/gateway"),
+    ),
     **{
         f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
         for task, name, handler in (

@@ -18,6 +18,8 @@ class EventType(StrEnum):
     VOIDED = "VOIDED"
     REFUNDED = "REFUNDED"
     DISPUTED = "DISPUTED"
+    DISPUTE_WON = "DISPUTE_WON"
+    DISPUTE_LOST = "DISPUTE_LOST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,9 @@ _BY_KIND = {
     TransactionKind.CAPTURE: EventType.CAPTURED,
     TransactionKind.VOID: EventType.VOIDED,
     TransactionKind.REFUND: EventType.REFUNDED,
+    TransactionKind.DISPUTE_OPENED: EventType.DISPUTED,
+    TransactionKind.DISPUTE_WON: EventType.DISPUTE_WON,
+    TransactionKind.DISPUTE_LOST: EventType.DISPUTE_LOST,
 }
 
 

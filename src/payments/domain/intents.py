@@ -69,6 +69,9 @@ class TransactionKind(StrEnum):
     CAPTURE = "CAPTURE"
     VOID = "VOID"
     REFUND = "REFUND"
+    DISPUTE_OPENED = "DISPUTE_OPENED"
+    DISPUTE_WON = "DISPUTE_WON"
+    DISPUTE_LOST = "DISPUTE_LOST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,17 @@ def refund_id_for(payment_intent_id: str, number: int) -> str:
     return f"re_{payment_intent_id.removeprefix('pi_')}_{number}"
 
 
+# Movements a payment has at most once get ids from the payment alone; refunds (several) and
+# disputes (named by the gateway's event) get theirs from `refund_id_for` and the webhook.
+ONCE_PER_PAYMENT: Final = frozenset(
+    {TransactionKind.AUTHORIZATION, TransactionKind.CAPTURE, TransactionKind.VOID}
+)
+
+
 def transaction_id_for(payment_intent_id: str, kind: TransactionKind) -> str:
     """Deterministic, so a retried write of the same movement can only ever land once."""
+    if kind not in ONCE_PER_PAYMENT:
+        raise ValueError(f"{kind} movements are named by their own id, not by the payment")
     return f"txn_{payment_intent_id.removeprefix('pi_')}_{kind.value.lower()[:4]}"
 
 
@@ -256,6 +268,31 @@ class PaymentIntent:
             transaction_id=refund_id_for(self.payment_intent_id, self.refund_count),
             request_id=request_id,
         )
+
+    def open_dispute(self, *, movement_id: str, now: datetime, gateway_reference: str) -> Transaction:
+        """The cardholder disputes the payment: what was captured and not refunded is at stake."""
+        if self.status not in {Status.CAPTURED, Status.PARTIALLY_REFUNDED}:
+            raise InvalidState(f"only a captured payment can be disputed; it is {self.status}")
+        self._move_to(Status.DISPUTED, now)
+        at_stake = Money(self.amount_refundable, self.amount.currency)
+        return self._record(
+            TransactionKind.DISPUTE_OPENED, at_stake, now, gateway_reference, transaction_id=movement_id
+        )
+
+    def close_dispute(
+        self, *, won: bool, movement_id: str, now: datetime, gateway_reference: str
+    ) -> Transaction:
+        """Won: the payment stands as before the dispute. Lost: the disputed funds went back."""
+        if self.status is not Status.DISPUTED:
+            raise InvalidState(f"only a DISPUTED payment can have its dispute closed; it is {self.status}")
+        at_stake = Money(self.amount_refundable, self.amount.currency)
+        if won:
+            self._move_to(Status.PARTIALLY_REFUNDED if self.amount_refunded else Status.CAPTURED, now)
+        else:
+            self._move_to(Status.REFUNDED, now)
+            self.amount_refunded = self.amount_captured
+        kind = TransactionKind.DISPUTE_WON if won else TransactionKind.DISPUTE_LOST
+        return self._record(kind, at_stake, now, gateway_reference, transaction_id=movement_id)
 
     def void(self, *, now: datetime, gateway_reference: str) -> Transaction:
         if self.status is not Status.AUTHORIZED:

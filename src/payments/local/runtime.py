@@ -24,6 +24,7 @@ from payments.local.mailbox import sent_emails
 from payments.local.stack import Deployed, StackBuilder, Template
 
 STACK_NAME = "payments-local"
+DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
 STAGE = "local"
 
 
@@ -84,6 +85,7 @@ class LocalStack:
                 "Stage": STAGE,
                 "GatewayBaseUrl": self.gateway.url,
                 "OpsWebhookUrl": f"{self.front_door.url}/_local/notifications",
+                "GatewayWebhookSecret": os.environ.get("GATEWAY_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
                 **self.parameters,
             },
         )

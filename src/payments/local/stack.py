@@ -125,6 +125,7 @@ class Template:
         "AWS::SES::ConfigurationSet": "Name",
         "AWS::KMS::Alias": "AliasName",
         "AWS::SES::EmailIdentity": "EmailIdentity",
+        "AWS::SecretsManager::Secret": "Name",
     }
 
     def name(self, logical_id: str) -> str:
@@ -151,8 +152,8 @@ class Template:
             return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{self.name(logical_id)}"
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.name(logical_id)}"
-        if kind == "AWS::KMS::Key":
-            raise StackError(f"the KMS key {logical_id} is referenced before it is created")
+        if kind in {"AWS::KMS::Key", "AWS::SecretsManager::Secret"}:
+            raise StackError(f"{logical_id} is referenced before it is created")
         return self.name(logical_id)
 
     def attribute(self, logical_id: str, name: str) -> str:
@@ -328,6 +329,7 @@ class StackBuilder:
         self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::KMS::Key": self._kms_key,
             "AWS::KMS::Alias": self._kms_alias,
+            "AWS::SecretsManager::Secret": self._secret,
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::DynamoDB::Table": self._table,
             "AWS::S3::Bucket": self._bucket,
@@ -415,6 +417,14 @@ class StackBuilder:
         self._client("kms").create_alias(
             AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"]
         )
+
+    def _secret(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        request: dict[str, Any] = {"Name": self.template.name(logical_id)}
+        for field_name in ("Description", "SecretString", "KmsKeyId"):
+            if field_name in properties:
+                request[field_name] = str(properties[field_name])
+        self.template.created[logical_id] = self._client("secretsmanager").create_secret(**request)["ARN"]
 
     def _bucket(self, logical_id: str, resource: dict[str, Any]) -> None:
         properties = self._properties(resource)
