@@ -84,6 +84,7 @@ FUNCTIONS = {
     ),
     "EventsPublisherFunction": ("events-publisher", "payments.functions.events_publisher.handler", None),
     "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
+    "FraudFeedbackFunction": ("fraud-feedback", "payments.functions.fraud_feedback.handler", None),
     "GatewayWebhooksFunction": (
         "gateway-webhooks",
         "payments.functions.gateway_webhooks.handler",
@@ -566,7 +567,28 @@ def test_sam_functions_declare_their_routes_on_the_shared_api(template: dict[str
 
 def test_ops_alerts_subscribe_to_the_ops_topic(template: dict[str, Any]) -> None:
     events = template["Resources"]["OpsAlertsFunction"]["Properties"]["Events"]
-    assert list(events.values()) == [{"Type": "SNS", "Properties": {"Topic": {"Ref": "OpsAlertsTopic"}}}]
+    assert events["OpsAlerts"] == {"Type": "SNS", "Properties": {"Topic": {"Ref": "OpsAlertsTopic"}}}
+    # The document's filter: disputes, on any amount tier but LOW.
+    assert events["Disputes"] == {
+        "Type": "SNS",
+        "Properties": {
+            "Topic": {"Ref": "PaymentEventsTopic"},
+            "FilterPolicy": {"eventType": ["DISPUTED"], "amountTier": [{"anything-but": "LOW"}]},
+        },
+    }
+
+
+def test_fraud_feedback_hears_authorizations_only(template: dict[str, Any]) -> None:
+    [event] = template["Resources"]["FraudFeedbackFunction"]["Properties"]["Events"].values()
+    assert event["Properties"]["Topic"] == {"Ref": "PaymentEventsTopic"}
+    assert event["Properties"]["FilterPolicy"] == {"eventType": ["AUTHORIZED"]}
+
+
+def test_the_analytics_queue_receives_every_event(template: dict[str, Any]) -> None:
+    subscription = template["Resources"]["AnalyticsSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "PaymentEventsTopic"}
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["AnalyticsQueue", "Arn"]}
+    assert "FilterPolicy" not in subscription
 
 
 def test_parameter_defaults(template: dict[str, Any]) -> None:

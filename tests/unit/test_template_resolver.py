@@ -391,7 +391,7 @@ def test_resolve_does_not_change_the_document() -> None:
 def test_an_unknown_resource_type_fails_before_anything_is_created() -> None:
     # Given a template with a type the local runtime cannot create, next to ones it can
     doc = document()
-    doc["Resources"]["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    doc["Resources"]["Queue"] = {"Type": "AWS::MQ::Broker", "Properties": {}}
     doc["Resources"]["Topic"] = {"Type": "AWS::EC2::Instance"}
     calls: list[str] = []
 
@@ -404,7 +404,7 @@ def test_an_unknown_resource_type_fails_before_anything_is_created() -> None:
     # When / Then
     with pytest.raises(StackError) as caught:
         builder.build()
-    assert "Queue (AWS::SQS::Queue)" in str(caught.value)
+    assert "Queue (AWS::MQ::Broker)" in str(caught.value)
     assert "Topic (AWS::EC2::Instance)" in str(caught.value)
     assert calls == []
     assert builder.deployed.resources == {}

@@ -18,6 +18,7 @@ def event_body(event: PaymentEvent) -> dict[str, Any]:
         "eventId": event.event_id,
         "eventType": event.event_type.value,
         "paymentIntentId": event.payment_intent_id,
+        "customerId": event.customer_id,
         "amount": event.amount.amount,
         "currency": event.amount.currency.code,
         "amountTier": event.amount_tier.value,

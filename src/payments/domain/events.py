@@ -27,6 +27,7 @@ class PaymentEvent:
     event_id: str  # the transaction's id: one event per movement, however often it is delivered
     event_type: EventType
     payment_intent_id: str
+    customer_id: str
     amount: Money
     amount_tier: AmountTier
     occurred_at: datetime
@@ -52,6 +53,7 @@ def event_for(transaction: Transaction) -> PaymentEvent:
         event_id=transaction.transaction_id,
         event_type=event_type,
         payment_intent_id=transaction.payment_intent_id,
+        customer_id=transaction.customer_id,
         amount=transaction.amount,
         amount_tier=amount_tier(transaction.amount),
         occurred_at=transaction.created_at,

@@ -126,6 +126,7 @@ class Template:
         "AWS::KMS::Alias": "AliasName",
         "AWS::SES::EmailIdentity": "EmailIdentity",
         "AWS::SecretsManager::Secret": "Name",
+        "AWS::SQS::Queue": "QueueName",
     }
 
     def name(self, logical_id: str) -> str:
@@ -152,7 +153,7 @@ class Template:
             return f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{self.name(logical_id)}"
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.name(logical_id)}"
-        if kind in {"AWS::KMS::Key", "AWS::SecretsManager::Secret"}:
+        if kind in {"AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::SQS::Queue"}:
             raise StackError(f"{logical_id} is referenced before it is created")
         return self.name(logical_id)
 
@@ -173,6 +174,8 @@ class Template:
             ("AWS::S3::Bucket", "Arn"): f"arn:aws:s3:::{resource_name}",
             ("AWS::Serverless::StateMachine", "Arn"): self.physical_id(logical_id),
             ("AWS::Serverless::StateMachine", "Name"): resource_name,
+            ("AWS::SQS::Queue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resource_name}",
+            ("AWS::SQS::Queue", "QueueName"): resource_name,
         }
         if (kind, name) in known:
             return known[(kind, name)]
@@ -335,6 +338,9 @@ class StackBuilder:
             "AWS::S3::Bucket": self._bucket,
             "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SNS::Topic": self._topic,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::SNS::Subscription": self._subscription,
             "AWS::SES::EmailIdentity": self._ses_identity,
             "AWS::SES::ConfigurationSet": self._ses_configuration_set,
             "AWS::SES::Template": self._ses_template,
@@ -477,6 +483,49 @@ class StackBuilder:
         if "KmsMasterKeyId" in properties:
             attributes["KmsMasterKeyId"] = str(properties["KmsMasterKeyId"])
         self._client("sns").create_topic(Name=self.template.name(logical_id), Attributes=attributes)
+
+    def _queue(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        attributes = {
+            name: json.dumps(properties[name])
+            if isinstance(properties[name], dict)
+            else str(properties[name])
+            for name in (
+                "KmsMasterKeyId",
+                "MessageRetentionPeriod",
+                "VisibilityTimeout",
+                "RedrivePolicy",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+                "ReceiveMessageWaitTimeSeconds",
+            )
+            if name in properties
+        }
+        url = self._client("sqs").create_queue(
+            QueueName=self.template.name(logical_id), Attributes=attributes
+        )["QueueUrl"]
+        self.template.created[logical_id] = url
+
+    def _queue_policy(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        for url in properties["Queues"]:
+            self._client("sqs").set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(properties["PolicyDocument"])}
+            )
+
+    def _subscription(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        attributes = {}
+        if "FilterPolicy" in properties:
+            attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+        if "RawMessageDelivery" in properties:
+            attributes["RawMessageDelivery"] = str(properties["RawMessageDelivery"]).lower()
+        self._client("sns").subscribe(
+            TopicArn=properties["TopicArn"],
+            Protocol=properties["Protocol"],
+            Endpoint=properties["Endpoint"],
+            Attributes=attributes,
+        )
 
     def _ses_identity(self, logical_id: str, resource: dict[str, Any]) -> None:
         identity = str(self._properties(resource)["EmailIdentity"])
