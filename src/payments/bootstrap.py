@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
-    from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter
+    from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory, DynamoDBVelocityCounter
     from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
     from payments.adapters.fraud_client import LambdaFraudScreen
     from payments.adapters.gateway_client import HttpGateway
@@ -129,6 +129,13 @@ def velocity_counter() -> DynamoDBVelocityCounter:
     from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter  # noqa: PLC0415
 
     return DynamoDBVelocityCounter(dynamodb(), table=settings().fraud_velocity_table)
+
+
+@once
+def approval_history() -> DynamoDBApprovalHistory:
+    from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory  # noqa: PLC0415
+
+    return DynamoDBApprovalHistory(dynamodb(), table=settings().fraud_velocity_table)
 
 
 @once

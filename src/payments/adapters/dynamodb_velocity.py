@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from payments.service.ports import VelocityCounter
+from botocore.exceptions import ClientError
+
+from payments.service.ports import ApprovalHistory, VelocityCounter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -35,3 +37,32 @@ class DynamoDBVelocityCounter(VelocityCounter):
             )
             counts[key] = int(response["Attributes"]["attempts"]["N"])
         return counts
+
+
+class DynamoDBApprovalHistory(ApprovalHistory):
+    """Beside the velocity counters: `approved#<customer>` with a count, the last approval and the
+    event ids counted (so a redelivered event counts once)."""
+
+    def __init__(self, client: DynamoDBClient, *, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def record(self, *, customer_id: str, event_id: str, approved_at: str) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"counterKey": {"S": f"approved#{customer_id}"}},
+                UpdateExpression="ADD approvedCount :one, seenEvents :event SET lastApprovedAt = :at",
+                ConditionExpression="NOT contains(seenEvents, :eventId)",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":event": {"SS": [event_id]},
+                    ":eventId": {"S": event_id},
+                    ":at": {"S": approved_at},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

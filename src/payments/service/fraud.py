@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from payments.domain.fraud import FraudAssessment, FraudRules, FraudSignals, assess
-from payments.service.ports import VelocityCounter
+from payments.service.ports import ApprovalHistory, VelocityCounter
 
 
 def screen(signals: FraudSignals, *, velocity: VelocityCounter, rules: FraudRules) -> FraudAssessment:
@@ -22,3 +22,12 @@ def screen(signals: FraudSignals, *, velocity: VelocityCounter, rules: FraudRule
         ip_attempts=counts.get(keys.get("ip", ""), 0),
     )
     return assess(counted, rules)
+
+
+def remember_approval(event: dict[str, object], *, history: ApprovalHistory) -> bool:
+    """Fraud feedback: an AUTHORIZED payment event adds to its customer's approval history, once."""
+    return history.record(
+        customer_id=str(event["customerId"]),
+        event_id=str(event["eventId"]),
+        approved_at=str(event["occurredAt"]),
+    )

@@ -209,3 +209,11 @@ class EventLog(abc.ABC):
         self, payment_intent_id: str, *, limit: int, next_token: str | None
     ) -> Page[dict[str, object]]:
         """The payment's events as published, oldest first."""
+
+
+class ApprovalHistory(abc.ABC):
+    """Each customer's approved authorizations, fed back to fraud scoring."""
+
+    @abc.abstractmethod
+    def record(self, *, customer_id: str, event_id: str, approved_at: str) -> bool:
+        """Count the approval once per event id; False when this event was counted already."""
