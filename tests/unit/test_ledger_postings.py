@@ -1,0 +1,118 @@
+"""The ledger's postings: every entry balances, and the books follow the payment, whatever the sequence."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from payments.domain.errors import InvalidRequest, InvalidState
+from payments.domain.events import EventType, event_for
+from payments.domain.intents import PaymentIntent, Status
+from payments.domain.ledger import Account, Direction, LedgerEntry, postings_for
+from payments.domain.money import Money
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+commands = st.lists(
+    st.one_of(
+        st.tuples(st.just("capture"), st.integers(1, 12_000)),
+        st.tuples(st.just("void"), st.just(0)),
+        st.tuples(st.just("refund"), st.integers(1, 12_000)),
+        st.tuples(st.just("dispute"), st.just(0)),
+        st.tuples(st.just("close"), st.booleans().map(int)),
+    ),
+    max_size=12,
+)
+
+
+def run(amount: int, sequence: list[tuple[str, int]]) -> tuple[PaymentIntent, dict[str, LedgerEntry]]:
+    intent = PaymentIntent.create(
+        amount=Money.of(amount, "EUR"),
+        customer_id="c",
+        merchant_id="m",
+        payment_method="pm_card_visa",
+        now=NOW,
+        time_to_live=timedelta(hours=1),
+    )
+    intent.authorize(authorization_id="auth_1", now=NOW)
+    for number, (command, value) in enumerate(sequence):
+        try:
+            if command == "capture":
+                intent.capture(amount=Money.of(value, "EUR"), now=NOW, gateway_reference="cap")
+            elif command == "void":
+                intent.void(now=NOW, gateway_reference="void")
+            elif command == "refund":
+                intent.refund(amount=Money.of(value, "EUR"), now=NOW, gateway_reference=f"re_{number}")
+            elif command == "dispute":
+                intent.open_dispute(movement_id=f"whk_open_{number}", now=NOW, gateway_reference="dp")
+            else:
+                intent.close_dispute(
+                    won=bool(value), movement_id=f"whk_close_{number}", now=NOW, gateway_reference="dp"
+                )
+        except (InvalidState, InvalidRequest):
+            continue
+    books: dict[str, LedgerEntry] = {}
+    held: Money | None = None
+    for transaction in intent.new_transactions:
+        event = event_for(transaction)
+        if event.event_type is EventType.AUTHORIZED:
+            held = event.amount
+        for _delivery in range(2):  # every event delivered twice: an entry is named by its event
+            entry = postings_for(event, held=held)
+            if entry is not None:
+                books.setdefault(entry.entry_id, entry)
+        if event.event_type in {EventType.CAPTURED, EventType.VOIDED}:
+            held = None
+    return intent, books
+
+
+def balances(books: dict[str, LedgerEntry]) -> dict[Account, int]:
+    totals: dict[Account, int] = defaultdict(int)
+    for entry in books.values():
+        for leg in entry.legs:
+            totals[leg.account] += (
+                leg.amount.amount if leg.direction is Direction.DEBIT else -leg.amount.amount
+            )
+    return totals
+
+
+@settings(max_examples=200, deadline=None)
+@given(amount=st.integers(1, 10_000), sequence=commands)
+def test_the_books_balance_and_follow_the_payment(amount: int, sequence: list[tuple[str, int]]) -> None:
+    intent, books = run(amount, sequence)
+    assert all(entry.balances() for entry in books.values())
+    totals = balances(books)
+    assert sum(totals.values()) == 0
+    # The hold is on the books exactly while the payment is only authorized
+    held = intent.amount.amount if intent.status is Status.AUTHORIZED else 0
+    assert totals[Account.AUTHORIZATIONS_PENDING] == held
+    # What we owe the merchant is what was captured and not given back (refunds, lost disputes)
+    assert totals[Account.MERCHANT_PAYABLE] == -(intent.amount_captured - intent.amount_refunded)
+    # Funds withheld for a dispute are on the books exactly while it is open
+    at_stake = intent.amount_refundable if intent.status is Status.DISPUTED else 0
+    assert totals[Account.DISPUTES_PENDING] == at_stake
+    assert intent.amount_refunded <= intent.amount_captured
+
+
+def test_a_partial_capture_releases_the_whole_hold() -> None:
+    _, books = run(10_000, [("capture", 4_000)])
+    totals = balances(books)
+    assert totals[Account.AUTHORIZATIONS_PENDING] == 0
+    assert totals[Account.CUSTOMER_AUTHORIZATIONS] == 0
+    assert (totals[Account.GATEWAY_CLEARING], totals[Account.MERCHANT_PAYABLE]) == (4_000, -4_000)
+
+
+def test_a_decline_posts_nothing() -> None:
+    intent = PaymentIntent.create(
+        amount=Money.of(500, "EUR"),
+        customer_id="c",
+        merchant_id="m",
+        payment_method="pm_card_declined",
+        now=NOW,
+        time_to_live=timedelta(hours=1),
+    )
+    intent.decline(decline_code="generic_decline", now=NOW)
+    assert postings_for(event_for(intent.new_transactions[0])) is None
