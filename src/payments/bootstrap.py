@@ -42,16 +42,23 @@ class once(Generic[T]):  # noqa: N801 (used as a decorator)
     _all: ClassVar[list[once[Any]]] = []
 
     def __init__(self, build: Callable[[], T]) -> None:
-        self._build = functools.cache(build)
+        self._build = build
+        self._built: tuple[T] | None = None
         functools.update_wrapper(self, build)
         once._all.append(self)
 
     def __call__(self) -> T:
-        with _lock:
-            return self._build()
+        built = self._built  # every request reads this: no lock once it is set
+        if built is None:
+            with _lock:
+                if self._built is None:
+                    self._built = (self._build(),)
+                built = self._built
+        return built[0]
 
     def cache_clear(self) -> None:
-        self._build.cache_clear()
+        with _lock:
+            self._built = None
 
 
 def now() -> datetime:

@@ -6,12 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from payments.adapters.aws_errors import condition_failed
 from payments.domain.errors import InvalidState, NotFound
 from payments.service.ports import CheckoutRecord, CheckoutRepository
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoDBCheckoutRepository(CheckoutRepository):
@@ -34,7 +31,7 @@ class DynamoDBCheckoutRepository(CheckoutRepository):
                 ConditionExpression="attribute_not_exists(trackingId)",
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
             return self.get(record.tracking_id)
         return record
@@ -77,7 +74,7 @@ class DynamoDBCheckoutRepository(CheckoutRepository):
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
             self.get(tracking_id)  # NotFound for an unknown checkout
             raise InvalidState("this checkout is not waiting for a 3-D Secure challenge") from None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from payments.adapters import page_tokens
+from payments.adapters.aws_errors import condition_failed
 from payments.adapters.dynamodb_items import (
     intent_from_item,
     intent_to_item,
@@ -83,8 +84,7 @@ class DynamoDBIntentRepository(IntentRepository):
                 ]
                 self._client.transact_write_items(TransactItems=transact_items)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+            if condition_failed(error):
                 raise ConcurrentUpdate(
                     f"payment intent {intent.payment_intent_id} was changed by another request"
                 ) from error

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from payments.adapters.aws_errors import condition_failed
 from payments.adapters.dynamodb_items import format_time
 from payments.domain.intents import PaymentIntent
 from payments.service.ports import Ledger
@@ -52,10 +53,7 @@ class DynamoDBLedger(Ledger):
             else:
                 self._client.transact_write_items(TransactItems=[{"ConditionCheck": condition}, {"Put": put}])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {
-                "ConditionalCheckFailedException",
-                "TransactionCanceledException",
-            }:
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from payments.adapters.aws_errors import condition_failed
 from payments.service.ports import ApprovalHistory, VelocityCounter
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class DynamoDBApprovalHistory(ApprovalHistory):
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True

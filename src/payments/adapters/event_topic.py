@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payments.adapters import page_tokens
+from payments.adapters.aws_errors import condition_failed
 from payments.adapters.dynamodb_items import format_time
 from payments.domain.events import PaymentEvent
 from payments.service.ports import EventLog, EventPublisher, Page
@@ -66,7 +67,7 @@ class DynamoDBEventLog(EventLog):
                 ConditionExpression="attribute_not_exists(eventId)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from payments.adapters.dynamodb_items import format_time
 from payments.domain.cards import contains_card_number
 from payments.domain.intents import PaymentIntent, Transaction
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-FreeText = Annotated[str, Field(max_length=500)]
+
+
+def _no_card_number(value: str) -> str:
+    if contains_card_number(value):
+        raise ValueError("must not contain a card number")
+    return value
+
+
+# Free text a person typed: bounded, and never a place a card number can hide.
+CardFreeText = Annotated[str, Field(max_length=500), AfterValidator(_no_card_number)]
 
 
 class _Body(BaseModel):
@@ -29,15 +38,8 @@ class CreateIntentBody(_Body):
         default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
     )
     locale: Literal["en-US", "es-MX"] = "en-US"
-    description: FreeText | None = None
+    description: CardFreeText | None = None
     orderId: Identifier | None = None  # noqa: N815
-
-    @field_validator("description")
-    @classmethod
-    def _no_card_numbers(cls, value: str | None) -> str | None:
-        if value is not None and contains_card_number(value):
-            raise ValueError("must not contain a card number")
-        return value
 
 
 class AuthorizeBody(_Body):
@@ -52,14 +54,7 @@ class CaptureBody(_Body):
 class RefundBody(_Body):
     paymentIntentId: Identifier  # noqa: N815
     amount: int | None = Field(default=None, gt=0, le=99_999_999_999)
-    reason: FreeText | None = None
-
-    @field_validator("reason")
-    @classmethod
-    def _no_card_numbers(cls, value: str | None) -> str | None:
-        if value is not None and contains_card_number(value):
-            raise ValueError("must not contain a card number")
-        return value
+    reason: CardFreeText | None = None
 
 
 def refund_body(refund: Transaction) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class LocalStack:
         self._lock = threading.Lock()
         self.notifications: list[Any] = []
         self.pollers: list[StreamPoller] = []
+        self._clients: dict[str, Any] = {}
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -132,9 +133,15 @@ class LocalStack:
     # -- internals ---------------------------------------------------------------------------------
 
     def _client(self, service: str) -> Any:
-        import boto3  # noqa: PLC0415
+        """One client per service (building one takes tens of milliseconds), made on first use."""
+        with self._lock:
+            if service not in self._clients:
+                import boto3  # noqa: PLC0415
 
-        return boto3.client(service, endpoint_url=self.emulator.endpoint)  # type: ignore[call-overload]
+                self._clients[service] = boto3.client(  # type: ignore[call-overload]
+                    service, endpoint_url=self.emulator.endpoint
+                )
+            return self._clients[service]
 
     @staticmethod
     def _reset_containers() -> None:

@@ -9,10 +9,11 @@ nothing is ever refunded twice or refunded without being recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from payments.domain.errors import ConcurrentUpdate, InvalidState, NotFound
-from payments.domain.intents import PaymentIntent, Transaction, TransactionKind, refund_id_for
+from payments.domain.intents import PaymentIntent, Status, Transaction, TransactionKind, refund_id_for
 from payments.domain.money import Money
 from payments.service.intents import Clock
 from payments.service.ports import IntentRepository, PaymentGateway
@@ -56,14 +57,14 @@ def void_intent(
     payment_intent_id: str, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
 ) -> PaymentIntent:
     intent = intents.get(payment_intent_id, consistent=True)
-    if intent.status is not intent.status.AUTHORIZED or intent.authorization_id is None:
+    if intent.status is not Status.AUTHORIZED or intent.authorization_id is None:
         raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {intent.status}")
     result = gateway.void(
         idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
     )
     assert result.reference is not None
     intent.void(now=clock(), gateway_reference=result.reference)
-    return _save_or_current(intent, intents, same_as=lambda current: current.status is current.status.VOIDED)
+    return _save_or_current(intent, intents, same_as=lambda current: current.status is Status.VOIDED)
 
 
 def refund_intent(
@@ -122,12 +123,14 @@ def get_refund(refund_id: str, *, intents: IntentRepository) -> Transaction:
     return transaction
 
 
-def _save_or_current(intent: PaymentIntent, intents: IntentRepository, *, same_as: object) -> PaymentIntent:
+def _save_or_current(
+    intent: PaymentIntent, intents: IntentRepository, *, same_as: Callable[[PaymentIntent], bool]
+) -> PaymentIntent:
     """Save; if a concurrent duplicate saved the same movement first, answer what it saved."""
     try:
         return intents.save(intent)
     except ConcurrentUpdate:
         current = intents.get(intent.payment_intent_id, consistent=True)
-        if current.status is intent.status and callable(same_as) and same_as(current):
+        if current.status is intent.status and same_as(current):
             return current
         raise InvalidState(f"the payment changed concurrently and is now {current.status}") from None
