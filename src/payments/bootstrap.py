@@ -188,7 +188,13 @@ def workflow() -> StepFunctionsWorkflow:
 def ledger() -> DynamoDBLedger:
     from payments.adapters.dynamodb_ledger import DynamoDBLedger  # noqa: PLC0415
 
-    return DynamoDBLedger(dynamodb(), table=settings().ledger_table, clock=now)
+    config = settings()
+    return DynamoDBLedger(
+        dynamodb(),
+        table=config.ledger_table,
+        balances_table=config.ledger_balances_table,
+        intents_table=config.intents_table,
+    )
 
 
 @once

@@ -55,6 +55,7 @@ class Settings:
     fraud_rules: FraudRules = field(default_factory=FraudRules)
     checkouts_table: str = ""
     ledger_table: str = ""
+    ledger_balances_table: str = ""
     checkout_state_machine_arn: str = ""
     receipt_sender: str = ""
     receipts_configuration_set: str = ""
@@ -99,6 +100,7 @@ class Settings:
             fraud_rules=rules,
             checkouts_table=env.get("CHECKOUTS_TABLE", ""),
             ledger_table=env.get("LEDGER_TABLE", ""),
+            ledger_balances_table=env.get("LEDGER_BALANCES_TABLE", ""),
             checkout_state_machine_arn=env.get("CHECKOUT_STATE_MACHINE_ARN", ""),
             receipt_sender=env.get("RECEIPT_SENDER", ""),
             receipts_configuration_set=env.get("RECEIPTS_CONFIGURATION_SET", ""),

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.domain.errors import InvalidRequest, InvalidState
-from payments.domain.events import EventType, event_for
+from payments.domain.events import PaymentEvent, event_for
 from payments.domain.intents import PaymentIntent, Status
-from payments.domain.ledger import Account, Direction, LedgerEntry, postings_for
+from payments.domain.ledger import (
+    Account,
+    Direction,
+    LedgerEntry,
+    authorization_hold,
+    postings_for,
+    reversal_of,
+)
 from payments.domain.money import Money
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -28,7 +37,11 @@ commands = st.lists(
 )
 
 
-def run(amount: int, sequence: list[tuple[str, int]]) -> tuple[PaymentIntent, dict[str, LedgerEntry]]:
+def run(
+    amount: int,
+    sequence: list[tuple[str, int]],
+    shuffle: Callable[[list[PaymentEvent]], None] = lambda _: None,
+) -> tuple[PaymentIntent, dict[str, LedgerEntry]]:
     intent = PaymentIntent.create(
         amount=Money.of(amount, "EUR"),
         customer_id="c",
@@ -55,17 +68,12 @@ def run(amount: int, sequence: list[tuple[str, int]]) -> tuple[PaymentIntent, di
         except (InvalidState, InvalidRequest):
             continue
     books: dict[str, LedgerEntry] = {}
-    held: Money | None = None
-    for transaction in intent.new_transactions:
-        event = event_for(transaction)
-        if event.event_type is EventType.AUTHORIZED:
-            held = event.amount
-        for _delivery in range(2):  # every event delivered twice: an entry is named by its event
-            entry = postings_for(event, held=held)
-            if entry is not None:
-                books.setdefault(entry.entry_id, entry)
-        if event.event_type in {EventType.CAPTURED, EventType.VOIDED}:
-            held = None
+    deliveries = [event_for(transaction) for transaction in intent.new_transactions] * 2
+    shuffle(deliveries)  # every event twice, in any order: an entry follows from its event alone
+    for event in deliveries:
+        entry = postings_for(event)
+        if entry is not None:
+            books.setdefault(entry.entry_id, entry)
     return intent, books
 
 
@@ -80,9 +88,11 @@ def balances(books: dict[str, LedgerEntry]) -> dict[Account, int]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(amount=st.integers(1, 10_000), sequence=commands)
-def test_the_books_balance_and_follow_the_payment(amount: int, sequence: list[tuple[str, int]]) -> None:
-    intent, books = run(amount, sequence)
+@given(amount=st.integers(1, 10_000), sequence=commands, order=st.randoms(use_true_random=False))
+def test_the_books_balance_and_follow_the_payment(
+    amount: int, sequence: list[tuple[str, int]], order: Random
+) -> None:
+    intent, books = run(amount, sequence, order.shuffle)
     assert all(entry.balances() for entry in books.values())
     totals = balances(books)
     assert sum(totals.values()) == 0
@@ -116,3 +126,29 @@ def test_a_decline_posts_nothing() -> None:
     )
     intent.decline(decline_code="generic_decline", now=NOW)
     assert postings_for(event_for(intent.new_transactions[0])) is None
+
+
+def test_the_checkouts_pending_entry_is_the_authorized_events_entry() -> None:
+    # The checkout posts the hold before the gateway answers; the AUTHORIZED event then names the same entry
+    intent = PaymentIntent.create(
+        amount=Money.of(2_500, "JPY"),
+        customer_id="c",
+        merchant_id="m",
+        payment_method="pm_card_visa",
+        now=NOW,
+        time_to_live=timedelta(hours=1),
+    )
+    ahead = authorization_hold(intent.payment_intent_id, intent.amount, at=NOW)
+    intent.authorize(authorization_id="auth_1", now=NOW + timedelta(seconds=1))
+    posted = postings_for(event_for(intent.new_transactions[0]))
+    assert posted is not None
+    assert (ahead.entry_id, ahead.kind, ahead.legs) == (posted.entry_id, posted.kind, posted.legs)
+
+
+def test_a_reversal_undoes_its_entry_exactly() -> None:
+    hold = authorization_hold("pi_1", Money.of(1_234, "USD"), at=NOW)
+    reversal = reversal_of(hold, at=NOW)
+    assert reversal.entry_id != hold.entry_id
+    assert reversal.balances()
+    for key, change in hold.balance_changes().items():
+        assert reversal.balance_changes()[key] == -change != 0

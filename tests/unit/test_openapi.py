@@ -2,8 +2,8 @@
 
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
 pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view`, the
-refund's from `refund_body` and the event's from `event_body`, so a change on either side that the
-other does not follow fails here.
+refund's from `refund_body`, the event's from `event_body` and the ledger's from `ledger_entry_body`
+and `balance_body`, so a change on either side that the other does not follow fails here.
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ from payments.domain.cards import contains_card_number
 from payments.domain.checkout import AmountTier, CheckoutStatus, tracking_id_for
 from payments.domain.events import EventType, event_for
 from payments.domain.intents import CaptureMethod, PaymentIntent, Status
+from payments.domain.ledger import (
+    Account,
+    Balance,
+    LedgerEntry,
+    authorization_hold,
+    postings_for,
+    reversal_of,
+)
 from payments.domain.money import Money
 from payments.functions import http, list_customer_intents
 from payments.functions.schemas import (
@@ -43,7 +51,9 @@ from payments.functions.schemas import (
     CreateIntentBody,
     RefundBody,
     StartCheckoutBody,
+    balance_body,
     intent_body,
+    ledger_entry_body,
     refund_body,
 )
 from payments.local.cfn_yaml import load_template
@@ -275,7 +285,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 13
+    assert len(routes) == 15
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -344,6 +354,8 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("POST", "/v1/refunds"): "201",
         ("GET", "/v1/refunds/{refundId}"): "200",
         ("GET", "/v1/events"): "200",
+        ("GET", "/v1/payment-intents/{paymentIntentId}/ledger"): "200",
+        ("GET", "/v1/ledger/balances"): "200",
         ("POST", "/v1/webhooks/gateway"): "200",
     }
     for method, path, operation in operations(spec):
@@ -618,16 +630,164 @@ def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, An
         ("VOIDED", "HIGH", "VOIDED"),
         ("DECLINED", "MEDIUM", "DECLINED"),
     ]
-    assert set(schema["properties"]) == set(authorized)
+    released = {body["eventType"]: body.get("releasedAmount") for body in bodies}
+    assert released == {
+        "AUTHORIZED": None,
+        "CAPTURED": 1250,  # a partial capture releases the whole hold
+        "REFUNDED": None,
+        "VOIDED": 150_000,
+        "DECLINED": None,
+    }
+    assert set(schema["properties"]) == set().union(*bodies)
     assert set(schema["required"]) == set(authorized)
     validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEvent"})
     for body in bodies:
         validator.validate(body)
     assert not validator.is_valid({**authorized, "amountTier": "EXTREME"})
     assert not validator.is_valid({**authorized, "eventId": "evt_1"})
+    assert not validator.is_valid({**authorized, "releasedAmount": 1250})
+    assert not validator.is_valid({**bodies[1], "releasedAmount": 0})
     page = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEventList"})
     page.validate({"data": bodies, "nextToken": None})
     assert not page.is_valid({"data": bodies})
+
+
+def ledger_entries() -> list[LedgerEntry]:
+    """Real entries of every kind: each money movement's posting, a hold posted ahead, its reversal."""
+    now = datetime(2025, 1, 15, 10, 30, 5, 123000, tzinfo=UTC)
+
+    def intent(amount: Money) -> PaymentIntent:
+        return PaymentIntent.create(
+            amount=amount,
+            customer_id="cus_42",
+            merchant_id="mer_acme",
+            payment_method="pm_card_visa",
+            now=now,
+            time_to_live=timedelta(days=1),
+        )
+
+    won = intent(Money.of(1250, "USD"))
+    won.authorize(authorization_id="auth_1", now=now)
+    won.capture(amount=Money.of(1000, "USD"), now=now, gateway_reference="cap_1")
+    won.refund(amount=Money.of(250, "USD"), now=now, gateway_reference="re_g1")
+    won.open_dispute(movement_id="whk_evt_1", now=now, gateway_reference="dp_1")
+    won.close_dispute(won=True, movement_id="whk_evt_2", now=now, gateway_reference="dp_1")
+    lost = intent(Money.of(150_000, "JPY"))
+    lost.authorize(authorization_id="auth_2", now=now)
+    lost.capture(amount=None, now=now, gateway_reference="cap_2")
+    lost.open_dispute(movement_id="whk_evt_3", now=now, gateway_reference="dp_2")
+    lost.close_dispute(won=False, movement_id="whk_evt_4", now=now, gateway_reference="dp_2")
+    voided = intent(Money.of(4999, "EUR"))
+    voided.authorize(authorization_id="auth_3", now=now)
+    voided.void(now=now, gateway_reference="void_1")
+    declined = intent(Money.of(1, "KWD"))
+    declined.decline(decline_code="generic_decline", now=now)
+    assert postings_for(event_for(declined.new_transactions[-1])) is None
+    entries = [
+        postings_for(event_for(transaction))
+        for payment in (won, lost, voided)
+        for transaction in payment.new_transactions
+    ]
+    held = intent(Money.of(2599, "EUR"))
+    hold = authorization_hold(held.payment_intent_id, held.amount, at=now)
+    posted = [entry for entry in entries if entry is not None]
+    assert len(posted) == len(entries)
+    return [*posted, hold, reversal_of(hold, at=now + timedelta(seconds=30))]
+
+
+def test_the_ledger_entry_schema_is_what_ledger_entry_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["LedgerEntry"]
+    leg = schema["properties"]["legs"]["items"]
+    assert leg["properties"]["account"]["enum"] == [account.value for account in Account]
+    assert leg["properties"]["direction"]["enum"] == ["debit", "credit"]
+    entries = ledger_entries()
+    assert all(entry.balances() for entry in entries)
+    bodies = [ledger_entry_body(entry) for entry in entries]
+    kinds = schema["properties"]["kind"]["enum"]
+    assert len(kinds) == len(set(kinds))
+    moving = [member.value for member in EventType if member is not EventType.DECLINED]
+    assert set(kinds) == {body["kind"] for body in bodies} == {*moving, "AUTHORIZED_REVERSED"}
+    assert bodies[-1]["entryId"] == f"{bodies[-2]['entryId']}:reversal"
+    assert set(schema["properties"]) == set(schema["required"]) == set().union(*bodies)
+    legs = [leg_body for body in bodies for leg_body in body["legs"]]
+    assert set(leg["properties"]) == set(leg["required"]) == set().union(*legs)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/LedgerEntry"})
+    for body in bodies:
+        validator.validate(body)
+    first = bodies[0]
+    debit, credit = first["legs"]
+    assert not validator.is_valid({**first, "legs": [{**debit, "account": "cash"}, credit]})
+    assert not validator.is_valid({**first, "legs": [{**debit, "amount": 0}, credit]})
+    assert not validator.is_valid({**first, "legs": [{**debit, "direction": "DEBIT"}, credit]})
+    assert not validator.is_valid({**first, "legs": [{**debit, "currency": "usd"}, credit]})
+    assert not validator.is_valid({**first, "legs": [debit]})
+    assert not validator.is_valid({**first, "kind": "DECLINED"})
+    assert not validator.is_valid({**first, "entryId": "evt_1"})
+    assert not validator.is_valid({**first, "paymentIntentId": entries[0].payment_intent_id})
+    page = schema_validator(spec, {"$ref": "#/components/schemas/LedgerEntryList"})
+    page.validate({"data": bodies})
+    page.validate({"data": []})
+    assert not page.is_valid({"data": bodies, "nextToken": None})
+    assert not page.is_valid({})
+
+
+def test_the_ledger_balance_schema_is_what_balance_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["LedgerBalance"]
+    assert schema["properties"]["account"]["enum"] == [account.value for account in Account]
+    totals: dict[tuple[Account, str], int] = {}
+    for entry in ledger_entries():
+        for key, change in entry.balance_changes().items():
+            totals[key] = totals.get(key, 0) + change
+    balances = sorted(
+        (Balance(account, code, balance) for (account, code), balance in totals.items()),
+        key=lambda balance: (balance.currency, balance.account.value),
+    )
+    assert any(balance.balance < 0 for balance in balances)
+    assert any(balance.balance == 0 for balance in balances)
+    bodies = [balance_body(balance) for balance in balances]
+    for code in {balance.currency for balance in balances}:
+        assert sum(body["balance"] for body in bodies if body["currency"] == code) == 0, code
+    assert set(schema["properties"]) == set(schema["required"]) == set().union(*bodies)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/LedgerBalance"})
+    for body in bodies:
+        validator.validate(body)
+    first = bodies[0]
+    assert not validator.is_valid({**first, "account": "cash"})
+    assert not validator.is_valid({**first, "balance": 1.5})
+    assert not validator.is_valid({**first, "balance": "0"})
+    assert not validator.is_valid({**first, "currency": "usd"})
+    page = schema_validator(spec, {"$ref": "#/components/schemas/LedgerBalanceList"})
+    page.validate({"data": bodies})
+    page.validate({"data": []})
+    assert not page.is_valid({"data": bodies, "nextToken": None})
+    assert not page.is_valid({})
+
+
+def test_the_ledger_examples_balance(spec: dict[str, Any]) -> None:
+    """Each example entry balances per currency, oldest first; each currency's balances sum to zero."""
+    entries = spec["paths"]["/v1/payment-intents/{paymentIntentId}/ledger"]["get"]["responses"]["200"]
+    entry_examples = list(entries["content"]["application/json"]["examples"].values())
+    assert any(example["value"]["data"] for example in entry_examples)
+    for example in entry_examples:
+        moments = [entry["createdAt"] for entry in example["value"]["data"]]
+        assert moments == sorted(moments)
+        for entry in example["value"]["data"]:
+            net: dict[str, int] = {}
+            for leg in entry["legs"]:
+                sign = 1 if leg["direction"] == "debit" else -1
+                net[leg["currency"]] = net.get(leg["currency"], 0) + sign * leg["amount"]
+            assert set(net.values()) == {0}, entry["entryId"]
+    balances = spec["paths"]["/v1/ledger/balances"]["get"]["responses"]["200"]
+    balance_examples = list(balances["content"]["application/json"]["examples"].values())
+    assert any(example["value"]["data"] for example in balance_examples)
+    for example in balance_examples:
+        rows = example["value"]["data"]
+        keys = [(row["currency"], row["account"]) for row in rows]
+        assert keys == sorted(keys)
+        sums: dict[str, int] = {}
+        for row in rows:
+            sums[row["currency"]] = sums.get(row["currency"], 0) + row["balance"]
+        assert set(sums.values()) <= {0}, sums
 
 
 def test_the_event_page_tokens_in_the_examples_are_ones_the_code_accepts(spec: dict[str, Any]) -> None:

@@ -124,6 +124,9 @@ def transaction_from_item(item: Mapping[str, Any]) -> Transaction:
         gateway_reference=_get_s(item, "gatewayReference"),
         decline_code=_get_s(item, "declineCode"),
         request_id=_get_s(item, "requestId"),
+        released=Money(_get_n(item, "released"), currency(item["currency"]["S"]))
+        if "released" in item
+        else None,
     )
 
 
@@ -143,4 +146,5 @@ def transaction_to_item(transaction: Transaction) -> Item:
             declineCode=transaction.decline_code,
             requestId=transaction.request_id,
         ),
+        **({"released": _n(transaction.released.amount)} if transaction.released else {}),
     }

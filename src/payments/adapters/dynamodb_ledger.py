@@ -1,73 +1,169 @@
-"""Ledger entries on DynamoDB, each written once (its id is derived from what it records).
+"""The ledger on DynamoDB: immutable entries, and one running balance per (currency, account).
 
-The chart of accounts used here: a pending authorization debits `authorizations_pending` (the hold the
-gateway placed for us) and credits `customer_authorizations` (the customer's committed funds); its
-reversal posts the opposite legs. Every entry balances per currency by construction.
+An entry and the balance changes it makes are one `TransactWriteItems`, conditional on the entry not
+existing yet: a redelivered event changes nothing, and the balances always equal the sum of the
+entries. Balances are a handful of items every posting touches; at very high rates they would be
+sharded per account (see docs/ledger.md).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from payments.adapters.aws_errors import condition_failed
-from payments.adapters.dynamodb_items import format_time
-from payments.domain.intents import PaymentIntent
+from payments.adapters.aws_errors import (
+    CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    cancellation_codes,
+    error_code,
+)
+from payments.adapters.dynamodb_items import format_time, parse_time
+from payments.domain.intents import Status
+from payments.domain.ledger import Account, Balance, Direction, LedgerEntry, Leg
+from payments.domain.money import Money, currency
 from payments.service.ports import Ledger
 
-PENDING = "AUTHORIZATION_PENDING"
-PENDING_REVERSED = "AUTHORIZATION_PENDING_REVERSED"
+ALREADY_REFUSED = "ConditionalCheckFailed"
 
 
-def _legs(intent: PaymentIntent, *, reverse: bool) -> list[dict[str, object]]:
-    debit, credit = ("debit", "credit") if not reverse else ("credit", "debit")
-    amount, currency = intent.amount.amount, intent.amount.currency.code
-    return [
-        {"account": "authorizations_pending", "direction": debit, "amount": amount, "currency": currency},
-        {"account": "customer_authorizations", "direction": credit, "amount": amount, "currency": currency},
-    ]
+def _leg_item(leg: Leg) -> dict[str, Any]:
+    return {
+        "M": {
+            "account": {"S": leg.account.value},
+            "direction": {"S": leg.direction.value},
+            "amount": {"N": str(leg.amount.amount)},
+            "currency": {"S": leg.amount.currency.code},
+        }
+    }
+
+
+def _leg_from(item: dict[str, Any]) -> Leg:
+    fields = item["M"]
+    return Leg(
+        Account(fields["account"]["S"]),
+        Direction(fields["direction"]["S"]),
+        Money(int(fields["amount"]["N"]), currency(fields["currency"]["S"])),
+    )
+
+
+def entry_to_item(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "entryId": {"S": entry.entry_id},
+        "paymentIntentId": {"S": entry.payment_intent_id},
+        "kind": {"S": entry.kind},
+        "createdAt": {"S": format_time(entry.created_at)},
+        "legs": {"L": [_leg_item(leg) for leg in entry.legs]},
+    }
+
+
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=item["entryId"]["S"],
+        payment_intent_id=item["paymentIntentId"]["S"],
+        kind=item["kind"]["S"],
+        created_at=parse_time(item["createdAt"]["S"]),
+        legs=tuple(_leg_from(leg) for leg in item["legs"]["L"]),
+    )
 
 
 class DynamoDBLedger(Ledger):
-    def __init__(self, client: Any, *, table: str, clock: Any) -> None:
+    INDEX = "by-payment"
+
+    def __init__(self, client: Any, *, table: str, balances_table: str, intents_table: str) -> None:
         self._client = client
         self._table = table
-        self._clock = clock
+        self._balances_table = balances_table
+        self._intents_table = intents_table
 
-    def _item(self, intent: PaymentIntent, kind: str, *, reverse: bool) -> dict[str, Any]:
-        return {
-            "entryId": {"S": f"{intent.payment_intent_id}#{kind}"},
-            "paymentIntentId": {"S": intent.payment_intent_id},
-            "kind": {"S": kind},
-            "createdAt": {"S": format_time(self._clock())},
-            "legs": {"S": json.dumps(_legs(intent, reverse=reverse))},
-        }
+    def post(self, entry: LedgerEntry) -> bool:
+        return self._write(entry, guard=None)
 
-    def _put_once(self, item: dict[str, Any], *, condition: dict[str, Any] | None = None) -> bool:
-        put = {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(entryId)"}
+    def post_unless_declined(self, entry: LedgerEntry) -> bool:
+        return self._write(
+            entry,
+            guard={
+                "TableName": self._intents_table,
+                "Key": {"paymentIntentId": {"S": entry.payment_intent_id}},
+                "ConditionExpression": "attribute_exists(paymentIntentId) AND #status <> :declined",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":declined": {"S": Status.DECLINED.value}},
+            },
+        )
+
+    def _write(self, entry: LedgerEntry, *, guard: dict[str, Any] | None) -> bool:
+        if not entry.balances():
+            raise ValueError(f"entry {entry.entry_id} does not balance")
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": entry_to_item(entry),
+                    "ConditionExpression": "attribute_not_exists(entryId)",
+                }
+            }
+        ]
+        items += [
+            {
+                "Update": {
+                    "TableName": self._balances_table,
+                    "Key": {"currency": {"S": code}, "account": {"S": account.value}},
+                    "UpdateExpression": "ADD balance :change",
+                    "ExpressionAttributeValues": {":change": {"N": str(change)}},
+                }
+            }
+            for (account, code), change in sorted(entry.balance_changes().items())
+            if change
+        ]
+        if guard is not None:
+            items.append({"ConditionCheck": guard})
         try:
-            if condition is None:
-                self._client.put_item(**put)
-            else:
-                self._client.transact_write_items(TransactItems=[{"ConditionCheck": condition}, {"Put": put}])
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            if condition_failed(error):
+            # Posted before, or (for a guarded hold) the payment was declined meanwhile: both mean
+            # this entry must not land again. Anything else (a conflict, throttling) is retried.
+            if error_code(error) == TRANSACTION_CANCELED and (
+                cancellation_codes(error)[:1] == [ALREADY_REFUSED]
+                or (guard is not None and cancellation_codes(error)[-1:] == [ALREADY_REFUSED])
+            ):
+                return False
+            if error_code(error) == CONDITION_FAILED:
                 return False
             raise
         return True
 
-    def record_pending_authorization(self, intent: PaymentIntent) -> None:
-        self._put_once(self._item(intent, PENDING, reverse=False))
-
-    def reverse_pending_authorization(self, intent: PaymentIntent) -> bool:
-        # The reversal lands only if the pending entry exists, in one atomic write.
-        return self._put_once(
-            self._item(intent, PENDING_REVERSED, reverse=True),
-            condition={
-                "TableName": self._table,
-                "Key": {"entryId": {"S": f"{intent.payment_intent_id}#{PENDING}"}},
-                "ConditionExpression": "attribute_exists(entryId)",
-            },
+    def get(self, entry_id: str) -> LedgerEntry | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"entryId": {"S": entry_id}}, ConsistentRead=True
         )
+        item = response.get("Item")
+        return entry_from_item(item) if item else None
+
+    def entries_for(self, payment_intent_id: str) -> list[LedgerEntry]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self.INDEX,
+            "KeyConditionExpression": "paymentIntentId = :payment",
+            "ExpressionAttributeValues": {":payment": {"S": payment_intent_id}},
+        }
+        entries: list[LedgerEntry] = []
+        while True:
+            response = self._client.query(**query)
+            entries += [entry_from_item(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return entries
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def balances(self) -> list[Balance]:
+        # A few items per currency in use (the chart of accounts is small): read them all.
+        scan: dict[str, Any] = {"TableName": self._balances_table, "ConsistentRead": True}
+        balances: list[Balance] = []
+        while True:
+            response = self._client.scan(**scan)
+            balances += [
+                Balance(Account(item["account"]["S"]), item["currency"]["S"], int(item["balance"]["N"]))
+                for item in response.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in response:
+                return sorted(balances, key=lambda balance: (balance.currency, balance.account.value))
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from payments.adapters import page_tokens
 from payments.adapters.aws_errors import condition_failed
-from payments.adapters.dynamodb_items import format_time
-from payments.domain.events import PaymentEvent
+from payments.adapters.dynamodb_items import format_time, parse_time
+from payments.domain.checkout import AmountTier
+from payments.domain.events import EventType, PaymentEvent
+from payments.domain.intents import Status
+from payments.domain.money import Money, currency
 from payments.service.ports import EventLog, EventPublisher, Page
 
 
@@ -25,7 +29,25 @@ def event_body(event: PaymentEvent) -> dict[str, Any]:
         "amountTier": event.amount_tier.value,
         "paymentStatus": event.status.value,
         "occurredAt": format_time(event.occurred_at),
+        **({"releasedAmount": event.released.amount} if event.released else {}),
     }
+
+
+def event_from_body(body: Mapping[str, Any]) -> PaymentEvent:
+    """The event a subscriber received, read back from `event_body`'s shape."""
+    money_in = currency(str(body["currency"]))
+    released = body.get("releasedAmount")
+    return PaymentEvent(
+        event_id=str(body["eventId"]),
+        event_type=EventType(body["eventType"]),
+        payment_intent_id=str(body["paymentIntentId"]),
+        customer_id=str(body["customerId"]),
+        amount=Money(int(body["amount"]), money_in),
+        amount_tier=AmountTier(body["amountTier"]),
+        occurred_at=parse_time(str(body["occurredAt"])),
+        status=Status(body["paymentStatus"]),
+        released=None if released is None else Money(int(released), money_in),
+    )
 
 
 class SnsEventPublisher(EventPublisher):

@@ -32,6 +32,7 @@ class PaymentEvent:
     amount_tier: AmountTier
     occurred_at: datetime
     status: Status  # the payment's status once the movement was recorded
+    released: Money | None = None  # the authorization hold a capture or void lets go
 
 
 _BY_KIND = {
@@ -58,4 +59,5 @@ def event_for(transaction: Transaction) -> PaymentEvent:
         amount_tier=amount_tier(transaction.amount),
         occurred_at=transaction.created_at,
         status=transaction.status,
+        released=transaction.released,
     )

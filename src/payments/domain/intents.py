@@ -89,6 +89,7 @@ class Transaction:
     gateway_reference: str | None = None
     decline_code: str | None = None
     request_id: str | None = None  # which API request asked for it (refunds: tells duplicates apart)
+    released: Money | None = None  # the authorization hold a capture or void lets go (all of it)
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -219,7 +220,7 @@ class PaymentIntent:
         """What a capture of `amount` (None: all of it) would take, or why it cannot happen."""
         if self.status is not Status.AUTHORIZED:
             raise InvalidState(f"only an AUTHORIZED payment can be captured; it is {self.status}")
-        to_capture = Money(self.amount_authorized, self.amount.currency) if amount is None else amount
+        to_capture = self._hold() if amount is None else amount
         if to_capture.currency != self.amount.currency:
             raise InvalidRequest(f"capture must be in {self.amount.currency}")
         if not 0 < to_capture.amount <= self.amount_authorized:
@@ -231,7 +232,9 @@ class PaymentIntent:
         to_capture = self.capturable(amount)
         self._move_to(Status.CAPTURED, now)
         self.amount_captured = to_capture.amount
-        return self._record(TransactionKind.CAPTURE, to_capture, now, gateway_reference)
+        return self._record(
+            TransactionKind.CAPTURE, to_capture, now, gateway_reference, released=self._hold()
+        )
 
     @property
     def amount_refundable(self) -> int:
@@ -298,7 +301,7 @@ class PaymentIntent:
         if self.status is not Status.AUTHORIZED:
             raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {self.status}")
         self._move_to(Status.VOIDED, now)
-        return self._record(TransactionKind.VOID, self.amount, now, gateway_reference)
+        return self._record(TransactionKind.VOID, self.amount, now, gateway_reference, released=self._hold())
 
     def mark_receipt(self, status: ReceiptStatus, *, now: datetime) -> None:
         """Receipt delivery is tracked beside the payment's status, not as a transition of it."""
@@ -306,6 +309,9 @@ class PaymentIntent:
         self.updated_at = to_millis(now)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _hold(self) -> Money:
+        return Money(self.amount_authorized, self.amount.currency)
 
     def _move_to(self, target: Status, now: datetime) -> None:
         if not self.can_move_to(target):
@@ -323,6 +329,7 @@ class PaymentIntent:
         decline_code: str | None = None,
         transaction_id: str | None = None,
         request_id: str | None = None,
+        released: Money | None = None,
     ) -> Transaction:
         transaction = Transaction(
             transaction_id=transaction_id or transaction_id_for(self.payment_intent_id, kind),
@@ -336,6 +343,7 @@ class PaymentIntent:
             gateway_reference=gateway_reference,
             decline_code=decline_code,
             request_id=request_id,
+            released=released,
         )
         self.new_transactions.append(transaction)
         return transaction

@@ -17,9 +17,11 @@ Chart of accounts (balance = debits - credits):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from payments.domain.events import EventType, PaymentEvent
+from payments.domain.intents import TransactionKind, transaction_id_for
 from payments.domain.money import Money
 
 
@@ -48,38 +50,82 @@ class Leg:
 class LedgerEntry:
     entry_id: str  # the source event's id: one entry per event, however often it is delivered
     payment_intent_id: str
-    kind: EventType
+    kind: str  # the event type that posted it, or `<type>_REVERSED` for a reversal
+    created_at: datetime
     legs: tuple[Leg, ...]
 
-    def balances(self) -> bool:
-        totals: dict[str, int] = {}
+    def balance_changes(self) -> dict[tuple[Account, str], int]:
+        """What the entry adds to each (account, currency) balance: debits minus credits."""
+        changes: dict[tuple[Account, str], int] = {}
         for leg in self.legs:
+            key = (leg.account, leg.amount.currency.code)
             sign = 1 if leg.direction is Direction.DEBIT else -1
-            totals[leg.amount.currency.code] = (
-                totals.get(leg.amount.currency.code, 0) + sign * leg.amount.amount
-            )
+            changes[key] = changes.get(key, 0) + sign * leg.amount.amount
+        return changes
+
+    def balances(self) -> bool:
+        """Debits equal credits in every currency."""
+        totals: dict[str, int] = {}
+        for (_, code), change in self.balance_changes().items():
+            totals[code] = totals.get(code, 0) + change
         return all(total == 0 for total in totals.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account: Account
+    currency: str
+    balance: int  # debits minus credits, in the currency's minor units
 
 
 def _move(debit: Account, credit: Account, amount: Money) -> tuple[Leg, Leg]:
     return Leg(debit, Direction.DEBIT, amount), Leg(credit, Direction.CREDIT, amount)
 
 
-def postings_for(event: PaymentEvent, *, held: Money | None = None) -> LedgerEntry | None:
+def _hold(amount: Money) -> tuple[Leg, Leg]:
+    return _move(Account.AUTHORIZATIONS_PENDING, Account.CUSTOMER_AUTHORIZATIONS, amount)
+
+
+def _release(amount: Money) -> tuple[Leg, Leg]:
+    return _move(Account.CUSTOMER_AUTHORIZATIONS, Account.AUTHORIZATIONS_PENDING, amount)
+
+
+def authorization_hold(payment_intent_id: str, amount: Money, *, at: datetime) -> LedgerEntry:
+    """The checkout's pending entry, posted while the gateway decides. It is the very entry the
+    AUTHORIZED event posts (same id, same legs), so whichever lands first, the hold is on the books once."""
+    entry_id = transaction_id_for(payment_intent_id, TransactionKind.AUTHORIZATION)
+    return LedgerEntry(entry_id, payment_intent_id, EventType.AUTHORIZED.value, at, _hold(amount))
+
+
+def reversal_of(entry: LedgerEntry, *, at: datetime) -> LedgerEntry:
+    """The entry that undoes `entry` (a checkout's hold whose authorization never happened)."""
+    flipped = tuple(
+        Leg(
+            leg.account, Direction.CREDIT if leg.direction is Direction.DEBIT else Direction.DEBIT, leg.amount
+        )
+        for leg in entry.legs
+    )
+    return LedgerEntry(
+        f"{entry.entry_id}:reversal", entry.payment_intent_id, f"{entry.kind}_REVERSED", at, flipped
+    )
+
+
+def postings_for(event: PaymentEvent) -> LedgerEntry | None:
     """The entry an event posts (None for events that move no money, such as a decline).
 
-    `held` is the payment's authorization hold still on the books (the AUTHORIZED amount), which a
-    capture releases in full, so a partial capture releases the rest.
+    Each entry follows from its event alone (a capture or void carries the hold it releases), so
+    events may arrive in any order and any number of times.
     """
     amount = event.amount
     legs: tuple[Leg, ...]
     if event.event_type is EventType.AUTHORIZED:
-        legs = _move(Account.AUTHORIZATIONS_PENDING, Account.CUSTOMER_AUTHORIZATIONS, amount)
+        legs = _hold(amount)
     elif event.event_type is EventType.CAPTURED:
-        release = _move(Account.CUSTOMER_AUTHORIZATIONS, Account.AUTHORIZATIONS_PENDING, held) if held else ()
-        legs = (*release, *_move(Account.GATEWAY_CLEARING, Account.MERCHANT_PAYABLE, amount))
+        # The whole hold goes, so a partial capture releases the rest.
+        released = _release(event.released or amount)
+        legs = (*released, *_move(Account.GATEWAY_CLEARING, Account.MERCHANT_PAYABLE, amount))
     elif event.event_type is EventType.VOIDED:
-        legs = _move(Account.CUSTOMER_AUTHORIZATIONS, Account.AUTHORIZATIONS_PENDING, held or amount)
+        legs = _release(event.released or amount)
     elif event.event_type is EventType.REFUNDED:
         legs = _move(Account.MERCHANT_PAYABLE, Account.GATEWAY_CLEARING, amount)
     elif event.event_type is EventType.DISPUTED:
@@ -91,5 +137,5 @@ def postings_for(event: PaymentEvent, *, held: Money | None = None) -> LedgerEnt
     else:
         return None
     return LedgerEntry(
-        entry_id=event.event_id, payment_intent_id=event.payment_intent_id, kind=event.event_type, legs=legs
+        event.event_id, event.payment_intent_id, event.event_type.value, event.occurred_at, legs
     )

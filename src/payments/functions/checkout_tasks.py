@@ -11,6 +11,7 @@ from typing import Any
 from payments import bootstrap
 from payments.service import checkout
 from payments.service.authorize import AuthorizeIntent, authorize_intent
+from payments.service.ledger import post_hold_ahead
 
 
 def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -56,8 +57,8 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def record_ledger(event: dict[str, Any], context: Any) -> dict[str, Any]:
     intent = bootstrap.intent_repository().get(event["paymentIntentId"], consistent=True)
-    bootstrap.ledger().record_pending_authorization(intent)
-    return {"entry": "AUTHORIZATION_PENDING"}
+    posted = post_hold_ahead(intent, ledger=bootstrap.ledger(), clock=bootstrap.now)
+    return {"holdPosted": posted}
 
 
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:

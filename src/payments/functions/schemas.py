@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from payments.adapters.dynamodb_items import format_time
 from payments.domain.cards import contains_card_number
 from payments.domain.intents import PaymentIntent, Transaction
+from payments.domain.ledger import Balance, LedgerEntry
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -107,3 +108,24 @@ def intent_body(intent: PaymentIntent) -> dict[str, Any]:
     }
     body.update({name: value for name, value in optional.items() if value is not None})
     return body
+
+
+def ledger_entry_body(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "entryId": entry.entry_id,
+        "createdAt": format_time(entry.created_at),
+        "kind": entry.kind,
+        "legs": [
+            {
+                "account": leg.account.value,
+                "direction": leg.direction.value,
+                "amount": leg.amount.amount,
+                "currency": leg.amount.currency.code,
+            }
+            for leg in entry.legs
+        ],
+    }
+
+
+def balance_body(balance: Balance) -> dict[str, Any]:
+    return {"account": balance.account.value, "currency": balance.currency, "balance": balance.balance}

@@ -1,7 +1,8 @@
 """Runs a function's real handler in this process with a real Lambda context.
 
 Every way AWS invokes a function ends here: the HTTP front door (API Gateway), `lambda.invoke` through
-the emulator (moto's `LambdaFunction.invoke` is routed to `LocalLambda.invoke`), and later event sources.
+the emulator (moto's `LambdaFunction.invoke` is routed to `LocalLambda.invoke`), event sources, and
+SNS, which invokes asynchronously (`invoke_async`: Lambda's retries, then the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FunctionSpec:
     timeout_seconds: int = 3
     memory_mb: int = 128
     environment: Mapping[str, str] = field(default_factory=dict)
+    dead_letter_arn: str | None = None  # where an asynchronous event goes once its retries fail
 
     @property
     def arn(self) -> str:
@@ -68,12 +70,21 @@ class UnknownFunction(LookupError):
     pass
 
 
+# Lambda retries a failed asynchronous invocation twice (its default MaximumRetryAttempts). AWS waits
+# about a minute, then two, between attempts; locally they follow at once.
+ASYNC_RETRIES = 2
+
+DeadLetterSink = Callable[[str, str, dict[str, str]], None]  # (queue arn, event json, attributes)
+
+
 class LocalLambda:
     def __init__(self) -> None:
         self._by_name: dict[str, FunctionSpec] = {}
         self._handlers: dict[str, Handler] = {}
         self._faults: dict[str, tuple[str, int]] = {}
         self._lock = threading.Lock()
+        self.dead_letter_sink: DeadLetterSink | None = None
+        self.dead_lettered = 0
 
     def register(self, spec: FunctionSpec) -> None:
         self._by_name[spec.name] = spec
@@ -146,6 +157,47 @@ class LocalLambda:
             return Invocation(payload, error=True, duration_ms=(time.perf_counter() - started) * 1000)
         return Invocation(result, duration_ms=(time.perf_counter() - started) * 1000)
 
+    def invoke_async(self, name_or_arn: str, event: Any) -> Invocation:
+        """As Lambda runs an asynchronous invocation: retried, then kept in the function's
+        dead-letter queue (with the attributes AWS adds) rather than lost."""
+        spec = self.spec(name_or_arn)
+        for _attempt in range(1 + ASYNC_RETRIES):
+            result = self.invoke(spec.name, event)
+            if not result.error:
+                return result
+        if spec.dead_letter_arn and self.dead_letter_sink is not None:
+            self.dead_letter_sink(
+                spec.dead_letter_arn,
+                json.dumps(event),
+                {
+                    "RequestID": str(result.payload.get("requestId", "")),
+                    "ErrorCode": "200",
+                    "ErrorMessage": str(result.payload.get("errorMessage", ""))[:256],
+                },
+            )
+            with self._lock:
+                self.dead_lettered += 1
+        return result
+
+
+def sns_event(message: str, subject: str | None) -> dict[str, Any]:
+    """The event SNS hands a subscribed function."""
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "Message": message,
+                    "Subject": subject,
+                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                },
+            }
+        ]
+    }
+
 
 _active: LocalLambda | None = None
 
@@ -169,3 +221,13 @@ def route_emulator_invocations(invoker: LocalLambda) -> None:
 
     invoke._payments_routed = True  # type: ignore[attr-defined]
     LambdaFunction.invoke = invoke  # type: ignore[method-assign,assignment]
+
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+
+    def send_sns_message(
+        _backend: Any, function_name: str, message: str, subject: str | None = None, **_qualifier: Any
+    ) -> None:
+        assert _active is not None
+        _active.invoke_async(function_name, sns_event(message, subject))
+
+    LambdaBackend.send_sns_message = send_sns_message  # type: ignore[method-assign,assignment]

@@ -59,6 +59,18 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self._clients: dict[str, Any] = {}
 
+    def _dead_letter(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        sqs = self._client("sqs")
+        queue_name = queue_arn.rsplit(":", 1)[-1]
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+            MessageBody=body,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value or "-"}
+                for name, value in attributes.items()
+            },
+        )
+
     # -- life cycle --------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
@@ -93,6 +105,7 @@ class LocalStack:
         self.deployed = StackBuilder(template, self._client, template_dir=self.template_path.parent).build()
         for spec in self.deployed.functions:
             self.invoker.register(spec)
+        self.invoker.dead_letter_sink = self._dead_letter
         os.environ.update(self.deployed.environment)
         self._reset_containers()
         self.front_door.set_routes(self.deployed.routes)

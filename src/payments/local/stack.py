@@ -606,6 +606,7 @@ class StackBuilder:
             timeout_seconds=int(properties.get("Timeout", 3)),
             memory_mb=int(properties.get("MemorySize", 128)),
             environment=environment,
+            dead_letter_arn=properties.get("DeadLetterQueue", {}).get("TargetArn"),
         )
         self.deployed.functions.append(spec)
         self._merge_environment(spec)

@@ -14,6 +14,7 @@ from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_fo
 from payments.domain.errors import NotFound
 from payments.domain.intents import ReceiptStatus, Status
 from payments.service.intents import Clock
+from payments.service.ledger import reverse_hold_if_unauthorized
 from payments.service.ports import (
     AuditArchive,
     CheckoutRecord,
@@ -162,8 +163,9 @@ def compensate(
     alerts: OpsAlerts,
     clock: Clock,
 ) -> dict[str, Any]:
-    """Undo what the parallel step did: void an authorization, reverse the pending ledger entry,
-    settle the intent, tell ops. Each part is idempotent, so a retried compensation is harmless."""
+    """Undo what the parallel step did: void an authorization (its VOIDED event releases the hold) or
+    reverse a hold no authorization followed, settle the intent, tell ops. Each part is idempotent,
+    so a retried compensation is harmless."""
     intent = intents.get(payment_intent_id, consistent=True)
     voided = False
     if intent.status is Status.AUTHORIZED and intent.authorization_id:
@@ -177,7 +179,7 @@ def compensate(
     elif intent.status is Status.PENDING:
         intent.decline(decline_code=code, now=clock())
         intent = intents.save(intent)
-    reversed_entry = ledger.reverse_pending_authorization(intent)
+    reversed_entry = reverse_hold_if_unauthorized(intent, ledger=ledger, clock=clock)
     checkouts.record_failure(tracking_id, code, message)
     details: dict[str, object] = {
         "paymentIntentId": payment_intent_id,

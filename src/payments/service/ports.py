@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from payments.domain.events import PaymentEvent
 from payments.domain.fraud import FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
+from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
 
 T = TypeVar("T")
@@ -169,12 +170,25 @@ class Workflow(abc.ABC):
 
 class Ledger(abc.ABC):
     @abc.abstractmethod
-    def record_pending_authorization(self, intent: PaymentIntent) -> None:
-        """Post the pending authorization entry once (idempotent by its id)."""
+    def post(self, entry: LedgerEntry) -> bool:
+        """Write the entry and its balance changes atomically, once (by its id); False if it was
+        already on the books."""
 
     @abc.abstractmethod
-    def reverse_pending_authorization(self, intent: PaymentIntent) -> bool:
-        """Post the reversal of the pending entry once, if the entry exists; True when one was posted."""
+    def post_unless_declined(self, entry: LedgerEntry) -> bool:
+        """`post`, refused once the entry's payment is DECLINED: a hold posted ahead of the gateway's
+        answer can then never land after its reversal."""
+
+    @abc.abstractmethod
+    def get(self, entry_id: str) -> LedgerEntry | None: ...
+
+    @abc.abstractmethod
+    def entries_for(self, payment_intent_id: str) -> list[LedgerEntry]:
+        """The payment's entries, oldest first."""
+
+    @abc.abstractmethod
+    def balances(self) -> list[Balance]:
+        """Every account's balance per currency."""
 
 
 class Mailer(abc.ABC):
