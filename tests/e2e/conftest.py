@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +75,35 @@ class Api:
 
     def list_intents(self, customer_id: str, query: str = "") -> Reply:
         return self.request("GET", f"/v1/customers/{customer_id}/payment-intents{query}")
+
+    def ledger(
+        self, payment_intent_id: str, *, kinds: list[str] | None = None, timeout: float = 20
+    ) -> list[Any]:
+        """The payment's ledger entries; with `kinds`, once exactly those were posted (events reach
+        the ledger asynchronously, through the stream and the topic)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.request("GET", f"/v1/payment-intents/{payment_intent_id}/ledger")
+            assert reply.status == 200, reply.body
+            entries: list[Any] = reply.body["data"]
+            posted = sorted(entry["kind"] for entry in entries)
+            if kinds is None or posted == sorted(kinds):
+                return entries
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{payment_intent_id}: expected entries {sorted(kinds)}, found {posted}")
+            time.sleep(0.05)
+
+
+def net(entries: list[Any]) -> dict[tuple[str, str], int]:
+    """What entries leave on each (account, currency), zeros dropped: debits minus credits."""
+    totals: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        for leg in entry["legs"]:
+            key = (leg["account"], leg["currency"])
+            totals[key] = totals.get(key, 0) + (
+                leg["amount"] if leg["direction"] == "debit" else -leg["amount"]
+            )
+    return {key: total for key, total in totals.items() if total}
 
 
 @dataclass

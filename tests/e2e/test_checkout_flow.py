@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import STEP_UP_TIMEOUT_SECONDS, Api, RunningStack
+from tests.e2e.conftest import STEP_UP_TIMEOUT_SECONDS, Api, RunningStack, net
 
 SETTLED = {"SUCCEEDED", "FAILED"}
 
@@ -36,18 +35,6 @@ def wait_for(api: Api, tracking_id: str, statuses: set[str], timeout: float = 40
 def outcome(view: dict[str, Any]) -> tuple[str, str, str | None]:
     """(status, paymentStatus, error code): what a failing assertion shows whole."""
     return view["status"], view["paymentStatus"], view.get("error", {}).get("code")
-
-
-def ledger_balance(stack: RunningStack, payment_intent_id: str) -> dict[tuple[str, str], int]:
-    items = stack.aws("dynamodb").scan(TableName="ledger-local")["Items"]
-    balance: dict[tuple[str, str], int] = defaultdict(int)
-    for item in items:
-        if item["paymentIntentId"]["S"] != payment_intent_id:
-            continue
-        for leg in json.loads(item["legs"]["S"]):
-            sign = 1 if leg["direction"] == "debit" else -1
-            balance[(leg["account"], leg["currency"])] += sign * leg["amount"]
-    return dict(balance)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +83,9 @@ def test_happy_path_authorizes_publishes_sends_the_receipt_and_keeps_the_audit(
     assert {(a["eventType"], a["amountTier"]) for a in attributes} == {("AUTHORIZED", "HIGH")}
     assert len({a["eventId"] for a in attributes}) == 1
     assert json.loads(messages[0]["Message"])["eventId"].startswith("txn_")
+    # ... with one body, so every subscriber (the ledger, fraud feedback) reads either the same way
+    assert len(messages) == 2
+    assert len({json.dumps(json.loads(m["Message"]), sort_keys=True) for m in messages}) == 1
 
     # The receipt went out in the intent's locale, rendered
     emails = [e for e in api.request("GET", "/_local/emails").body["data"] if intent_id in e["text"]]
@@ -119,9 +109,10 @@ def test_happy_path_authorizes_publishes_sends_the_receipt_and_keeps_the_audit(
     assert audit["trackingId"] == tracking_id
     assert any(e["type"] == "ExecutionStarted" for e in audit["events"])
 
-    # The pending ledger entry balances
-    balance = ledger_balance(stack, intent_id)
-    assert balance == {
+    # The hold is on the books once: the checkout's ledger branch and the AUTHORIZED event name one entry
+    entries = api.ledger(intent_id, kinds=["AUTHORIZED"])
+    assert entries[0]["entryId"] == api.get_intent(intent_id).body["transactionId"]
+    assert net(entries) == {
         ("authorizations_pending", "MXN"): 125_000,
         ("customer_authorizations", "MXN"): -125_000,
     }
@@ -144,7 +135,12 @@ def test_card_decline_fails_cleanly_and_the_ledger_nets_to_zero(api: Api, stack:
     view = wait_for(api, tracking_id, SETTLED)
     assert (view["status"], view["paymentStatus"]) == ("FAILED", "DECLINED")
     assert view["error"]["code"] == "card_declined"
-    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+    # A hold the ledger branch posted ahead of the decline is reversed; none may be left behind
+    assert sorted(entry["kind"] for entry in api.ledger(intent_id)) in (
+        [],
+        ["AUTHORIZED", "AUTHORIZED_REVERSED"],
+    )
+    assert net(api.ledger(intent_id)) == {}
 
 
 def test_fraud_block_declines_without_calling_the_gateway(api: Api, stack: RunningStack) -> None:
@@ -153,7 +149,7 @@ def test_fraud_block_declines_without_calling_the_gateway(api: Api, stack: Runni
     view = wait_for(api, tracking_id, SETTLED)
     assert outcome(view) == ("FAILED", "DECLINED", "fraud_suspected"), view
     assert stack.gateway_stats()["authorizations"] == before
-    assert ledger_balance(stack, intent_id) == {}
+    assert api.ledger(intent_id) == []
 
 
 @pytest.mark.parametrize("method", ["pm_card_risk_elevated", "pm_card_3ds_required"])
@@ -219,7 +215,7 @@ def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningS
         "upstream_unavailable",
         "DECLINED",
     )
-    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+    assert net(api.ledger(intent_id)) == {}
     alerts = [
         n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)
     ]
@@ -240,7 +236,8 @@ def test_ledger_failure_voids_the_authorization_and_alerts_ops(
     assert view["status"] == "FAILED"
     assert view["paymentStatus"] == "VOIDED"
     assert stack.gateway_stats()["voids"] == before + 1
-    assert all(amount == 0 for amount in ledger_balance(stack, intent_id).values())
+    # The AUTHORIZED event posted the hold the failed branch could not, and the VOIDED event released it
+    assert net(api.ledger(intent_id, kinds=["AUTHORIZED", "VOIDED"])) == {}
     [alert] = [
         n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)
     ]

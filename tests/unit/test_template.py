@@ -85,6 +85,17 @@ FUNCTIONS = {
     "EventsPublisherFunction": ("events-publisher", "payments.functions.events_publisher.handler", None),
     "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
     "FraudFeedbackFunction": ("fraud-feedback", "payments.functions.fraud_feedback.handler", None),
+    "LedgerFunction": ("ledger", "payments.functions.ledger.handler", None),
+    "GetIntentLedgerFunction": (
+        "get-intent-ledger",
+        "payments.functions.get_intent_ledger.handler",
+        ("GET", "/v1/payment-intents/{paymentIntentId}/ledger"),
+    ),
+    "GetLedgerBalancesFunction": (
+        "get-ledger-balances",
+        "payments.functions.get_ledger_balances.handler",
+        ("GET", "/v1/ledger/balances"),
+    ),
     "GatewayWebhooksFunction": (
         "gateway-webhooks",
         "payments.functions.gateway_webhooks.handler",
@@ -124,7 +135,9 @@ TABLES = {
 }
 MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 # Tables that must survive the stack: money state, the books, checkouts in flight.
-RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "CheckoutsTable", "EventsTable")
+# The running balances have a composite key (currency, account); every other table is keyed by one id.
+COMPOSITE_KEY_TABLES = {"LedgerBalancesTable": ("ledger-balances", "currency", "account")}
+RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "LedgerBalancesTable", "CheckoutsTable", "EventsTable")
 
 COMMON_ENV = {
     "INTENTS_TABLE": {"Ref": "PaymentIntentsTable"},
@@ -500,7 +513,7 @@ def test_function_policies_grant_exactly_what_the_code_needs(
 
 def test_every_table_is_encrypted_and_on_demand(template: dict[str, Any]) -> None:
     tables = _resources(template, "AWS::DynamoDB::Table")
-    assert set(tables) == set(TABLES)
+    assert set(tables) == set(TABLES) | set(COMPOSITE_KEY_TABLES)
     for name, res in tables.items():
         props = res["Properties"]
         assert props.get("SSESpecification", {}).get("SSEEnabled") is True, name
@@ -542,6 +555,29 @@ def test_table_names_and_keys(template: dict[str, Any], table: str) -> None:
         ]
     else:
         assert indexes == {}
+
+
+@pytest.mark.parametrize("table", list(COMPOSITE_KEY_TABLES))
+def test_composite_key_tables(template: dict[str, Any], table: str) -> None:
+    prefix, partition_key, sort_key = COMPOSITE_KEY_TABLES[table]
+    props = template["Resources"][table]["Properties"]
+    assert props["TableName"] == {"Fn::Sub": f"{prefix}-${{Stage}}"}
+    assert props["KeySchema"] == [
+        {"AttributeName": partition_key, "KeyType": "HASH"},
+        {"AttributeName": sort_key, "KeyType": "RANGE"},
+    ]
+    assert "GlobalSecondaryIndexes" not in props
+
+
+def test_the_ledger_subscribes_to_every_event_and_keeps_what_fails(template: dict[str, Any]) -> None:
+    props = template["Resources"]["LedgerFunction"]["Properties"]
+    (subscription,) = props["Events"].values()
+    assert subscription["Type"] == "SNS"
+    assert subscription["Properties"] == {"Topic": {"Ref": "PaymentEventsTopic"}}  # no filter: all events
+    assert props["DeadLetterQueue"] == {
+        "Type": "SQS",
+        "TargetArn": {"Fn::GetAtt": ["LedgerDeadLetterQueue", "Arn"]},
+    }
 
 
 @pytest.mark.parametrize(

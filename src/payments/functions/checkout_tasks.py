@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from payments import bootstrap
+from payments.adapters.event_topic import event_body
+from payments.domain.events import event_for
 from payments.service import checkout
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.ledger import post_hold_ahead
@@ -41,18 +43,27 @@ def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The gateway authorization; its answer carries the AUTHORIZED event as recorded, which the
+    PublishEvent state sends as is (the very body the transactions stream publishes)."""
+    intents = bootstrap.intent_repository()
     intent = authorize_intent(
         AuthorizeIntent(
             payment_intent_id=event["paymentIntentId"],
             three_d_secure_passed=bool(event.get("threeDSecurePassed")),
             capture_if_automatic=False,
         ),
-        intents=bootstrap.intent_repository(),
+        intents=intents,
         fraud=None,  # the workflow's FraudCheck state screened this attempt
         gateway=bootstrap.checkout_gateway(),
         clock=bootstrap.now,
     )
-    return {"status": intent.status.value, "transactionId": intent.transaction_id}
+    assert intent.transaction_id is not None, "an authorized payment has its authorization"
+    authorization = intents.get_transaction(intent.transaction_id)
+    return {
+        "status": intent.status.value,
+        "transactionId": intent.transaction_id,
+        "event": event_body(event_for(authorization)),
+    }
 
 
 def record_ledger(event: dict[str, Any], context: Any) -> dict[str, Any]:
