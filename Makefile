@@ -44,6 +44,7 @@ bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/authorize.py
 	$(BIN)/python bench/checkout.py
+	$(BIN)/python bench/ledger.py
 
 demo: venv
 	$(BIN)/payments demo
