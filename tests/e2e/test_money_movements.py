@@ -143,3 +143,14 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(api: Api, stack:
     intent = api.get_intent(intent_id).body
     assert (intent["amountRefunded"], intent["status"]) == (9_000, "PARTIALLY_REFUNDED")
     assert stack.gateway_stats()["refunds"] - before == 3
+
+
+def test_a_refund_keeps_its_reason(api: Api) -> None:
+    intent_id = captured(api)
+    reply = api.request(
+        "POST", "/v1/refunds", {"paymentIntentId": intent_id, "amount": 100, "reason": "damaged box"}
+    )
+    assert (reply.status, reply.body["reason"]) == (201, "damaged box")
+    assert api.request("GET", f"/v1/refunds/{reply.body['refundId']}").body["reason"] == "damaged box"
+    without = refund(api, intent_id, 100)
+    assert "reason" not in without.body

@@ -13,7 +13,7 @@ import importlib
 import inspect
 import json
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -512,14 +512,17 @@ def test_the_refund_result_schema_is_what_refund_body_produces(spec: dict[str, A
     intent.authorize(authorization_id="auth_1", now=now)
     intent.capture(amount=Money.of(1000, "USD"), now=now, gateway_reference="cap_1")
     partial = refund_body(intent.refund(amount=Money.of(250, "USD"), now=now, gateway_reference="re_g1"))
+    # A refund keeps the reason it was asked for with, and answers with it
+    partial_with_reason = refund_body(replace(intent.new_transactions[-1], reason="one coffee was missing"))
     assert intent.status is Status.PARTIALLY_REFUNDED
     rest = refund_body(intent.refund(amount=None, now=now, gateway_reference="re_g2"))
     assert intent.status is Status.REFUNDED
     assert (partial["amount"], rest["amount"]) == (250, 750)
-    assert set(schema["properties"]) == set(partial)
+    assert set(schema["properties"]) == set(partial_with_reason)
     assert set(schema["required"]) == set(partial)
     validator = schema_validator(spec, {"$ref": "#/components/schemas/RefundResult"})
     validator.validate(partial)
+    validator.validate(partial_with_reason)
     validator.validate(rest)
     assert not validator.is_valid({**partial, "status": "PENDING"})
     assert not validator.is_valid({**partial, "refundId": intent.transaction_id})

@@ -124,6 +124,7 @@ def transaction_from_item(item: Mapping[str, Any]) -> Transaction:
         gateway_reference=_get_s(item, "gatewayReference"),
         decline_code=_get_s(item, "declineCode"),
         request_id=_get_s(item, "requestId"),
+        reason=_get_s(item, "reason"),
         released=Money(_get_n(item, "released"), currency(item["currency"]["S"]))
         if "released" in item
         else None,
@@ -145,6 +146,7 @@ def transaction_to_item(transaction: Transaction) -> Item:
             gatewayReference=transaction.gateway_reference,
             declineCode=transaction.decline_code,
             requestId=transaction.request_id,
+            reason=transaction.reason,
         ),
         **({"released": _n(transaction.released.amount)} if transaction.released else {}),
     }

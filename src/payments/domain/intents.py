@@ -90,6 +90,7 @@ class Transaction:
     decline_code: str | None = None
     request_id: str | None = None  # which API request asked for it (refunds: tells duplicates apart)
     released: Money | None = None  # the authorization hold a capture or void lets go (all of it)
+    reason: str | None = None  # why a refund was asked for, in the merchant's words
 
 
 def to_millis(moment: datetime) -> datetime:
@@ -255,7 +256,13 @@ class PaymentIntent:
         return to_refund
 
     def refund(
-        self, *, amount: Money | None, now: datetime, gateway_reference: str, request_id: str | None = None
+        self,
+        *,
+        amount: Money | None,
+        now: datetime,
+        gateway_reference: str,
+        request_id: str | None = None,
+        reason: str | None = None,
     ) -> Transaction:
         """Record the next refund; the payment is REFUNDED once everything captured is returned."""
         to_refund = self.refundable(amount)
@@ -270,6 +277,7 @@ class PaymentIntent:
             gateway_reference,
             transaction_id=refund_id_for(self.payment_intent_id, self.refund_count),
             request_id=request_id,
+            reason=reason,
         )
 
     def open_dispute(self, *, movement_id: str, now: datetime, gateway_reference: str) -> Transaction:
@@ -330,6 +338,7 @@ class PaymentIntent:
         transaction_id: str | None = None,
         request_id: str | None = None,
         released: Money | None = None,
+        reason: str | None = None,
     ) -> Transaction:
         transaction = Transaction(
             transaction_id=transaction_id or transaction_id_for(self.payment_intent_id, kind),
@@ -344,6 +353,7 @@ class PaymentIntent:
             decline_code=decline_code,
             request_id=request_id,
             released=released,
+            reason=reason,
         )
         self.new_transactions.append(transaction)
         return transaction

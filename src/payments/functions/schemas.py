@@ -66,6 +66,7 @@ def refund_body(refund: Transaction) -> dict[str, Any]:
         "amount": refund.amount.amount,
         "currency": refund.amount.currency.code,
         "createdAt": format_time(refund.created_at),
+        **({"reason": refund.reason} if refund.reason is not None else {}),
     }
 
 

@@ -120,9 +120,10 @@ class Emulator:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
-        from payments.local import dynamodb_shim  # noqa: PLC0415
+        from payments.local import dynamodb_shim, sqs_shim  # noqa: PLC0415
 
         dynamodb_shim.install()
+        sqs_shim.install()
         # State machines run their ASL (moto only records them otherwise).
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

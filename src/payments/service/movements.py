@@ -82,7 +82,11 @@ def refund_intent(
     assert result.reference is not None
     for _ in range(_RECORD_ATTEMPTS):
         refund = intent.refund(
-            amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
+            amount=amount,
+            now=clock(),
+            gateway_reference=result.reference,
+            request_id=command.request_id,
+            reason=command.reason,
         )
         try:
             intents.save(intent)
