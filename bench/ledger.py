@@ -28,9 +28,10 @@ import boto3
 
 # Run as a script, bench/ is on the path: the authorize bench's keep-alive client.
 from authorize import Client
-from payments.adapters.event_topic import event_body
+from payments.adapters.event_topic import event_body, event_from_body
 from payments.domain.events import EventType, event_for
 from payments.domain.intents import PaymentIntent
+from payments.domain.ledger import postings_for
 from payments.domain.money import Money
 from payments.local.launcher import LaunchedStack, launch
 
@@ -108,11 +109,16 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--copies", type=int, default=2, help="deliveries of each event (duplicates)")
     args = parser.parse_args()
 
     events, owed = histories(args.payments, args.seed)
     money_events = [e for e in events if e["eventType"] != EventType.DECLINED]
-    deliveries = events * 2
+    deliveries = events * args.copies
+    # Items in each posting's transaction: the entry and each (currency, account) balance it moves
+    items = [
+        1 + len(entry.balance_changes()) for e in money_events if (entry := postings_for(event_from_body(e)))
+    ]
     random.Random(args.seed).shuffle(deliveries)
 
     print("starting payments local up ...", file=sys.stderr, flush=True)
@@ -163,7 +169,8 @@ def main() -> None:
     }
     postings = len(money_events)
     print(f"\nledger postings through the local stack: {args.payments} payments, {len(events)} events")
-    print(f"  deliveries {len(deliveries)} (every event twice, shuffled) from {args.concurrency} threads")
+    shape = f"every event {args.copies}x, shuffled"
+    print(f"  deliveries {len(deliveries)} ({shape}) from {args.concurrency} threads")
     print(
         f"  wall time {seconds:.1f} s: {postings / seconds:.0f} postings/s, "
         f"{len(deliveries) / seconds:.0f} deliveries/s"
@@ -171,6 +178,9 @@ def main() -> None:
     print(
         f"  ledger TransactWriteItems: {ledger_writes} = {ledger_writes / len(deliveries):.2f} per delivery, "
         f"{ledger_writes / postings:.2f} per posting (a duplicate costs one refused transaction)"
+    )
+    print(
+        f"  items per posting transaction: {sum(items) / len(items):.2f} (the entry + the balances it moves)"
     )
     print("  every DynamoDB call in the run (fraud feedback counts AUTHORIZED events too):")
     for op, n in sorted(calls.items()):
@@ -191,6 +201,8 @@ def main() -> None:
                 "deliveries_per_second": round(len(deliveries) / seconds, 1),
                 "ledger_transact_writes_per_delivery": round(ledger_writes / len(deliveries), 3),
                 "ledger_transact_writes_per_posting": round(ledger_writes / postings, 3),
+                "items_per_posting_transaction": round(sum(items) / len(items), 2),
+                "copies": args.copies,
                 "dynamodb_calls": calls,
                 "checks": checks,
             }
