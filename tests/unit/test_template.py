@@ -436,11 +436,7 @@ def test_no_iam_statement_uses_wildcards(template: dict[str, Any], translated: d
     sam_statements = list(_statements(template))
     translated_statements = list(_statements(translated))
     # Every function has an inline policy, so an empty list would mean the guard looked nowhere.
-    # Every function that calls AWS has an inline policy (ops-alerts only posts to a webhook), so an
-    # empty list would mean the guard looked nowhere.
-    assert {name for name, _ in sam_statements} == {*FUNCTIONS, "CheckoutStateMachine"} - {
-        "OpsAlertsFunction"
-    }
+    assert {name for name, _ in sam_statements} == {*FUNCTIONS, "CheckoutStateMachine"}
     assert len(translated_statements) >= len(sam_statements)
     assert _wildcard_problems(iter(sam_statements)) == []
     assert _wildcard_problems(iter(translated_statements)) == []
@@ -567,6 +563,29 @@ def test_composite_key_tables(template: dict[str, Any], table: str) -> None:
         {"AttributeName": sort_key, "KeyType": "RANGE"},
     ]
     assert "GlobalSecondaryIndexes" not in props
+
+
+@pytest.mark.parametrize(
+    ("function", "queue"),
+    [
+        ("LedgerFunction", "LedgerDeadLetterQueue"),
+        ("FraudFeedbackFunction", "SubscribersDeadLetterQueue"),
+        ("OpsAlertsFunction", "SubscribersDeadLetterQueue"),
+    ],
+)
+def test_every_topic_subscriber_keeps_what_it_could_not_handle(
+    template: dict[str, Any], function: str, queue: str
+) -> None:
+    props = template["Resources"][function]["Properties"]
+    assert props["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}
+    # The queue is KMS-encrypted, so the function's role may use the data key to write to it
+    assert template["Resources"][queue]["Properties"]["KmsMasterKeyId"] == {"Ref": "PaymentsDataKeyAlias"}
+    statements = [s for policy in props["Policies"] for s in policy["Statement"]]
+    assert any(
+        s["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+        and s["Resource"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
+        for s in statements
+    )
 
 
 def test_the_ledger_subscribes_to_every_event_and_keeps_what_fails(template: dict[str, Any]) -> None:
