@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
 from payments.local.runtime import LocalStack
 
 
@@ -25,3 +26,12 @@ def dynamodb(local_stack: LocalStack) -> Any:
 @pytest.fixture(scope="session")
 def table_names(local_stack: LocalStack) -> dict[str, str]:
     return local_stack.deployed.resources
+
+
+@pytest.fixture
+def repo(dynamodb: Any, table_names: dict[str, str]) -> DynamoDBIntentRepository:
+    return DynamoDBIntentRepository(
+        dynamodb,
+        intents_table=table_names["PaymentIntentsTable"],
+        transactions_table=table_names["TransactionsTable"],
+    )

@@ -15,15 +15,6 @@ from payments.domain.intents import PaymentIntent, Status
 from payments.domain.money import Money
 
 
-@pytest.fixture
-def repo(dynamodb: Any, table_names: dict[str, str]) -> DynamoDBIntentRepository:
-    return DynamoDBIntentRepository(
-        dynamodb,
-        intents_table=table_names["PaymentIntentsTable"],
-        transactions_table=table_names["TransactionsTable"],
-    )
-
-
 def _new(customer: str = "", *, at: datetime | None = None) -> PaymentIntent:
     return PaymentIntent.create(
         amount=Money.of(1234, "KWD"),

@@ -29,15 +29,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-def repo(dynamodb: Any, table_names: dict[str, str]) -> DynamoDBIntentRepository:
-    return DynamoDBIntentRepository(
-        dynamodb,
-        intents_table=table_names["PaymentIntentsTable"],
-        transactions_table=table_names["TransactionsTable"],
-    )
-
-
-@pytest.fixture
 def books(dynamodb: Any, table_names: dict[str, str]) -> Books:
     return fresh_books(dynamodb, intents_table=table_names["PaymentIntentsTable"])
 

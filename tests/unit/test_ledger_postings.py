@@ -37,19 +37,23 @@ commands = st.lists(
 )
 
 
+def new_intent(amount: Money, method: str = "pm_card_visa") -> PaymentIntent:
+    return PaymentIntent.create(
+        amount=amount,
+        customer_id="c",
+        merchant_id="m",
+        payment_method=method,
+        now=NOW,
+        time_to_live=timedelta(hours=1),
+    )
+
+
 def run(
     amount: int,
     sequence: list[tuple[str, int]],
     shuffle: Callable[[list[PaymentEvent]], None] = lambda _: None,
 ) -> tuple[PaymentIntent, dict[str, LedgerEntry]]:
-    intent = PaymentIntent.create(
-        amount=Money.of(amount, "EUR"),
-        customer_id="c",
-        merchant_id="m",
-        payment_method="pm_card_visa",
-        now=NOW,
-        time_to_live=timedelta(hours=1),
-    )
+    intent = new_intent(Money.of(amount, "EUR"), "pm_card_visa")
     intent.authorize(authorization_id="auth_1", now=NOW)
     for number, (command, value) in enumerate(sequence):
         try:
@@ -116,28 +120,14 @@ def test_a_partial_capture_releases_the_whole_hold() -> None:
 
 
 def test_a_decline_posts_nothing() -> None:
-    intent = PaymentIntent.create(
-        amount=Money.of(500, "EUR"),
-        customer_id="c",
-        merchant_id="m",
-        payment_method="pm_card_declined",
-        now=NOW,
-        time_to_live=timedelta(hours=1),
-    )
+    intent = new_intent(Money.of(500, "EUR"), "pm_card_declined")
     intent.decline(decline_code="generic_decline", now=NOW)
     assert postings_for(event_for(intent.new_transactions[0])) is None
 
 
 def test_the_checkouts_pending_entry_is_the_authorized_events_entry() -> None:
     # The checkout posts the hold before the gateway answers; the AUTHORIZED event then names the same entry
-    intent = PaymentIntent.create(
-        amount=Money.of(2_500, "JPY"),
-        customer_id="c",
-        merchant_id="m",
-        payment_method="pm_card_visa",
-        now=NOW,
-        time_to_live=timedelta(hours=1),
-    )
+    intent = new_intent(Money.of(2_500, "JPY"), "pm_card_visa")
     ahead = authorization_hold(intent.payment_intent_id, intent.amount, at=NOW)
     intent.authorize(authorization_id="auth_1", now=NOW + timedelta(seconds=1))
     posted = postings_for(event_for(intent.new_transactions[0]))

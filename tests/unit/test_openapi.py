@@ -593,6 +593,17 @@ def test_a_list_page_matches_the_list_schema(spec: dict[str, Any]) -> None:
     assert not validator.is_valid({"data": []})
 
 
+def visa_intent(amount: Money, now: datetime) -> PaymentIntent:
+    return PaymentIntent.create(
+        amount=amount,
+        customer_id="cus_42",
+        merchant_id="mer_acme",
+        payment_method="pm_card_visa",
+        now=now,
+        time_to_live=timedelta(days=1),
+    )
+
+
 def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, Any]) -> None:
     schema = spec["components"]["schemas"]["PaymentEvent"]
     assert schema["properties"]["eventType"]["enum"] == [member.value for member in EventType]
@@ -601,14 +612,7 @@ def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, An
     now = datetime(2025, 1, 15, 10, 30, 5, 123000, tzinfo=UTC)
 
     def intent(amount: Money) -> PaymentIntent:
-        return PaymentIntent.create(
-            amount=amount,
-            customer_id="cus_42",
-            merchant_id="mer_acme",
-            payment_method="pm_card_visa",
-            now=now,
-            time_to_live=timedelta(days=1),
-        )
+        return visa_intent(amount, now)
 
     captured = intent(Money.of(1250, "USD"))
     authorized = event_body(event_for(captured.authorize(authorization_id="auth_1", now=now)))
@@ -660,14 +664,7 @@ def ledger_entries() -> list[LedgerEntry]:
     now = datetime(2025, 1, 15, 10, 30, 5, 123000, tzinfo=UTC)
 
     def intent(amount: Money) -> PaymentIntent:
-        return PaymentIntent.create(
-            amount=amount,
-            customer_id="cus_42",
-            merchant_id="mer_acme",
-            payment_method="pm_card_visa",
-            now=now,
-            time_to_live=timedelta(days=1),
-        )
+        return visa_intent(amount, now)
 
     won = intent(Money.of(1250, "USD"))
     won.authorize(authorization_id="auth_1", now=now)
