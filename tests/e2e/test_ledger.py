@@ -74,7 +74,7 @@ def test_the_balances_sum_to_zero_in_every_currency_and_follow_the_entries(api: 
     per_currency: dict[str, int] = {}
     for (_, currency), balance in books.items():
         per_currency[currency] = per_currency.get(currency, 0) + balance
-    assert len(per_currency) >= 3
+    assert "ISK" in per_currency
     assert set(per_currency.values()) == {0}, per_currency
 
 
@@ -86,7 +86,7 @@ def test_the_ledger_of_an_unknown_payment_is_404(api: Api) -> None:
 def test_a_decline_posts_nothing(api: Api) -> None:
     intent_id = str(api.create_intent(paymentMethod="pm_card_declined").body["paymentIntentId"])
     assert api.authorize(intent_id).status == 402
-    time.sleep(0.5)  # the DECLINED event has had time to reach the ledger, which posts nothing for it
+    api.wait_for_event(intent_id, "DECLINED")  # delivered to the ledger, which posts nothing for it
     assert api.ledger(intent_id) == []
 
 
@@ -102,11 +102,14 @@ def dead_letters(stack: RunningStack) -> list[dict[str, Any]]:
 
 
 def test_a_failed_delivery_is_retried_and_posts_once(api: Api, stack: RunningStack) -> None:
-    # Given the ledger function fails twice (Lambda retries an asynchronous event twice)
+    # Given the ledger function fails twice (Lambda retries an asynchronous event twice), and no
+    # earlier request's event is still in flight to take those failures
+    api.quiet()
     assert api.request("POST", "/_local/faults", {"function": "LedgerFunction", "count": 2}).status == 200
     try:
         intent_id = authorized(api, 1_200)
         entries = api.ledger(intent_id, kinds=["AUTHORIZED"])
+        assert api.request("GET", "/_local/faults").body["faults"] == {}  # both failures were ours
     finally:
         api.request("DELETE", "/_local/faults")
     assert net(entries) == {
@@ -119,7 +122,8 @@ def test_an_event_the_ledger_cannot_take_is_kept_in_its_dead_letter_queue(
     api: Api, stack: RunningStack
 ) -> None:
     dead_letters(stack)  # start from an empty queue
-    # Given the ledger function fails on every attempt
+    # Given the ledger function fails on every attempt (and nothing earlier is in flight)
+    api.quiet()
     assert api.request("POST", "/_local/faults", {"function": "LedgerFunction", "count": 3}).status == 200
     try:
         intent_id = authorized(api, 1_300)

@@ -69,6 +69,34 @@ def test_an_entry_posts_once_with_its_balance_changes(repo: DynamoDBIntentReposi
     assert books.ledger.entries_for(intent.payment_intent_id) == [entry]
 
 
+def test_balances_are_read_per_currency_across_many_currencies(books: Books) -> None:
+    # More balances than one TransactGetItems may read: each currency is still read whole
+    codes = ["USD", "EUR", "JPY", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK"]
+    codes += ["HUF", "AUD", "NZD", "CAD", "MXN", "BRL", "ZAR", "INR", "SGD", "HKD", "KRW", "THB"]
+    for number, code in enumerate(codes):
+        intent = PaymentIntent.create(
+            amount=Money.of(1_000 + number, code),
+            customer_id="cus_many",
+            merchant_id="mer_1",
+            payment_method="pm_card_visa",
+            now=NOW,
+            time_to_live=timedelta(hours=1),
+        )
+        intent.authorize(authorization_id="auth", now=NOW)
+        capture = intent.capture(amount=None, now=NOW, gateway_reference="cap")
+        for transaction in intent.new_transactions:
+            entry = postings_for(event_for(transaction))
+            assert entry is not None
+            books.ledger.post(entry)
+        assert capture.amount.amount == 1_000 + number
+    balances = books.ledger.balances()
+    assert len(balances) == 4 * len(codes) > 25  # more than one transaction reads
+    assert {balance.currency for balance in balances} == set(codes)
+    for balance in balances:
+        expected = {Account.GATEWAY_CLEARING: 1, Account.MERCHANT_PAYABLE: -1}.get(balance.account, 0)
+        assert balance.balance == expected * (1_000 + codes.index(balance.currency))
+
+
 def test_entries_come_back_oldest_first_as_written(repo: DynamoDBIntentRepository, books: Books) -> None:
     intent = _stored(repo, 150_000, "JPY")
     authorized = intent.authorize(authorization_id="auth_1", now=NOW)
@@ -94,12 +122,16 @@ def test_an_unbalanced_entry_never_reaches_the_table(dynamodb: Any, books: Books
     assert all_entries(dynamodb, books) == []
 
 
-def test_the_checkouts_hold_is_refused_once_the_payment_is_declined(
-    repo: DynamoDBIntentRepository, books: Books
+@pytest.mark.parametrize("settled", ["declined", "expired"])
+def test_the_checkouts_hold_is_refused_once_the_payment_settled_unauthorized(
+    repo: DynamoDBIntentRepository, books: Books, settled: str
 ) -> None:
-    # Given a payment the gateway declined before the ledger branch wrote its hold
+    # Given a payment declined (or expired mid-checkout) before the ledger branch wrote its hold
     intent = _stored(repo)
-    intent.decline(decline_code="generic_decline", now=NOW)
+    if settled == "declined":
+        intent.decline(decline_code="generic_decline", now=NOW)
+    else:
+        intent.expire(NOW)
     intent = repo.save(intent)
     # When the ledger branch's write lands late, it is refused: nothing would ever reverse it
     assert post_hold_ahead(intent, ledger=books.ledger, clock=_clock) is False

@@ -35,13 +35,13 @@ from payments.adapters.event_topic import event_body, event_from_body
 from payments.adapters.gateway_client import HttpGateway
 from payments.domain.errors import CardDeclined, InvalidRequest, InvalidState
 from payments.domain.events import EventType, event_for
-from payments.domain.intents import CaptureMethod, Status, TransactionKind
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind, transaction_id_for
 from payments.domain.ledger import Account, Direction
 from payments.domain.money import Money
 from payments.local.runtime import LocalStack
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.intents import CreateIntent, create_intent
-from payments.service.ledger import post_event
+from payments.service.ledger import post_event, post_hold_ahead, reverse_hold_if_unauthorized
 from payments.service.movements import CaptureIntent, RefundIntent, capture_intent, refund_intent, void_intent
 from payments.service.webhooks import DISPUTE_CLOSED, DISPUTE_CREATED, GatewayEvent, handle_gateway_event
 from tests.integration.ledger_tables import all_entries, fresh_books
@@ -77,6 +77,7 @@ class Payments(RuleBasedStateMachine):
         self.undelivered: list[str] = []  # event bodies on the wire, in no particular order
         self.delivered: dict[str, str] = {}
         self.effects: Counter[str] = Counter()  # postings that landed, per event id
+        self.held_ahead: set[str] = set()  # payments whose hold the checkout's branch posted
 
     # -- movements ---------------------------------------------------------------------------
 
@@ -108,8 +109,13 @@ class Payments(RuleBasedStateMachine):
         code=st.sampled_from(["USD", "JPY", "EUR"]),
         method=st.sampled_from(["pm_card_visa", "pm_card_visa", "pm_card_mastercard", "pm_card_declined"]),
         automatic=st.booleans(),
+        checkout_hold=st.sampled_from([None, "ahead", "late"]),
     )
-    def authorize(self, amount: int, code: str, method: str, automatic: bool) -> str:
+    def authorize(
+        self, amount: int, code: str, method: str, automatic: bool, checkout_hold: str | None
+    ) -> str:
+        """A payment authorized directly, or as the checkout does it: its ledger branch posts the hold
+        ahead of the gateway's answer, or late (after a decline was compensated)."""
         intent = create_intent(
             CreateIntent(
                 amount=Money.of(amount, code),
@@ -123,7 +129,10 @@ class Payments(RuleBasedStateMachine):
             time_to_live=timedelta(hours=1),
         )
         self.created.append(intent.payment_intent_id)
-        with suppress(*REFUSED):
+        ledger = self.books.ledger
+        if checkout_hold == "ahead":
+            self._hold(intent)
+        try:
             authorize_intent(
                 AuthorizeIntent(intent.payment_intent_id),
                 intents=self.world.intents,
@@ -131,8 +140,20 @@ class Payments(RuleBasedStateMachine):
                 gateway=self.world.gateway,
                 clock=_now,
             )
+        except REFUSED:
+            if checkout_hold is not None:  # the checkout compensates its declined payment
+                declined = self.world.intents.get(intent.payment_intent_id)
+                reverse_hold_if_unauthorized(declined, ledger=ledger, clock=_now)
+        if checkout_hold == "late":
+            self._hold(intent)
         self._collect()
         return intent.payment_intent_id
+
+    def _hold(self, intent: PaymentIntent) -> None:
+        """The checkout's ledger branch: its hold is the AUTHORIZED event's own entry (same id)."""
+        if post_hold_ahead(intent, ledger=self.books.ledger, clock=_now):
+            self.effects[transaction_id_for(intent.payment_intent_id, TransactionKind.AUTHORIZATION)] += 1
+            self.held_ahead.add(intent.payment_intent_id)
 
     @rule(payment=payments, share=st.one_of(st.none(), st.integers(1, 100)))
     def capture(self, payment: str, share: int | None) -> None:
@@ -228,8 +249,11 @@ class Payments(RuleBasedStateMachine):
     @invariant()
     def every_delivered_event_had_exactly_one_effect(self) -> None:
         for event_id, body in self.delivered.items():
-            moves_money = json.loads(body)["eventType"] in MONEY_EVENTS
-            assert self.effects[event_id] == (1 if moves_money else 0), (event_id, body)
+            event = json.loads(body)
+            # A declined payment's id is its authorization's: a hold the checkout posted ahead counts
+            held = event["paymentIntentId"] in self.held_ahead
+            expected = 1 if event["eventType"] in MONEY_EVENTS or held else 0
+            assert self.effects[event_id] == expected, (event_id, body)
 
     @invariant()
     def refunds_never_exceed_captures(self) -> None:

@@ -470,6 +470,8 @@ def _arn(table: str) -> str:
     return json.dumps({"Fn::GetAtt": [table, "Arn"]}, sort_keys=True)
 
 
+DATA_KEY_GRANTS = {(f"kms:{action}", _arn("PaymentsDataKey")) for action in ("GenerateDataKey", "Decrypt")}
+
 IDEMPOTENCY_GRANTS = {
     (f"dynamodb:{action}", _arn("IdempotencyTable"))
     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
@@ -499,6 +501,38 @@ IDEMPOTENCY_GRANTS = {
             | {("lambda:InvokeFunction", _arn("FraudCheckFunction"))},
         ),
         ("FraudCheckFunction", {("dynamodb:UpdateItem", _arn("FraudVelocityTable"))}),
+        # The ledger: one TransactWriteItems per posting (the entry, its balances); reads of the books
+        (
+            "LedgerFunction",
+            {
+                ("dynamodb:PutItem", _arn("LedgerTable")),
+                ("dynamodb:UpdateItem", _arn("LedgerBalancesTable")),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        (
+            "CheckoutLedgerFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:ConditionCheckItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:PutItem", _arn("LedgerTable")),
+                ("dynamodb:UpdateItem", _arn("LedgerBalancesTable")),
+            },
+        ),
+        (
+            "GetIntentLedgerFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-payment"})),
+            },
+        ),
+        (
+            "GetLedgerBalancesFunction",
+            {
+                ("dynamodb:Scan", _arn("LedgerBalancesTable")),
+                ("dynamodb:GetItem", _arn("LedgerBalancesTable")),
+            },
+        ),
     ],
 )
 def test_function_policies_grant_exactly_what_the_code_needs(

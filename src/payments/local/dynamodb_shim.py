@@ -8,6 +8,9 @@
    101 ms over its first 400 payments. Here every condition is checked first, under the lock, and
    nothing is written unless all hold; then the writes are applied, with no copy.
 
+3. **TransactGetItems** reads its items one by one; here it holds the same lock, so it reads a
+   snapshot no transaction is half-way through, as DynamoDB's does.
+
 A transaction that passes its conditions but carries a malformed update expression could still be
 applied in part; requests our code sends are well-formed, and a malformed one fails its tests first.
 """
@@ -33,6 +36,9 @@ def install() -> None:
     for name in ("put_item", "update_item", "delete_item"):
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    DynamoHandler.transact_get_items = _locked(DynamoHandler.transact_get_items)  # type: ignore[method-assign]
     DynamoDBBackend._payments_shimmed = True  # type: ignore[attr-defined]
 
 

@@ -176,8 +176,8 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def post_unless_declined(self, entry: LedgerEntry) -> bool:
-        """`post`, refused once the entry's payment is DECLINED: a hold posted ahead of the gateway's
-        answer can then never land after its reversal."""
+        """`post`, refused once the entry's payment is DECLINED or EXPIRED (settled without an
+        authorization): a hold posted ahead of the gateway's answer then never lands after its reversal."""
 
     @abc.abstractmethod
     def get(self, entry_id: str) -> LedgerEntry | None: ...
