@@ -77,8 +77,8 @@ class Api:
         return self.request("GET", f"/v1/customers/{customer_id}/payment-intents{query}")
 
     def wait_for_event(self, payment_intent_id: str, event_type: str, timeout: float = 20) -> None:
-        """Until the payment's `event_type` event is in the events log. The publisher logs an event
-        after SNS took it, and locally SNS hands it to every subscriber (the ledger too) first."""
+        """Until the payment's `event_type` event is in the events log (the publisher logs an event once
+        SNS has taken it; its subscribers get it asynchronously: see `quiet`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             events = self.request("GET", f"/v1/events?paymentIntentId={payment_intent_id}").body["data"]
@@ -88,13 +88,14 @@ class Api:
         raise AssertionError(f"no {event_type} event for {payment_intent_id}")
 
     def quiet(self, timeout: float = 20) -> None:
-        """Until the stream pollers have delivered all they read and read nothing new for a while:
-        earlier requests' events are no longer in flight."""
+        """Until the stream pollers have delivered all they read, read nothing new for a while, and no
+        asynchronous invocation (an SNS delivery) is queued or running: nothing earlier is in flight."""
         deadline, last, calm = time.monotonic() + timeout, None, 0
         while calm < 3:
             sources = self.request("GET", "/_local/event-sources").body["data"]
+            pending = self.request("GET", "/_local/functions").body["async"]["pending"]
             counts = [(s["fetched"], s["delivered"] + s["dropped"]) for s in sources]
-            settled = counts == last and all(fetched == done for fetched, done in counts)
+            settled = counts == last and pending == 0 and all(fetched == done for fetched, done in counts)
             calm, last = (calm + 1 if settled else 0), counts
             if time.monotonic() > deadline:
                 raise AssertionError(f"event sources still busy: {sources}")

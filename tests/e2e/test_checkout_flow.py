@@ -136,6 +136,7 @@ def test_card_decline_fails_cleanly_and_the_ledger_nets_to_zero(api: Api, stack:
     assert (view["status"], view["paymentStatus"]) == ("FAILED", "DECLINED")
     assert view["error"]["code"] == "card_declined"
     api.wait_for_event(intent_id, "DECLINED")
+    api.quiet()
     # A hold the ledger branch posted ahead of the decline is reversed; none may be left behind
     assert sorted(entry["kind"] for entry in api.ledger(intent_id)) in (
         [],
@@ -217,6 +218,7 @@ def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningS
         "DECLINED",
     )
     api.wait_for_event(intent_id, "DECLINED")
+    api.quiet()
     assert net(api.ledger(intent_id)) == {}
     alerts = [
         n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)

@@ -86,7 +86,8 @@ def test_the_ledger_of_an_unknown_payment_is_404(api: Api) -> None:
 def test_a_decline_posts_nothing(api: Api) -> None:
     intent_id = str(api.create_intent(paymentMethod="pm_card_declined").body["paymentIntentId"])
     assert api.authorize(intent_id).status == 402
-    api.wait_for_event(intent_id, "DECLINED")  # delivered to the ledger, which posts nothing for it
+    api.wait_for_event(intent_id, "DECLINED")
+    api.quiet()  # delivered to the ledger, which posts nothing for it
     assert api.ledger(intent_id) == []
 
 

@@ -2,13 +2,17 @@
 
 Every way AWS invokes a function ends here: the HTTP front door (API Gateway), `lambda.invoke` through
 the emulator (moto's `LambdaFunction.invoke` is routed to `LocalLambda.invoke`), event sources, and
-SNS, which invokes asynchronously (`invoke_async`: Lambda's retries, then the dead-letter queue).
+SNS, which invokes asynchronously (`invoke_async`: queued for worker threads, as Lambda's own
+asynchronous queue; retried, then kept in the dead-letter queue). The caller never waits for the
+function, and two events may run at once or in either order, as in AWS.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
+import queue
 import threading
 import time
 import traceback
@@ -20,6 +24,7 @@ from typing import Any
 from payments.local.emulator import ACCOUNT_ID, REGION
 
 Handler = Callable[[Any, Any], Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class UnknownFunction(LookupError):
 # Lambda retries a failed asynchronous invocation twice (its default MaximumRetryAttempts). AWS waits
 # about a minute, then two, between attempts; locally they follow at once.
 ASYNC_RETRIES = 2
+ASYNC_WORKERS = 4
 
 DeadLetterSink = Callable[[str, str, dict[str, str]], None]  # (queue arn, event json, attributes)
 
@@ -85,6 +91,10 @@ class LocalLambda:
         self._lock = threading.Lock()
         self.dead_letter_sink: DeadLetterSink | None = None
         self.dead_lettered = 0
+        self._async: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._async_pending = 0  # queued or running
+        self._async_idle = threading.Condition(self._lock)
+        self._workers: list[threading.Thread] = []
 
     def register(self, spec: FunctionSpec) -> None:
         self._by_name[spec.name] = spec
@@ -157,10 +167,42 @@ class LocalLambda:
             return Invocation(payload, error=True, duration_ms=(time.perf_counter() - started) * 1000)
         return Invocation(result, duration_ms=(time.perf_counter() - started) * 1000)
 
-    def invoke_async(self, name_or_arn: str, event: Any) -> Invocation:
-        """As Lambda runs an asynchronous invocation: retried, then kept in the function's
-        dead-letter queue (with the attributes AWS adds) rather than lost."""
+    def invoke_async(self, name_or_arn: str, event: Any) -> None:
+        """Queue the event for the function and return at once, as Lambda accepts an Event invocation."""
         spec = self.spec(name_or_arn)
+        with self._lock:
+            self._async_pending += 1
+            if not self._workers:
+                for number in range(ASYNC_WORKERS):
+                    worker = threading.Thread(target=self._work, name=f"lambda-async-{number}", daemon=True)
+                    worker.start()
+                    self._workers.append(worker)
+        self._async.put((spec.name, event))
+
+    @property
+    def async_pending(self) -> int:
+        with self._lock:
+            return self._async_pending
+
+    def wait_async(self, timeout: float) -> bool:
+        """Until every queued asynchronous invocation has finished (its retries too); False on timeout."""
+        with self._async_idle:
+            return self._async_idle.wait_for(lambda: self._async_pending == 0, timeout=timeout)
+
+    def _work(self) -> None:
+        while True:
+            name, event = self._async.get()
+            try:
+                self._run_async(self.spec(name), event)
+            except Exception:  # a broken dead-letter queue must not stop the worker
+                log.exception("asynchronous invocation of %s was lost", name)
+            finally:
+                with self._async_idle:
+                    self._async_pending -= 1
+                    self._async_idle.notify_all()
+
+    def _run_async(self, spec: FunctionSpec, event: Any) -> Invocation:
+        """Retried, then kept in the function's dead-letter queue (with the attributes AWS adds)."""
         for _attempt in range(1 + ASYNC_RETRIES):
             result = self.invoke(spec.name, event)
             if not result.error:

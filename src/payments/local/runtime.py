@@ -177,7 +177,9 @@ class LocalStack:
                 "data": [
                     {"logicalId": spec.logical_id, "name": spec.name, "handler": spec.handler}
                     for spec in self.deployed.functions
-                ]
+                ],
+                # Asynchronous invocations (SNS deliveries) queued or running, and those dead-lettered
+                "async": {"pending": self.invoker.async_pending, "deadLettered": self.invoker.dead_lettered},
             }
 
         def faults(request: LocalRequest) -> tuple[int, Any]:
