@@ -273,3 +273,12 @@ def route_emulator_invocations(invoker: LocalLambda) -> None:
         _active.invoke_async(function_name, sns_event(message, subject))
 
     LambdaBackend.send_sns_message = send_sns_message  # type: ignore[method-assign,assignment]
+
+    # S3 notifies functions asynchronously too (the emulator would run them inside PutObject).
+    from moto.s3 import notifications  # noqa: PLC0415
+
+    def notify_function(_account_id: str, event_body: Any, fn_arn: str, _region_name: str) -> None:
+        assert _active is not None
+        _active.invoke_async(fn_arn, event_body)
+
+    notifications._invoke_awslambda = notify_function  # type: ignore[assignment]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from payments.local.emulator import Emulator
-from payments.local.event_sources import StreamPoller
+from payments.local.event_sources import QueuePoller, StreamPoller, queue_depths
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
 from payments.local.mailbox import sent_emails
@@ -57,6 +57,7 @@ class LocalStack:
         self._lock = threading.Lock()
         self.notifications: list[Any] = []
         self.pollers: list[StreamPoller] = []
+        self.queue_pollers: list[QueuePoller] = []
         self._clients: dict[str, Any] = {}
 
     def _dead_letter(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
@@ -113,6 +114,10 @@ class LocalStack:
             poller = StreamPoller(source, streams=self._client("dynamodbstreams"), invoke=self.invoker.invoke)
             poller.start()
             self.pollers.append(poller)
+        for queue_source in self.deployed.queue_sources:
+            queue_poller = QueuePoller(queue_source, sqs=self._client("sqs"), invoke=self.invoker.invoke)
+            queue_poller.start()
+            self.queue_pollers.append(queue_poller)
         self._serving = threading.Thread(target=self.front_door.serve_forever, name="front-door", daemon=True)
         self._serving.start()
         self._ready.set()
@@ -126,6 +131,8 @@ class LocalStack:
         self._ready.clear()
         for poller in self.pollers:
             poller.stop()
+        for queue_poller in self.queue_pollers:
+            queue_poller.stop()
         if self.front_door is not None:
             self.front_door.shutdown()
         self.emulator.stop()
@@ -203,11 +210,18 @@ class LocalStack:
                 return 200, {"data": list(self.notifications)}
 
         def event_sources(_request: LocalRequest) -> tuple[int, Any]:
-            return 200, {"data": [poller.status() for poller in self.pollers]}
+            return 200, {
+                "data": [poller.status() for poller in self.pollers],
+                "queues": [poller.status() for poller in self.queue_pollers],
+            }
+
+        def queues(_request: LocalRequest) -> tuple[int, Any]:
+            return 200, {"data": queue_depths(self._client("sqs"))}
 
         return {
             "/healthz": healthz,
             "/_local/event-sources": event_sources,
+            "/_local/queues": queues,
             "/_local/api-calls": api_calls,
             "/_local/functions": functions,
             "/_local/faults": faults,

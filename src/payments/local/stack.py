@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from payments.local.cfn_yaml import load_template
 from payments.local.emulator import ACCOUNT_ID, REGION
-from payments.local.event_sources import StreamSource
+from payments.local.event_sources import QueueSource, StreamSource
 from payments.local.invoker import FunctionSpec
 
 FUNCTION_TYPES = frozenset({"AWS::Serverless::Function"})
@@ -49,6 +49,7 @@ class Deployed:
     environment: dict[str, str] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
     stream_sources: list[StreamSource] = field(default_factory=list)
+    queue_sources: list[QueueSource] = field(default_factory=list)
 
 
 class Template:
@@ -127,6 +128,7 @@ class Template:
         "AWS::SES::EmailIdentity": "EmailIdentity",
         "AWS::SecretsManager::Secret": "Name",
         "AWS::SQS::Queue": "QueueName",
+        "AWS::CloudWatch::Alarm": "AlarmName",
     }
 
     def name(self, logical_id: str) -> str:
@@ -340,6 +342,7 @@ class StackBuilder:
             "AWS::SNS::Topic": self._topic,
             "AWS::SQS::Queue": self._queue,
             "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::SES::EmailIdentity": self._ses_identity,
             "AWS::SES::ConfigurationSet": self._ses_configuration_set,
@@ -627,10 +630,62 @@ class StackBuilder:
                 )
             elif event["Type"] == "DynamoDB":
                 self.deployed.stream_sources.append(_stream_source(name, event["Properties"]))
+            elif event["Type"] == "SQS":
+                settings = event["Properties"]
+                self.deployed.queue_sources.append(
+                    QueueSource(
+                        function_name=name,
+                        queue_arn=settings["Queue"],
+                        batch_size=int(settings.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in settings.get("FunctionResponseTypes", []),
+                    )
+                )
+            elif event["Type"] == "S3":
+                self._notify(logical_id, event["Properties"])
             else:
                 raise StackError(
                     f"{logical_id}.{event_id}: event type {event['Type']} is not supported locally"
                 )
+
+    def _notify(self, logical_id: str, settings: Mapping[str, Any]) -> None:
+        """A SAM `S3` event: the bucket notifies the function (added to the bucket's other notifications)."""
+        bucket = settings["Bucket"]
+        configuration: dict[str, Any] = {
+            "LambdaFunctionArn": self.template.attribute(logical_id, "Arn"),
+            "Events": settings["Events"] if isinstance(settings["Events"], list) else [settings["Events"]],
+        }
+        rules = settings.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        if rules:
+            configuration["Filter"] = {
+                "Key": {"FilterRules": [{"Name": rule["Name"], "Value": rule["Value"]} for rule in rules]}
+            }
+        s3 = self._client("s3")
+        current = s3.get_bucket_notification_configuration(Bucket=bucket)
+        current.pop("ResponseMetadata", None)
+        current.setdefault("LambdaFunctionConfigurations", []).append(configuration)
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
+
+    def _alarm(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        request = {
+            key: properties[key]
+            for key in (
+                "AlarmDescription",
+                "Namespace",
+                "MetricName",
+                "Statistic",
+                "Period",
+                "EvaluationPeriods",
+                "Threshold",
+                "ComparisonOperator",
+                "TreatMissingData",
+                "AlarmActions",
+                "Dimensions",
+            )
+            if key in properties
+        }
+        self._client("cloudwatch").put_metric_alarm(AlarmName=self.template.name(logical_id), **request)
 
     def _merge_environment(self, spec: FunctionSpec) -> None:
         """Handlers share this process, so one variable must mean one thing for every function."""
