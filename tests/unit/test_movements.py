@@ -15,6 +15,7 @@ from payments.service.movements import (
     capture_intent,
     get_refund,
     refund_intent,
+    refund_once,
     void_intent,
 )
 from payments.service.ports import GatewayOutcome, GatewayResult
@@ -195,3 +196,24 @@ def test_another_requests_concurrent_refund_is_a_retryable_conflict(
 def test_an_unknown_refund_is_not_found(repo: FakeIntentRepository) -> None:
     with pytest.raises(NotFound):
         get_refund("re_missing", intents=repo)
+
+
+def test_a_refund_job_delivered_again_refunds_once(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _captured(repo, gateway, clock)
+    job = RefundIntent(intent_id, "rb_1:2", 2_500, "damaged")
+    # Another refund of the payment happens between the deliveries
+    first = refund_once(job, intents=repo, gateway=gateway, clock=clock)
+    refund_intent(RefundIntent(intent_id, "req-api", 1_000), intents=repo, gateway=gateway, clock=clock)
+    again = refund_once(job, intents=repo, gateway=gateway, clock=clock)
+    assert again == first
+    stored = repo.get(intent_id)
+    assert (stored.amount_refunded, stored.refund_count) == (3_500, 2)
+    assert [key for call, key in gateway.calls if call == "refund"] == [
+        f"{intent_id}:refund:1",
+        f"{intent_id}:refund:2",
+    ]
+    # A different job for the same payment is a refund of its own
+    other = refund_once(RefundIntent(intent_id, "rb_1:3", 500), intents=repo, gateway=gateway, clock=clock)
+    assert other.transaction_id == refund_id_for(intent_id, 3)

@@ -113,6 +113,20 @@ def refund_intent(
 _RECORD_ATTEMPTS = 3
 
 
+def refund_once(
+    command: RefundIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+) -> Transaction:
+    """A refund job, however often it is delivered: the refund its request id already made, or a new
+    one. (A job redelivered while its first delivery still runs reaches the gateway under the same
+    refund number, so the gateway answers both with one refund, and one of them records it.)"""
+    intent = intents.get(command.payment_intent_id, consistent=True)
+    for number in range(intent.refund_count, 0, -1):
+        earlier = _recorded_refund(intents, intent.payment_intent_id, number)
+        if earlier is not None and earlier.request_id == command.request_id:
+            return earlier
+    return refund_intent(command, intents=intents, gateway=gateway, clock=clock)
+
+
 def _recorded_refund(intents: IntentRepository, payment_intent_id: str, number: int) -> Transaction | None:
     try:
         return intents.get_transaction(refund_id_for(payment_intent_id, number))
