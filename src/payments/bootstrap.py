@@ -22,13 +22,16 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
+    from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
     from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory, DynamoDBVelocityCounter
     from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
     from payments.adapters.fraud_client import LambdaFraudScreen
     from payments.adapters.gateway_client import HttpGateway
     from payments.adapters.s3_audit import S3AuditArchive
+    from payments.adapters.s3_files import S3FileStore
     from payments.adapters.ses_mailer import SesMailer
     from payments.adapters.sns_alerts import SnsOpsAlerts
+    from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
     from payments.functions.http import IdempotentRequests
 
@@ -216,6 +219,28 @@ def audit_archive() -> S3AuditArchive:
 
     config = settings()
     return S3AuditArchive(_client("s3"), bucket=config.audit_bucket, kms_key=config.data_key)
+
+
+@once
+def refund_batches() -> DynamoDBRefundBatches:
+    from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches  # noqa: PLC0415
+
+    return DynamoDBRefundBatches(dynamodb(), table=settings().refund_batches_table)
+
+
+@once
+def refund_files() -> S3FileStore:
+    from payments.adapters.s3_files import S3FileStore  # noqa: PLC0415
+
+    config = settings()
+    return S3FileStore(_client("s3"), bucket=config.refund_files_bucket, kms_key=config.data_key)
+
+
+@once
+def refund_jobs() -> SqsRefundJobQueue:
+    from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue  # noqa: PLC0415
+
+    return SqsRefundJobQueue(_client("sqs"), queue_url=settings().refund_jobs_queue_url)
 
 
 @once

@@ -56,6 +56,10 @@ class Settings:
     checkouts_table: str = ""
     ledger_table: str = ""
     ledger_balances_table: str = ""
+    refund_batches_table: str = ""
+    refund_files_bucket: str = ""
+    refund_jobs_queue_url: str = ""
+    refund_jobs_max_receives: int = 3
     checkout_state_machine_arn: str = ""
     receipt_sender: str = ""
     receipts_configuration_set: str = ""
@@ -101,6 +105,10 @@ class Settings:
             checkouts_table=env.get("CHECKOUTS_TABLE", ""),
             ledger_table=env.get("LEDGER_TABLE", ""),
             ledger_balances_table=env.get("LEDGER_BALANCES_TABLE", ""),
+            refund_batches_table=env.get("REFUND_BATCHES_TABLE", ""),
+            refund_files_bucket=env.get("REFUND_FILES_BUCKET", ""),
+            refund_jobs_queue_url=env.get("REFUND_JOBS_QUEUE_URL", ""),
+            refund_jobs_max_receives=_int(env, "REFUND_JOBS_MAX_RECEIVES", 3),
             checkout_state_machine_arn=env.get("CHECKOUT_STATE_MACHINE_ARN", ""),
             receipt_sender=env.get("RECEIPT_SENDER", ""),
             receipts_configuration_set=env.get("RECEIPTS_CONFIGURATION_SET", ""),

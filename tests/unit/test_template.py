@@ -86,6 +86,22 @@ FUNCTIONS = {
     "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
     "FraudFeedbackFunction": ("fraud-feedback", "payments.functions.fraud_feedback.handler", None),
     "LedgerFunction": ("ledger", "payments.functions.ledger.handler", None),
+    "CreateRefundBatchFunction": (
+        "create-refund-batch",
+        "payments.functions.create_refund_batch.handler",
+        ("POST", "/v1/refund-batches"),
+    ),
+    "GetRefundBatchFunction": (
+        "get-refund-batch",
+        "payments.functions.get_refund_batch.handler",
+        ("GET", "/v1/refund-batches/{batchId}"),
+    ),
+    "RefundBatchSplitterFunction": (
+        "refund-batch-splitter",
+        "payments.functions.refund_batch_splitter.handler",
+        None,
+    ),
+    "RefundJobsWorkerFunction": ("refund-jobs-worker", "payments.functions.refund_jobs_worker.handler", None),
     "GetIntentLedgerFunction": (
         "get-intent-ledger",
         "payments.functions.get_intent_ledger.handler",
@@ -136,7 +152,10 @@ TABLES = {
 MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 # Tables that must survive the stack: money state, the books, checkouts in flight.
 # The running balances have a composite key (currency, account); every other table is keyed by one id.
-COMPOSITE_KEY_TABLES = {"LedgerBalancesTable": ("ledger-balances", "currency", "account")}
+COMPOSITE_KEY_TABLES = {
+    "LedgerBalancesTable": ("ledger-balances", "currency", "account"),
+    "RefundBatchesTable": ("refund-batches", "batchId", "item"),
+}
 RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "LedgerBalancesTable", "CheckoutsTable", "EventsTable")
 
 COMMON_ENV = {
@@ -251,6 +270,11 @@ def test_translation_needs_a_region(template: dict[str, Any], monkeypatch: pytes
         translate(template)
 
 
+# Functions whose work takes longer than an API call: the splitter queues a whole file, the worker
+# runs ten refunds against the gateway.
+LONGER_TIMEOUTS = {"RefundBatchSplitterFunction": 300, "RefundJobsWorkerFunction": 30}
+
+
 def test_functions_are_translated_with_the_global_settings(translated: dict[str, Any]) -> None:
     functions = _resources(translated, "AWS::Lambda::Function")
     assert set(functions) == set(FUNCTIONS)
@@ -261,7 +285,7 @@ def test_functions_are_translated_with_the_global_settings(translated: dict[str,
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == 10
+        assert props["Timeout"] == LONGER_TIMEOUTS.get(logical_id, 10)
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Code"] == {"S3Bucket": "payments-artifacts", "S3Key": "code.zip"}
         env = props["Environment"]["Variables"]
@@ -527,6 +551,15 @@ IDEMPOTENCY_GRANTS = {
             },
         ),
         (
+            "RefundJobsWorkerFunction",
+            {
+                (f"dynamodb:{action}", _arn(table))
+                for action in ("GetItem", "UpdateItem", "PutItem", "ConditionCheckItem")
+                for table in MONEY_TABLES
+            }
+            | {("dynamodb:UpdateItem", _arn("RefundBatchesTable")), ("kms:Decrypt", _arn("PaymentsDataKey"))},
+        ),
+        (
             "GetLedgerBalancesFunction",
             {
                 ("dynamodb:Scan", _arn("LedgerBalancesTable")),
@@ -620,6 +653,33 @@ def test_every_topic_subscriber_keeps_what_it_could_not_handle(
         and s["Resource"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
         for s in statements
     )
+
+
+def test_refund_jobs_are_fifo_with_a_dead_letter_queue_and_an_alarm(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    queue = resources["RefundJobsQueue"]["Properties"]
+    assert queue["FifoQueue"] is True
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["RefundJobsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "RefundJobsMaxReceives"},
+    }
+    assert template["Parameters"]["RefundJobsMaxReceives"]["Default"] == 3
+    assert resources["RefundJobsDeadLetterQueue"]["Properties"]["FifoQueue"] is True
+    alarm = resources["RefundJobsDeadLetterAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "ApproximateNumberOfMessagesVisible",
+        0,
+        "GreaterThanThreshold",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["RefundJobsDeadLetterQueue", "QueueName"]}}
+    ]
+    worker = resources["RefundJobsWorkerFunction"]["Properties"]
+    (jobs,) = worker["Events"].values()
+    assert jobs["Properties"]["BatchSize"] == 10
+    assert jobs["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The job stays hidden at least as long as the worker may run on it
+    assert template["Parameters"]["RefundJobsVisibilityTimeout"]["Default"] >= 6 * worker["Timeout"]
 
 
 def test_the_ledger_subscribes_to_every_event_and_keeps_what_fails(template: dict[str, Any]) -> None:

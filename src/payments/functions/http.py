@@ -85,14 +85,14 @@ def _reject_constant(name: str) -> Any:
     raise InvalidRequest(f"{name} is not valid JSON")
 
 
-def raw_body(event: Event) -> bytes:
+def raw_body(event: Event, *, limit: int = MAX_BODY_BYTES) -> bytes:
     body = event.get("body") or ""
     try:
         raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode()
     except binascii.Error:
         raise InvalidRequest("the body is not valid base64") from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     return raw
 
 

@@ -10,6 +10,8 @@ from payments.adapters.dynamodb_items import format_time
 from payments.domain.cards import contains_card_number
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
+from payments.domain.refund_batches import RowError
+from payments.service.ports import RefundBatch
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -130,3 +132,15 @@ def ledger_entry_body(entry: LedgerEntry) -> dict[str, Any]:
 
 def balance_body(balance: Balance) -> dict[str, Any]:
     return {"account": balance.account.value, "currency": balance.currency, "balance": balance.balance}
+
+
+def refund_batch_body(batch: RefundBatch, *, errors: list[RowError]) -> dict[str, Any]:
+    return {
+        "batchId": batch.batch_id,
+        "total": batch.total,
+        "succeeded": batch.succeeded,
+        "failed": batch.failed,
+        "deadLettered": batch.dead_lettered,
+        "pending": batch.pending,
+        "errors": [{"line": error.line, "message": error.message} for error in errors],
+    }

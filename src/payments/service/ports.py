@@ -13,6 +13,7 @@ from payments.domain.fraud import FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
+from payments.domain.refund_batches import RefundRow, RowError, RowState
 
 T = TypeVar("T")
 
@@ -231,3 +232,49 @@ class ApprovalHistory(abc.ABC):
     @abc.abstractmethod
     def record(self, *, customer_id: str, event_id: str, approved_at: str) -> bool:
         """Count the approval once per event id; False when this event was counted already."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundBatch:
+    batch_id: str
+    total: int  # every data row of the file
+    succeeded: int = 0
+    failed: int = 0  # rejected at import, or refused for good when run
+    dead_lettered: int = 0
+    queued: int = 0
+    errors: tuple[RowError, ...] = ()  # the first of the import's errors
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.succeeded - self.failed - self.dead_lettered
+
+
+class RefundBatchRepository(abc.ABC):
+    @abc.abstractmethod
+    def create(self, batch: RefundBatch) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, batch_id: str) -> RefundBatch:
+        """The batch, or raise NotFound."""
+
+    @abc.abstractmethod
+    def mark_queued(self, batch_id: str, count: int) -> None: ...
+
+    @abc.abstractmethod
+    def settle_row(self, batch_id: str, line: int, state: RowState, detail: str | None) -> bool:
+        """Record a row's outcome and count it, once: True when this call changed the counts. A
+        DEAD_LETTERED row may settle again (after a redrive); a SUCCEEDED or FAILED one never does."""
+
+
+class FileStore(abc.ABC):
+    @abc.abstractmethod
+    def put(self, key: str, body: bytes, *, content_type: str) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, key: str) -> bytes: ...
+
+
+class RefundJobQueue(abc.ABC):
+    @abc.abstractmethod
+    def send(self, batch_id: str, rows: list[RefundRow]) -> int:
+        """Queue one job per row (grouped by merchant, deduplicated by job id); return how many."""

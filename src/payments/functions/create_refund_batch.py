@@ -1,0 +1,30 @@
+"""POST /v1/refund-batches: a merchant's refund file (text/csv). Every row is checked now; the good ones
+are queued once the file is stored (its S3 event), so the answer does not wait for 50,000 messages."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from payments import bootstrap
+from payments.domain.errors import InvalidRequest
+from payments.functions import http
+from payments.functions.schemas import refund_batch_body
+from payments.service.refund_batches import import_refund_file
+
+# Under Lambda's 6 MB request payload once API Gateway has wrapped the body; about 60,000 rows.
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+
+
+def handler(event: dict[str, Any], context: Any) -> http.Response:
+    def work() -> http.Response:
+        content_type = (http.header(event, "content-type") or "").split(";")[0].strip().lower()
+        if content_type != "text/csv":
+            raise InvalidRequest("send the file as text/csv")
+        batch, errors = import_refund_file(
+            http.raw_body(event, limit=MAX_FILE_BYTES),
+            batches=bootstrap.refund_batches(),
+            files=bootstrap.refund_files(),
+        )
+        return http.respond(202, refund_batch_body(batch, errors=errors))
+
+    return http.handle(work)

@@ -1,0 +1,39 @@
+"""refund-jobs-worker: batches of up to 10 refund jobs from refund-jobs.fifo, with a partial batch
+response (Powertools' FIFO processor). A job that fails for a reason that may pass is reported failed,
+and only its merchant's later jobs wait with it; the queue delivers it again, and after the last
+attempt moves it to refund-jobs-dlq."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from payments import bootstrap
+from payments.adapters.sqs_refund_jobs import row_from_body
+from payments.service.refund_batches import run_refund_job
+
+
+def _run(record: Any) -> None:
+    batch_id, row = row_from_body(json.loads(record.body))
+    receives = int(record.attributes.approximate_receive_count)
+    run_refund_job(
+        batch_id,
+        row,
+        last_attempt=receives >= bootstrap.settings().refund_jobs_max_receives,
+        intents=bootstrap.intent_repository(),
+        gateway=bootstrap.gateway(),
+        batches=bootstrap.refund_batches(),
+        clock=bootstrap.now,
+    )
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 (cold start)
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    return dict(
+        process_partial_response(event=event, record_handler=_run, processor=processor, context=context)
+    )
