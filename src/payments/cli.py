@@ -1,4 +1,4 @@
-"""The `payments` command: `payments local up` and `payments demo`."""
+"""The `payments` command: `local up`, `demo`, `refunds import`, `dlq show|redrive`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 
@@ -63,6 +64,21 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.api)
 
 
+def _refunds_import(args: argparse.Namespace) -> int:
+    from payments.operators import import_refunds  # noqa: PLC0415
+
+    if not args.file.is_file():
+        print(f"payments refunds import: no file {args.file}", file=sys.stderr)
+        return 2
+    return import_refunds(args.api.rstrip("/"), args.file)
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from payments.operators import dlq_redrive, dlq_show  # noqa: PLC0415
+
+    return dlq_show(args.queue) if args.action == "show" else dlq_redrive(args.queue)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +101,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="push payments through a running stack, step by step")
     demo.add_argument("--api", default="http://127.0.0.1:8080", help="the API's base URL")
     demo.set_defaults(run=_demo)
+
+    refunds = commands.add_parser("refunds", help="refunds in bulk")
+    refunds_commands = refunds.add_subparsers(dest="refunds_command", required=True)
+    refunds_import = refunds_commands.add_parser(
+        "import", help="send a refund file (merchantId,paymentIntentId,amount,reason) and follow it"
+    )
+    refunds_import.add_argument("file", type=Path)
+    refunds_import.add_argument("--api", default="http://127.0.0.1:8080", help="the API's base URL")
+    refunds_import.set_defaults(run=_refunds_import)
+
+    dlq = commands.add_parser("dlq", help="what waits in a dead-letter queue (AWS_ENDPOINT_URL locally)")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, helped in (("show", "list what waits"), ("redrive", "move it back to its queue")):
+        command = dlq_commands.add_parser(name, help=helped)
+        command.add_argument(
+            "--queue", default="refund-jobs-dlq-local.fifo", help="the dead-letter queue's name"
+        )
+        command.set_defaults(run=_dlq, action=name)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -18,6 +18,7 @@ from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_UP_TIMEOUT_SECONDS = 3
+REFUND_JOBS_VISIBILITY_TIMEOUT = 1
 
 
 @dataclass
@@ -168,8 +169,15 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
-    # A short 3-D Secure wait, so the timed-out challenge is seen within the test.
-    launched = launch(cwd=ROOT, parameters={"StepUpTimeoutSeconds": str(STEP_UP_TIMEOUT_SECONDS)})
+    # A short 3-D Secure wait, so the timed-out challenge is seen within the test; refund jobs that
+    # fail come back after a second, so three deliveries and the dead-letter queue take seconds.
+    launched = launch(
+        cwd=ROOT,
+        parameters={
+            "StepUpTimeoutSeconds": str(STEP_UP_TIMEOUT_SECONDS),
+            "RefundJobsVisibilityTimeout": str(REFUND_JOBS_VISIBILITY_TIMEOUT),
+        },
+    )
     try:
         running = RunningStack(Api(launched.api), launched.aws_endpoint, launched.gateway, launched.output)
         health = running.api.request("GET", "/healthz")

@@ -84,6 +84,7 @@ class FakeGateway(PaymentGateway):
     def __init__(self) -> None:
         self.authorize_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "auth_1")
         self.capture_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "cap_1")
+        self.refund_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "re_1")
         self.calls: list[tuple[str, str]] = []
 
     def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
@@ -113,7 +114,7 @@ class FakeGateway(PaymentGateway):
 
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
         self.calls.append(("refund", idempotency_key))
-        return GatewayResult(GatewayOutcome.APPROVED, "re_1")
+        return self._answer(self.refund_result)
 
 
 class FakeFraud(FraudScreen):

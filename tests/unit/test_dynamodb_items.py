@@ -144,6 +144,10 @@ def test_numbers_are_integer_n_strings_and_times_utc_milliseconds(intent: Paymen
 
     numbers = {name for name, value in item.items() if "N" in value}
     assert numbers == NUMBER_ATTRIBUTES
+    # The one map: which request made which refund, each number an integer N string too
+    requests = item.pop("refundRequests")["M"]
+    assert {request: int(number["N"]) for request, number in requests.items()} == intent.refund_requests
+    assert all(INTEGER.match(number["N"]) for number in requests.values())
     for name, value in item.items():
         assert len(value) == 1, name
         ((kind, text),) = value.items()
@@ -177,6 +181,7 @@ def test_the_item_of_a_known_intent() -> None:
         "amountCaptured": {"N": "0"},
         "amountRefunded": {"N": "0"},
         "refundCount": {"N": "0"},
+        "refundRequests": {"M": {}},
         "locale": {"S": "en-US"},
         "receiptStatus": {"S": "NOT_SENT"},
     }

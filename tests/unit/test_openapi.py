@@ -2,8 +2,9 @@
 
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
 pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view`, the
-refund's from `refund_body`, the event's from `event_body` and the ledger's from `ledger_entry_body`
-and `balance_body`, so a change on either side that the other does not follow fails here.
+refund's from `refund_body`, the event's from `event_body`, the ledger's from `ledger_entry_body`
+and `balance_body`, and the refund batch's from `refund_batch_body` (its CSV file from
+`parse_refund_file`), so a change on either side that the other does not follow fails here.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import BaseModel
 
+from payments import bootstrap
 from payments.adapters import page_tokens
+from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
 from payments.adapters.event_topic import DynamoDBEventLog, event_body
 from payments.domain import errors
 from payments.domain.cards import contains_card_number
 from payments.domain.checkout import AmountTier, CheckoutStatus, tracking_id_for
 from payments.domain.events import EventType, event_for
+from payments.domain.ids import new_id
 from payments.domain.intents import CaptureMethod, PaymentIntent, Status
 from payments.domain.ledger import (
     Account,
@@ -43,7 +47,8 @@ from payments.domain.ledger import (
     reversal_of,
 )
 from payments.domain.money import Money
-from payments.functions import http, list_customer_intents
+from payments.domain.refund_batches import HEADER, MAX_ROWS, RowError, parse_refund_file
+from payments.functions import create_refund_batch, http, list_customer_intents
 from payments.functions.schemas import (
     AuthorizeBody,
     CaptureBody,
@@ -54,11 +59,13 @@ from payments.functions.schemas import (
     balance_body,
     intent_body,
     ledger_entry_body,
+    refund_batch_body,
     refund_body,
 )
 from payments.local.cfn_yaml import load_template
 from payments.service.checkout import FAILURE_CODES, checkout_view
-from payments.service.ports import CheckoutRecord, ExecutionStatus
+from payments.service.ports import CheckoutRecord, ExecutionStatus, RefundBatch
+from payments.service.refund_batches import KEPT_ERRORS, import_refund_file
 from tests.unit.fakes import FakeIntentRepository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,7 +292,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 15
+    assert len(routes) == 17
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -309,6 +316,11 @@ def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, A
         assert method == "POST" or not honoured, f"{method} {path}"
         if method == "POST":
             assert {"400", "413"} <= set(operation["responses"]), f"{method} {path}"
+        if honoured:  # every operation under the key can answer its two refusals, retry-after and all
+            refusals = resolve(spec, operation["responses"]["409"])
+            codes = narrowed_codes(refusals["content"]["application/json"]["schema"])
+            assert {"idempotency_conflict", "idempotency_in_progress"} <= codes, f"{method} {path}"
+            assert "retry-after" in refusals["headers"], f"{method} {path}"
     key = spec["components"]["parameters"]["IdempotencyKey"]
     assert key["in"] == "header"
     assert key["required"] is False
@@ -357,10 +369,35 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("GET", "/v1/payment-intents/{paymentIntentId}/ledger"): "200",
         ("GET", "/v1/ledger/balances"): "200",
         ("POST", "/v1/webhooks/gateway"): "200",
+        ("POST", "/v1/refund-batches"): "202",
+        ("GET", "/v1/refund-batches/{batchId}"): "200",
     }
     for method, path, operation in operations(spec):
         successes = {status for status in operation["responses"] if status.startswith("2")}
         assert successes == {expected[(method, path)]}, f"{method} {path}"
+
+
+def test_each_request_body_takes_its_media_type(spec: dict[str, Any]) -> None:
+    """JSON everywhere, but the refund file: `POST /v1/refund-batches` takes CSV and has no model."""
+    expected = {
+        ("POST", "/v1/payment-intents"): "application/json",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/authorize"): "application/json",
+        ("POST", "/v1/checkouts"): "application/json",
+        ("POST", "/v1/checkouts/{trackingId}/challenge"): "application/json",
+        ("POST", "/v1/payment-intents/{paymentIntentId}/capture"): "application/json",
+        ("POST", "/v1/refunds"): "application/json",
+        ("POST", "/v1/webhooks/gateway"): "application/json",
+        ("POST", "/v1/refund-batches"): "text/csv",
+    }
+    taken = {
+        (method, path): list(resolve(spec, operation["requestBody"])["content"])
+        for method, path, operation in operations(spec)
+        if "requestBody" in operation
+    }
+    assert taken == {route: [media] for route, media in expected.items()}
+    csv_body = spec["paths"]["/v1/refund-batches"]["post"]["requestBody"]
+    assert csv_body["required"] is True
+    assert csv_body["content"]["text/csv"]["schema"] == {"type": "string"}
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -436,6 +473,78 @@ def test_the_money_movements_document_their_refusals(
     assert codes["404"] == {"not_found"}
     assert codes["409"] == {"invalid_state", "idempotency_conflict", "idempotency_in_progress", *conflicts}
     assert codes["503"] == {"upstream_unavailable"}
+
+
+def _codes(spec: dict[str, Any], responses: dict[str, Any], status: str) -> set[str]:
+    return narrowed_codes(resolve(spec, responses[status])["content"]["application/json"]["schema"])
+
+
+def test_the_refund_batch_calls_document_their_refusals(spec: dict[str, Any]) -> None:
+    create = spec["paths"]["/v1/refund-batches"]["post"]["responses"]
+    read = spec["paths"]["/v1/refund-batches/{batchId}"]["get"]["responses"]
+    assert set(create) == {"202", "400", "409", "413", "500"}
+    assert set(read) == {"200", "404", "500"}
+    assert _codes(spec, create, "400") == {"invalid_request"}
+    assert _codes(spec, create, "409") == {"idempotency_conflict", "idempotency_in_progress"}
+    assert _codes(spec, create, "413") == {"payload_too_large"}
+    # The size is checked before the key is touched, so a 413 is never kept nor replayed.
+    assert "idempotent-replayed" not in resolve(spec, create["413"]).get("headers", {})
+    parameters = spec["paths"]["/v1/refund-batches"]["post"]["parameters"]
+    assert parameters == [{"$ref": "#/components/parameters/IdempotencyKey"}]
+    assert _codes(spec, read, "404") == {"not_found"}
+
+
+def test_the_refund_batch_refusal_examples_are_what_the_code_answers(
+    spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real `Idempotency-Key` handling, over a client that fails any AWS call: every answer below
+    # is refused before one (without a key, with a key that is not valid, or, for a wrong content type
+    # or a body too large, with a valid key that is never touched).
+    requests = http.IdempotentRequests(
+        table_name="idempotency-test", client=Mock(spec=[]), expires_after_seconds=86_400
+    )
+    monkeypatch.setattr(bootstrap, "idempotent_requests", lambda: requests)
+
+    def answer(content_type: str, body: str, key: str | None = None) -> str:
+        headers = {"content-type": content_type, **({"idempotency-key": key} if key is not None else {})}
+        response = create_refund_batch.handler({"headers": headers, "body": body}, None)
+        return str(json.loads(response["body"])["error"]["message"])
+
+    def refusal(body: bytes) -> str:
+        with pytest.raises(errors.InvalidRequest) as refused:
+            import_refund_file(body, batches=Mock(), files=Mock())
+        return refused.value.message
+
+    header = ",".join(HEADER) + "\n"
+    too_large = "x" * (create_refund_batch.MAX_FILE_BYTES + 1)
+    expected = {
+        "400": {
+            answer("application/json", "{}"),
+            refusal(b"paymentIntentId,amount\n"),
+            refusal(header.encode() + b"mer_1,pi_\xff,1,\n"),
+            refusal((header + "x\n" * (MAX_ROWS + 1)).encode()),
+            answer("text/csv", header, key="\n"),
+        },
+        "413": {answer("text/csv", too_large)},
+    }
+    # A charset parameter is no other content type: such a file gets as far as the size check.
+    assert answer("text/csv; charset=utf-8", too_large) in expected["413"]
+    # Refused before the key: answered alike with one, and nothing is read or kept for it.
+    assert answer("application/json", "{}", key="batch-1") in expected["400"]
+    assert answer("text/csv", too_large, key="batch-1") in expected["413"]
+    responses = spec["paths"]["/v1/refund-batches"]["post"]["responses"]
+    for status, messages in expected.items():
+        examples = resolve(spec, responses[status])["content"]["application/json"]["examples"]
+        assert {example["value"]["error"]["message"] for example in examples.values()} == messages, status
+
+    client = Mock()
+    client.get_item.return_value = {}
+    batch_id = "rb_01JHQ5EWNSKBNQ19GP2ZRR902N"
+    with pytest.raises(errors.NotFound) as unknown:
+        DynamoDBRefundBatches(client, table="refund-batches-test").get(batch_id)
+    read = spec["paths"]["/v1/refund-batches/{batchId}"]["get"]["responses"]["404"]
+    examples = read["content"]["application/json"]["examples"]
+    assert [example["value"]["error"]["message"] for example in examples.values()] == [unknown.value.message]
 
 
 def test_replayable_answers_document_idempotent_replayed(spec: dict[str, Any]) -> None:
@@ -526,6 +635,61 @@ def test_the_refund_result_schema_is_what_refund_body_produces(spec: dict[str, A
     validator.validate(rest)
     assert not validator.is_valid({**partial, "status": "PENDING"})
     assert not validator.is_valid({**partial, "refundId": intent.transaction_id})
+
+
+def test_the_refund_batch_schema_is_what_refund_batch_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["RefundBatch"]
+    batch_id = new_id("rb")
+    refused = parse_refund_file(
+        ",".join(HEADER) + "\n"
+        "mer_1,pi_01JHMR6K20V5R1X5AM5BNPXYCM,250,\n"
+        "mer_1,pi_nope,100,\n"
+        "\n"
+        "mer_1,pi_01JHMR6K20V5R1X5AM5BNPXYCM,1.50,\n"
+    ).errors
+    assert [error.line for error in refused] == [3, 5]
+    imported = refund_batch_body(RefundBatch(batch_id, total=3, failed=2), errors=refused)
+    settled = refund_batch_body(
+        RefundBatch(batch_id, total=5, succeeded=1, failed=3, dead_lettered=1),
+        errors=[RowError(2, "reason must not contain a card number")],
+    )
+    empty = refund_batch_body(RefundBatch(batch_id, total=0), errors=[])
+    assert [(body["pending"], len(body["errors"])) for body in (imported, settled, empty)] == [
+        (1, 2),
+        (0, 1),
+        (0, 0),
+    ]
+    assert set(schema["properties"]) == set(schema["required"]) == set(imported)
+    item = schema["properties"]["errors"]["items"]
+    assert set(item["properties"]) == set(item["required"]) == set(imported["errors"][0])
+    assert schema["properties"]["total"]["maximum"] == MAX_ROWS
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/RefundBatch"})
+    for body in (imported, settled, empty):
+        validator.validate(body)
+    first_error = imported["errors"][0]
+    assert not validator.is_valid({**imported, "batchId": "batch_1"})
+    assert not validator.is_valid({**imported, "batchId": batch_id.lower()})
+    assert not validator.is_valid({**imported, "batchId": new_id("re")})
+    assert not validator.is_valid({**imported, "failed": -1})
+    assert not validator.is_valid({**imported, "total": "3"})
+    assert not validator.is_valid({**imported, "queued": 0})
+    assert not validator.is_valid({key: value for key, value in imported.items() if key != "pending"})
+    assert not validator.is_valid({**imported, "errors": [{**first_error, "line": 1}]})  # the header
+    assert not validator.is_valid({**imported, "errors": [{"line": 3}]})
+    assert not validator.is_valid({**imported, "errors": [{**first_error, "column": 2}]})
+
+
+def test_the_refund_batch_limits_match_the_code(spec: dict[str, Any]) -> None:
+    create = spec["paths"]["/v1/refund-batches"]["post"]
+    file_description = create["requestBody"]["description"]
+    assert f"`{','.join(HEADER)}`" in file_description
+    assert f"{create_refund_batch.MAX_FILE_BYTES:,} bytes".replace(",", " ") in file_description
+    assert f"{MAX_ROWS:,} rows".replace(",", " ") in file_description
+    read = spec["paths"]["/v1/refund-batches/{batchId}"]["get"]
+    assert f"only the first {KEPT_ERRORS} rows" in read["description"]
+    receives = load_template(TEMPLATE_PATH)["Parameters"]["RefundJobsMaxReceives"]["Default"]
+    assert f"after {receives} deliveries" in spec["info"]["description"]
+    assert "`RefundJobsMaxReceives`" in create["description"]
 
 
 def test_the_checkout_schema_is_what_checkout_view_produces(spec: dict[str, Any]) -> None:
@@ -830,6 +994,35 @@ def test_the_request_examples_are_accepted_by_the_code(spec: dict[str, Any]) -> 
         assert content["examples"], path
         for example in content["examples"].values():
             http.parse(model, example["value"])
+
+
+def test_the_refund_file_examples_are_imported_as_their_answers_say(spec: dict[str, Any]) -> None:
+    """Each CSV example, imported by the code, answers the 202 example of the same name."""
+    operation = spec["paths"]["/v1/refund-batches"]["post"]
+    files = operation["requestBody"]["content"]["text/csv"]["examples"]
+    answers = operation["responses"]["202"]["content"]["application/json"]["examples"]
+    assert set(files) == set(answers)
+    assert any(answer["value"]["errors"] for answer in answers.values())
+    for name, example in files.items():
+        batches, stored = Mock(), Mock()
+        batch, refused = import_refund_file(example["value"].encode(), batches=batches, files=stored)
+        assert stored.put.call_args.kwargs["content_type"] == "text/csv"
+        answer = answers[name]["value"]
+        assert refund_batch_body(batch, errors=refused) == {**answer, "batchId": batch.batch_id}, name
+
+
+def test_the_refund_batch_examples_add_up(spec: dict[str, Any]) -> None:
+    found = 0
+    for where, schema, value in media_examples(spec):
+        if schema != {"$ref": "#/components/schemas/RefundBatch"}:
+            continue
+        found += 1
+        settled = value["succeeded"] + value["failed"] + value["deadLettered"]
+        assert value["pending"] == value["total"] - settled, where
+        lines = [error["line"] for error in value["errors"]]
+        assert lines == sorted(set(lines)), where
+        assert len(lines) <= min(value["failed"], KEPT_ERRORS), where
+    assert found >= 5
 
 
 def test_the_examples_use_payment_method_tokens_only() -> None:

@@ -473,3 +473,12 @@ def test_concurrent_duplicates_create_one_authorization(gateway: SandboxGateway)
     assert len(ids) == 20
     assert len(set(ids)) == 1
     assert gateway.stats().authorizations == 1
+
+
+def test_an_outage_answers_503_without_effect_then_ends(gateway: SandboxGateway) -> None:
+    assert post(gateway, "/_sandbox/outage", {"requests": 2}, None).status == 200
+    before = gateway.stats().authorizations
+    assert [authorize(gateway, key=f"k-{n}").status for n in range(3)] == [503, 503, 200]
+    assert gateway.stats().authorizations == before + 1
+    assert post(gateway, "/_sandbox/outage", {"requests": -1}, None).status == 400
+    assert post(gateway, "/_sandbox/outage", {"requests": True}, None).status == 400

@@ -61,6 +61,7 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
         "amountCaptured": _n(intent.amount_captured),
         "amountRefunded": _n(intent.amount_refunded),
         "refundCount": _n(intent.refund_count),
+        "refundRequests": {"M": {request: _n(number) for request, number in intent.refund_requests.items()}},
         "locale": _s(intent.locale),
         "receiptStatus": _s(intent.receipt_status.value),
         **_optional_strings(
@@ -100,6 +101,10 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         amount_captured=_get_n(item, "amountCaptured"),
         amount_refunded=_get_n(item, "amountRefunded"),
         refund_count=int(item.get("refundCount", {"N": "0"})["N"]),
+        refund_requests={
+            request: int(number["N"])
+            for request, number in item.get("refundRequests", {"M": {}})["M"].items()
+        },
         receipt_email=_get_s(item, "receiptEmail"),
         locale=item["locale"]["S"],
         description=_get_s(item, "description"),

@@ -142,6 +142,8 @@ class PaymentIntent:
     decline_code: str | None = None
     receipt_status: ReceiptStatus = ReceiptStatus.NOT_SENT
     refund_count: int = 0
+    # Which request made which refund (by number): a request repeated finds its refund in the intent.
+    refund_requests: dict[str, int] = field(default_factory=dict)
     new_transactions: list[Transaction] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -270,6 +272,8 @@ class PaymentIntent:
         self._move_to(Status.REFUNDED if refunded == self.amount_captured else Status.PARTIALLY_REFUNDED, now)
         self.amount_refunded = refunded
         self.refund_count += 1
+        if request_id is not None:
+            self.refund_requests[request_id] = self.refund_count
         return self._record(
             TransactionKind.REFUND,
             to_refund,

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
@@ -223,7 +224,7 @@ def _body_fingerprint(event: Event) -> str:
     """What makes two bodies "the same request": equal JSON values (key order and white space aside),
     else equal bytes."""
     try:
-        raw = raw_body(event)
+        raw = raw_body(event, limit=sys.maxsize)  # a file route takes more than a JSON one
     except PaymentsError:
         return ""
     try:

@@ -172,6 +172,7 @@ class SandboxGateway:
         self._keys: dict[str, _KeyState] = {}
         self._authorizations: dict[str, _Authorization] = {}
         self._stats = SandboxStats()
+        self._outage = 0  # the next requests to answer 503 (an outage a test asks for)
 
     def stats(self) -> SandboxStats:
         with self._lock:
@@ -186,12 +187,29 @@ class SandboxGateway:
             return SandboxResponse(200, {"status": "ok"})
         if method == "GET" and path == "/_sandbox/stats":
             return SandboxResponse(200, self.stats().as_dict())
+        if method == "POST" and path == "/_sandbox/outage":
+            return self._start_outage(body)
         with self._lock:
             self._count(requests=1)
+            if self._outage > 0:  # answered before anything is looked at: no effect at all
+                self._outage -= 1
+                return SandboxResponse(503, _error("service_unavailable", "the gateway is unavailable"))
             try:
                 return self._handle(method, path, body, idempotency_key)
             except _Refusal as refusal:
                 return refusal.response()
+
+    def _start_outage(self, body: bytes) -> SandboxResponse:
+        """`{"requests": n}`: the next n requests (of any kind, for any payment) answer 503."""
+        try:
+            requests = json.loads(body or b"{}").get("requests")
+        except (ValueError, AttributeError):
+            requests = None
+        if not isinstance(requests, int) or isinstance(requests, bool) or requests < 0:
+            return SandboxResponse(400, _error("invalid_request", "requests must be a whole number >= 0"))
+        with self._lock:
+            self._outage = requests
+        return SandboxResponse(200, {"outage": requests})
 
     def _handle(self, method: str, path: str, body: bytes, key: str | None) -> SandboxResponse:
         # Refused before anything is parsed or kept, so a card number is never stored.

@@ -172,6 +172,7 @@ class QueueSource:
     queue_arn: str
     batch_size: int = 10
     report_batch_item_failures: bool = False
+    concurrency: int = 2  # batches handled at once (SAM's ScalingConfig.MaximumConcurrency; AWS's minimum)
 
     @property
     def queue_name(self) -> str:
@@ -210,7 +211,8 @@ class QueuePoller:
         self._sqs = sqs
         self._invoke = invoke
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self.received = 0
         self.succeeded = 0
         self.failed = 0
@@ -221,7 +223,7 @@ class QueuePoller:
         return {
             "function": self.source.function_name,
             "queue": self.source.queue_arn,
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": any(thread.is_alive() for thread in self._threads),
             "received": self.received,
             "succeeded": self.succeeded,
             "failed": self.failed,
@@ -231,15 +233,17 @@ class QueuePoller:
 
     def start(self) -> None:
         url = self._sqs.get_queue_url(QueueName=self.source.queue_name)["QueueUrl"]
-        self._thread = threading.Thread(
-            target=self._poll, args=(url,), name=f"sqs-{self.source.function_name}", daemon=True
-        )
-        self._thread.start()
+        for number in range(self.source.concurrency):
+            thread = threading.Thread(
+                target=self._poll, args=(url,), name=f"sqs-{self.source.function_name}-{number}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.WAIT_SECONDS + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.WAIT_SECONDS + 5)
 
     def _poll(self, url: str) -> None:
         while not self._stop.is_set():
@@ -259,13 +263,15 @@ class QueuePoller:
                 self._deliver(url, messages)
 
     def _deliver(self, url: str, messages: list[dict[str, Any]]) -> None:
-        self.received += len(messages)
-        self.invocations += 1
+        with self._lock:
+            self.received += len(messages)
+            self.invocations += 1
         records = [_sqs_record(message, self.source.queue_arn) for message in messages]
         result = self._invoke(self.source.function_name, {"Records": records})
         if result.error:
-            self.last_error = str((result.payload or {}).get("errorMessage", "the function failed"))
-            self.failed += len(messages)
+            with self._lock:
+                self.last_error = str((result.payload or {}).get("errorMessage", "the function failed"))
+                self.failed += len(messages)
             return  # nothing deleted: the whole batch comes back after its visibility timeout
         failed: set[str] = set()
         if self.source.report_batch_item_failures:
@@ -280,8 +286,9 @@ class QueuePoller:
                     for number, message in enumerate(done[start : start + 10])
                 ],
             )
-        self.succeeded += len(done)
-        self.failed += len(messages) - len(done)
+        with self._lock:
+            self.succeeded += len(done)
+            self.failed += len(messages) - len(done)
 
 
 def queue_depths(sqs: Any) -> list[dict[str, Any]]:

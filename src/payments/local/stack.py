@@ -639,6 +639,7 @@ class StackBuilder:
                         batch_size=int(settings.get("BatchSize", 10)),
                         report_batch_item_failures="ReportBatchItemFailures"
                         in settings.get("FunctionResponseTypes", []),
+                        concurrency=int(settings.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
                     )
                 )
             elif event["Type"] == "S3":

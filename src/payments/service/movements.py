@@ -68,9 +68,15 @@ def void_intent(
 
 
 def refund_intent(
-    command: RefundIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+    command: RefundIntent,
+    *,
+    intents: IntentRepository,
+    gateway: PaymentGateway,
+    clock: Clock,
+    intent: PaymentIntent | None = None,
 ) -> Transaction:
-    intent = intents.get(command.payment_intent_id, consistent=True)
+    """`intent`: the payment as just read (strongly), to spare a second read."""
+    intent = intent or intents.get(command.payment_intent_id, consistent=True)
     amount = intent.refundable(_money(intent, command.amount))
     number = intent.refund_count + 1
     assert intent.authorization_id is not None
@@ -114,17 +120,22 @@ _RECORD_ATTEMPTS = 3
 
 
 def refund_once(
-    command: RefundIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+    command: RefundIntent,
+    *,
+    intents: IntentRepository,
+    gateway: PaymentGateway,
+    clock: Clock,
+    intent: PaymentIntent | None = None,
 ) -> Transaction:
-    """A refund job, however often it is delivered: the refund its request id already made, or a new
-    one. (A job redelivered while its first delivery still runs reaches the gateway under the same
-    refund number, so the gateway answers both with one refund, and one of them records it.)"""
-    intent = intents.get(command.payment_intent_id, consistent=True)
-    for number in range(intent.refund_count, 0, -1):
-        earlier = _recorded_refund(intents, intent.payment_intent_id, number)
-        if earlier is not None and earlier.request_id == command.request_id:
-            return earlier
-    return refund_intent(command, intents=intents, gateway=gateway, clock=clock)
+    """A refund job, however often it is delivered: the refund its request id already made (the intent
+    records which request made which refund), or a new one. A job redelivered while its first delivery
+    still runs reaches the gateway under the same refund number, so the gateway answers both with one
+    refund, and one of them records it."""
+    intent = intent or intents.get(command.payment_intent_id, consistent=True)
+    number = intent.refund_requests.get(command.request_id)
+    if number is not None:
+        return intents.get_transaction(refund_id_for(intent.payment_intent_id, number))
+    return refund_intent(command, intents=intents, gateway=gateway, clock=clock, intent=intent)
 
 
 def _recorded_refund(intents: IntentRepository, payment_intent_id: str, number: int) -> Transaction | None:

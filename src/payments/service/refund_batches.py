@@ -90,7 +90,7 @@ def run_refund_job(
         intent = intents.get(row.payment_intent_id, consistent=True)
         if intent.merchant_id != row.merchant_id:
             raise InvalidRequest(f"payment {row.payment_intent_id} is not merchant {row.merchant_id}'s")
-        refund_once(command, intents=intents, gateway=gateway, clock=clock)
+        refund_once(command, intents=intents, gateway=gateway, clock=clock, intent=intent)
     except PERMANENT as refused:
         batches.settle_row(batch_id, row.line, RowState.FAILED, str(refused))
         return RowState.FAILED

@@ -1,0 +1,129 @@
+"""Operator commands: `payments refunds import FILE` and `payments dlq show|redrive`.
+
+`refunds import` sends the file to the API with an Idempotency-Key derived from its bytes, so running
+it again after a lost answer never starts a second batch, then shows the batch settling row by row.
+`dlq` works on the queues themselves (through AWS_ENDPOINT_URL locally): `show` lists what waits in a
+dead-letter queue, `redrive` moves it back to its queue, where each job still runs only once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+BAR_WIDTH = 30
+REDRIVE_BATCH = 10
+
+
+def _call(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")  # noqa: S310
+    try:
+        with urlopen(request, timeout=60) as response:  # noqa: S310 (the operator's own API)
+            return response.status, json.loads(response.read() or b"null")
+    except HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def progress_line(batch: dict[str, Any]) -> str:
+    total = max(1, int(batch["total"]))
+    done = int(batch["total"]) - int(batch["pending"])
+    filled = BAR_WIDTH * done // total
+    return (
+        f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{batch['total']} settled"
+        f" (succeeded {batch['succeeded']}, failed {batch['failed']}, dead-lettered {batch['deadLettered']})"
+    )
+
+
+def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_seconds: float = 0.5) -> int:
+    body = path.read_bytes()
+    key = "refunds-import-" + hashlib.sha256(body).hexdigest()[:48]
+    status, answer = _call(
+        f"{api}/v1/refund-batches", data=body, headers={"content-type": "text/csv", "idempotency-key": key}
+    )
+    if status != 202:
+        print(f"refused ({status}): {answer['error']['message']}", file=out)
+        return 1
+    batch_id = answer["batchId"]
+    print(f"batch {batch_id}: {answer['total']} rows, {len(answer['errors'])} refused at import", file=out)
+    for error in answer["errors"]:
+        print(f"  line {error['line']}: {error['message']}", file=out)
+    interactive = out.isatty()
+    while True:
+        _, batch = _call(f"{api}/v1/refund-batches/{batch_id}")
+        line = progress_line(batch)
+        print(f"\r{line}" if interactive else line, end="" if interactive else "\n", file=out, flush=True)
+        if batch["pending"] == 0:
+            if interactive:
+                print(file=out)
+            break
+        time.sleep(poll_seconds)
+    if batch["deadLettered"]:
+        print(
+            f"{batch['deadLettered']} kept failing: `payments dlq show`, then `payments dlq redrive`",
+            file=out,
+        )
+    print(json.dumps(batch), flush=True)
+    return 0
+
+
+def _sqs() -> Any:
+    import boto3  # noqa: PLC0415 (only the dlq commands need it)
+
+    return boto3.client("sqs")
+
+
+def _source_of(sqs: Any, dlq_url: str) -> str:
+    """The queue whose redrive policy names this dead-letter queue."""
+    arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
+    if len(sources) != 1:
+        raise SystemExit(f"{arn} is the dead-letter queue of {len(sources)} queues; expected one")
+    return str(sources[0])
+
+
+def dlq_show(queue: str, *, out: TextIO = sys.stdout) -> int:
+    sqs = _sqs()
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    print(f"{queue}: {depth['Attributes']['ApproximateNumberOfMessages']} waiting", file=out)
+    # A short look: the messages become visible again right away, still in the queue.
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
+    for message in messages:
+        print(f"  {message['MessageId']}  {message['Body'][:200]}", file=out)
+    return 0
+
+
+def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
+    """Move every message back to its queue: sent first, then deleted, so none is lost in between (a
+    crash in between leaves a copy in both, which the worker's idempotency absorbs)."""
+    sqs = _sqs()
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    target = _source_of(sqs, url)
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=REDRIVE_BATCH,
+            VisibilityTimeout=60,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            send: dict[str, Any] = {"QueueUrl": target, "MessageBody": message["Body"]}
+            group = message.get("Attributes", {}).get("MessageGroupId")
+            if group:
+                send.update(MessageGroupId=group, MessageDeduplicationId=f"redrive-{message['MessageId']}")
+            sqs.send_message(**send)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    print(f"moved {moved} message(s) from {queue} back to {target.rsplit('/', 1)[-1]}", file=out)
+    return 0
