@@ -45,6 +45,7 @@ bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/authorize.py
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/refunds.py
 
 demo: venv
 	$(BIN)/payments demo
