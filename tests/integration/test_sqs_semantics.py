@@ -41,3 +41,17 @@ def test_a_fifo_queue_still_deduplicates_by_content(sqs: Any) -> None:
     sqs.send_message(QueueUrl=url, MessageBody="refund re_2", MessageGroupId="mer_1")
     depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "2"
+
+
+def test_a_deduplication_id_stays_taken_after_its_message_is_deleted(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName=f"window-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    sqs.send_message(QueueUrl=url, MessageBody="job", MessageGroupId="m", MessageDeduplicationId="rb_1:2")
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Sent again within SQS's five-minute window: accepted, never delivered
+    sqs.send_message(QueueUrl=url, MessageBody="job", MessageGroupId="m", MessageDeduplicationId="rb_1:2")
+    sqs.send_message(QueueUrl=url, MessageBody="other", MessageGroupId="m", MessageDeduplicationId="rb_1:3")
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert bodies == ["other"]
