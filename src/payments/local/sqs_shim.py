@@ -10,6 +10,8 @@
    minutes, which is also SQS's own rule (a deleted message's id still deduplicates until then).
 3. Receiving (and counting) asks each message whether it is visible and not delayed, each answer
    reading the clock twice. Here the clock is read once per call.
+4. Deleting a message looks for its receipt handle through the whole queue, twice. A message being
+   deleted is nearly always one in flight, so it is looked for among those first.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def install() -> None:
     Queue.add_message = _indexed_deduplication(Queue.add_message)  # type: ignore[method-assign]
     Queue.messages = property(_visible_messages)  # type: ignore[assignment,method-assign]
     Queue.approximate_number_of_messages_not_visible = property(_in_flight)  # type: ignore[assignment,method-assign]
+    Queue.delete_message = _in_flight_first(Queue.delete_message)  # type: ignore[method-assign]
     Queue._payments_shimmed = True  # type: ignore[attr-defined]
 
 
@@ -73,6 +76,23 @@ def _visible_messages(queue: Any) -> list[Any]:
     """Visible and not delayed, as the emulator decides it, with one reading of the clock."""
     now = _now()
     return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+
+def _in_flight_first(delete_message: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(delete_message)
+    def delete(queue: Any, receipt_handle: str) -> None:
+        if receipt_handle in queue.deleted_messages:
+            return  # deleted already: SQS accepts it again
+        target = next((m for m in queue.pending_messages if m.had_receipt_handle(receipt_handle)), None)
+        if target is None:
+            delete_message(queue, receipt_handle)  # not in flight: the emulator's own search
+            return
+        with queue._messages_lock:
+            queue._messages = [message for message in queue._messages if message is not target]
+            queue.pending_messages.discard(target)
+            queue.deleted_messages.update(target.all_receipt_handles)
+
+    return delete
 
 
 def _in_flight(queue: Any) -> int:
