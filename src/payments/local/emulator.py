@@ -124,6 +124,7 @@ class Emulator:
 
         dynamodb_shim.install()
         sqs_shim.install()
+        _list_backends_once()
         # State machines run their ASL (moto only records them otherwise).
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -157,3 +158,15 @@ class Emulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _list_backends_once() -> None:
+    """The emulator's dispatcher lists its own package directory (a stat per service, about 170) on
+    every request to find the service; the directory does not change, so it is listed once."""
+    from moto import backends  # noqa: PLC0415
+
+    if getattr(backends, "_payments_listed", False):
+        return
+    modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    backends._payments_listed = True  # type: ignore[attr-defined]
