@@ -4,7 +4,8 @@
    emulator builds all of them each time, including the approximate message counts, which walk every
    message in the queue. A queue nobody drains locally (analytics, a dead-letter queue) then makes
    every send slower than the last: 22 ms per publish to payment-events at first, 98 ms after 2,000.
-   During a send the counts are left out; `GetQueueAttributes` still computes them in full.
+   During a send, and a receive (which reads the retention period the same way, twice per message it
+   looks at), the counts are left out; `GetQueueAttributes` still computes them in full.
 2. A FIFO send compares its deduplication id with every message in the queue: 50,000 refund jobs cost
    1.25 billion comparisons. Here each queue keeps an index of the ids it took in the last five
    minutes, which is also SQS's own rule (a deleted message's id still deduplicates until then).
@@ -59,6 +60,8 @@ def install() -> None:
 
     Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
     SQSBackend.send_message = _without_counts(SQSBackend.send_message)  # type: ignore[method-assign]
+    # Receiving reads the retention period through the full attributes, twice per message it looks at.
+    SQSBackend.receive_message = _without_counts(SQSBackend.receive_message)  # type: ignore[method-assign]
     Queue.add_message = _indexed_deduplication(Queue.add_message)  # type: ignore[method-assign]
     Queue.messages = property(_visible_messages)  # type: ignore[assignment,method-assign]
     Queue.approximate_number_of_messages_not_visible = property(_in_flight)  # type: ignore[assignment,method-assign]
