@@ -60,10 +60,13 @@ def install() -> None:
 
     Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
     SQSBackend.send_message = _without_counts(SQSBackend.send_message)  # type: ignore[method-assign]
-    # Receiving reads the retention period through the full attributes, twice per message it looks at.
+    # Receiving reads the retention period through the full attributes, twice per message it looks at;
+    # a batch send checks each entry with them.
     SQSBackend.receive_message = _without_counts(SQSBackend.receive_message)  # type: ignore[method-assign]
+    SQSBackend.send_message_batch = _without_counts(SQSBackend.send_message_batch)  # type: ignore[method-assign]
     Queue.add_message = _indexed_deduplication(Queue.add_message)  # type: ignore[method-assign]
     Queue.messages = property(_visible_messages)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_delayed = property(_delayed)  # type: ignore[assignment,method-assign]
     Queue.approximate_number_of_messages_not_visible = property(_in_flight)  # type: ignore[assignment,method-assign]
     Queue.delete_message = _in_flight_first(Queue.delete_message)  # type: ignore[method-assign]
     Queue._payments_shimmed = True  # type: ignore[attr-defined]
@@ -96,6 +99,11 @@ def _in_flight_first(delete_message: Callable[..., Any]) -> Callable[..., Any]:
             queue.deleted_messages.update(target.all_receipt_handles)
 
     return delete
+
+
+def _delayed(queue: Any) -> int:
+    now = _now()
+    return sum(1 for message in queue._messages if now < message.delayed_until)
 
 
 def _in_flight(queue: Any) -> int:
