@@ -20,6 +20,7 @@ from typing import Any
 
 # Run as a script, bench/ is on the path: the authorize bench's keep-alive client and the price list.
 from authorize import Client, create_intents
+from emulator import emulator_client
 from payments.local.launcher import LaunchedStack, launch
 from prices import LIST_PRICES_USD, dynamodb_units
 
@@ -60,15 +61,7 @@ def run_checkout(client: Any, payment_intent_id: str) -> tuple[float, str, int]:
 
 
 def transitions(stack: LaunchedStack, tracking_ids: list[str]) -> float:
-    import boto3  # noqa: PLC0415
-
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=stack.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
-    )
+    sfn = emulator_client(stack, "stepfunctions")
     [machine] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
     counts = []
     for tracking_id in tracking_ids:

@@ -24,10 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 # Run as a script, bench/ is on the path: the authorize bench's keep-alive client.
 from authorize import Client
+from emulator import emulator_client
 from payments.adapters.event_topic import event_body, event_from_body
 from payments.domain.events import EventType, event_for
 from payments.domain.intents import PaymentIntent
@@ -67,16 +66,6 @@ def histories(payments: int, seed: int) -> tuple[list[dict[str, Any]], int]:
             owed += captured - refunded
         events += [event_body(event_for(transaction)) for transaction in intent.new_transactions]
     return events, owed
-
-
-def emulator_client(stack: LaunchedStack, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=stack.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 (the local emulator's)
-    )
 
 
 def ledger_items(stack: LaunchedStack) -> list[dict[str, Any]]:

@@ -21,9 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from authorize import Client  # bench/ is on the path when run as a script
+from authorize import Client
+from emulator import emulator_client  # bench/ is on the path when run as a script
 from payments.adapters.dynamodb_items import intent_to_item
 from payments.adapters.gateway_client import HttpGateway
 from payments.domain.intents import PaymentIntent
@@ -32,16 +31,6 @@ from payments.local.launcher import LaunchedStack, launch
 
 ROOT = Path(__file__).resolve().parents[1]
 AMOUNT = 10_000  # minor units captured per payment
-
-
-def emulator(stack: LaunchedStack, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=stack.aws_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 (the local emulator's)
-    )
 
 
 def seed(stack: LaunchedStack, payments: int, merchants: int) -> list[PaymentIntent]:
@@ -76,7 +65,7 @@ def seed(stack: LaunchedStack, payments: int, merchants: int) -> list[PaymentInt
 
     with ThreadPoolExecutor(8) as pool:
         intents = list(pool.map(one, range(payments)))
-    dynamodb = emulator(stack, "dynamodb")
+    dynamodb = emulator_client(stack, "dynamodb")
     for start in range(0, len(intents), 25):
         requests = [{"PutRequest": {"Item": intent_to_item(i)}} for i in intents[start : start + 25]]
         while requests:
@@ -141,7 +130,7 @@ def main() -> None:
             for i in intents[:: max(1, payments // 200)]
         }  # a sample read over the API
         books = wait_for_events(client) - started  # the REFUNDED events reach the topic and the ledger
-        ledger = emulator(stack, "dynamodb").get_paginator("scan")
+        ledger = emulator_client(stack, "dynamodb").get_paginator("scan")
         ours = {i.payment_intent_id for i in intents}
         entries = sum(
             1
