@@ -6,7 +6,8 @@ Only `bootstrap` calls `Settings.from_env`; everything else receives values expl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from payments.domain.fraud import FraudRules
 
@@ -90,38 +91,23 @@ class Settings:
             ),
             blocklist=blocklist,
         )
-        settings = cls(
-            intents_table=_required(env, "INTENTS_TABLE"),
-            transactions_table=_required(env, "TRANSACTIONS_TABLE"),
-            idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
-            fraud_function_name=env.get("FRAUD_FUNCTION_NAME", ""),
-            fraud_velocity_table=env.get("FRAUD_VELOCITY_TABLE", ""),
-            gateway_base_url=env.get("GATEWAY_BASE_URL", "").rstrip("/"),
-            gateway_timeout_seconds=_float(env, "GATEWAY_TIMEOUT_SECONDS", 1.0),
-            gateway_max_attempts=_int(env, "GATEWAY_MAX_ATTEMPTS", 3),
-            intent_ttl_seconds=_int(env, "INTENT_TTL_SECONDS", 86_400),
-            idempotency_ttl_seconds=_int(env, "IDEMPOTENCY_TTL_SECONDS", 86_400),
-            fraud_rules=rules,
-            checkouts_table=env.get("CHECKOUTS_TABLE", ""),
-            ledger_table=env.get("LEDGER_TABLE", ""),
-            ledger_balances_table=env.get("LEDGER_BALANCES_TABLE", ""),
-            refund_batches_table=env.get("REFUND_BATCHES_TABLE", ""),
-            refund_files_bucket=env.get("REFUND_FILES_BUCKET", ""),
-            refund_jobs_queue_url=env.get("REFUND_JOBS_QUEUE_URL", ""),
-            refund_jobs_max_receives=_int(env, "REFUND_JOBS_MAX_RECEIVES", 3),
-            checkout_state_machine_arn=env.get("CHECKOUT_STATE_MACHINE_ARN", ""),
-            receipt_sender=env.get("RECEIPT_SENDER", ""),
-            receipts_configuration_set=env.get("RECEIPTS_CONFIGURATION_SET", ""),
-            audit_bucket=env.get("AUDIT_BUCKET", ""),
-            data_key=env.get("DATA_KEY", ""),
-            ops_alerts_topic_arn=env.get("OPS_ALERTS_TOPIC_ARN", ""),
-            step_up_timeout_seconds=_int(env, "STEP_UP_TIMEOUT_SECONDS", 900),
-            receipt_template_prefix=env.get("RECEIPT_TEMPLATE_PREFIX", "receipt-v3"),
-            ops_webhook_url=env.get("OPS_WEBHOOK_URL", ""),
-            events_table=env.get("EVENTS_TABLE", ""),
-            payment_events_topic_arn=env.get("PAYMENT_EVENTS_TOPIC_ARN", ""),
-            webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", ""),
-        )
+        # Every other field is read from the variable of its name in capitals (`ledger_table` from
+        # LEDGER_TABLE), typed as the field is; a field without a default is required.
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            name = setting.name.upper()
+            if setting.name == "fraud_rules":
+                continue
+            if setting.default is MISSING:
+                values[setting.name] = _required(env, name)
+            elif setting.type == "int":
+                values[setting.name] = _int(env, name, int(setting.default))
+            elif setting.type == "float":
+                values[setting.name] = _float(env, name, float(setting.default))
+            else:
+                values[setting.name] = env.get(name, setting.default)
+        values["gateway_base_url"] = values["gateway_base_url"].rstrip("/")
+        settings = cls(fraud_rules=rules, **values)
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
         return settings
