@@ -71,6 +71,18 @@ class Api:
     def authorize(self, payment_intent_id: str, *, key: str | None = None, body: Any = None) -> Reply:
         return self.request("POST", f"/v1/payment-intents/{payment_intent_id}/authorize", body, key=key)
 
+    def authorized(self, amount: int = 10_000, **fields: Any) -> str:
+        """A new payment, authorized: its id."""
+        intent_id = str(self.create_intent(amount=amount, **fields).body["paymentIntentId"])
+        assert self.authorize(intent_id).status == 200
+        return intent_id
+
+    def captured(self, amount: int = 10_000, **fields: Any) -> str:
+        """A new payment, authorized and captured in full: its id."""
+        intent_id = self.authorized(amount, **fields)
+        assert self.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
+        return intent_id
+
     def get_intent(self, payment_intent_id: str) -> Reply:
         return self.request("GET", f"/v1/payment-intents/{payment_intent_id}")
 

@@ -11,12 +11,6 @@ from tests.e2e.conftest import Api, RunningStack, net
 from tests.e2e.test_webhooks import dispute, send
 
 
-def authorized(api: Api, amount: int, currency: str = "USD") -> str:
-    intent_id = str(api.create_intent(amount=amount, currency=currency).body["paymentIntentId"])
-    assert api.authorize(intent_id).status == 200
-    return intent_id
-
-
 def balances(api: Api) -> dict[tuple[str, str], int]:
     reply = api.request("GET", "/v1/ledger/balances")
     assert reply.status == 200, reply.body
@@ -24,7 +18,7 @@ def balances(api: Api) -> dict[tuple[str, str], int]:
 
 
 def test_a_partial_capture_then_refund_posts_each_movement_once(api: Api) -> None:
-    intent_id = authorized(api, 10_000)
+    intent_id = api.authorized(10_000)
     assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture", {"amount": 6_000}).status == 200
     assert api.request("POST", "/v1/refunds", {"paymentIntentId": intent_id, "amount": 1_500}).status == 201
     entries = api.ledger(intent_id, kinds=["AUTHORIZED", "CAPTURED", "REFUNDED"])
@@ -39,13 +33,13 @@ def test_a_partial_capture_then_refund_posts_each_movement_once(api: Api) -> Non
 
 
 def test_a_void_releases_the_hold(api: Api) -> None:
-    intent_id = authorized(api, 7_700, "EUR")
+    intent_id = api.authorized(7_700, currency="EUR")
     assert api.request("POST", f"/v1/payment-intents/{intent_id}/void").status == 200
     assert net(api.ledger(intent_id, kinds=["AUTHORIZED", "VOIDED"])) == {}
 
 
 def test_a_lost_dispute_takes_the_funds_from_the_merchant(api: Api) -> None:
-    intent_id = authorized(api, 3_000)
+    intent_id = api.authorized(3_000)
     assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
     assert send(api, dispute("dispute.created", intent_id))[0] == 200
     opened = api.ledger(intent_id, kinds=["AUTHORIZED", "CAPTURED", "DISPUTED"])
@@ -56,7 +50,7 @@ def test_a_lost_dispute_takes_the_funds_from_the_merchant(api: Api) -> None:
 
 
 def test_a_won_dispute_gives_the_funds_back(api: Api) -> None:
-    intent_id = authorized(api, 3_000)
+    intent_id = api.authorized(3_000)
     assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
     assert send(api, dispute("dispute.created", intent_id))[0] == 200
     assert send(api, dispute("dispute.closed", intent_id, "won"))[0] == 200
@@ -66,7 +60,7 @@ def test_a_won_dispute_gives_the_funds_back(api: Api) -> None:
 
 def test_the_balances_sum_to_zero_in_every_currency_and_follow_the_entries(api: Api) -> None:
     # A currency no other test uses, so its balances are this payment's books alone
-    intent_id = authorized(api, 1_500, "ISK")
+    intent_id = api.authorized(1_500, currency="ISK")
     assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture", {"amount": 1_000}).status == 200
     entries = api.ledger(intent_id, kinds=["AUTHORIZED", "CAPTURED"])
     books = balances(api)
@@ -108,7 +102,7 @@ def test_a_failed_delivery_is_retried_and_posts_once(api: Api, stack: RunningSta
     api.quiet()
     assert api.request("POST", "/_local/faults", {"function": "LedgerFunction", "count": 2}).status == 200
     try:
-        intent_id = authorized(api, 1_200)
+        intent_id = api.authorized(1_200)
         entries = api.ledger(intent_id, kinds=["AUTHORIZED"])
         assert api.request("GET", "/_local/faults").body["faults"] == {}  # both failures were ours
     finally:
@@ -127,7 +121,7 @@ def test_an_event_the_ledger_cannot_take_is_kept_in_its_dead_letter_queue(
     api.quiet()
     assert api.request("POST", "/_local/faults", {"function": "LedgerFunction", "count": 3}).status == 200
     try:
-        intent_id = authorized(api, 1_300)
+        intent_id = api.authorized(1_300)
         deadline = time.monotonic() + 20
         kept: list[dict[str, Any]] = []
         while not kept and time.monotonic() < deadline:

@@ -11,18 +11,6 @@ import pytest
 from tests.e2e.conftest import Api, RunningStack
 
 
-def authorized(api: Api, amount: int = 10_000, **fields: Any) -> str:
-    intent = api.create_intent(amount=amount, **fields).body
-    assert api.authorize(intent["paymentIntentId"]).status == 200
-    return str(intent["paymentIntentId"])
-
-
-def captured(api: Api, amount: int = 10_000) -> str:
-    intent_id = authorized(api, amount)
-    assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
-    return intent_id
-
-
 def refund(api: Api, intent_id: str, amount: int | None = None, *, key: str | None = None) -> Any:
     body: dict[str, Any] = {"paymentIntentId": intent_id}
     if amount is not None:
@@ -31,14 +19,14 @@ def refund(api: Api, intent_id: str, amount: int | None = None, *, key: str | No
 
 
 def test_full_capture(api: Api) -> None:
-    intent_id = authorized(api)
+    intent_id = api.authorized()
     reply = api.request("POST", f"/v1/payment-intents/{intent_id}/capture")
     assert reply.status == 200
     assert (reply.body["status"], reply.body["amountCaptured"]) == ("CAPTURED", 10_000)
 
 
 def test_partial_capture_releases_the_rest(api: Api, stack: RunningStack) -> None:
-    intent_id = authorized(api)
+    intent_id = api.authorized()
     reply = api.request("POST", f"/v1/payment-intents/{intent_id}/capture", {"amount": 4_000})
     assert (reply.status, reply.body["amountCaptured"]) == (200, 4_000)
     # The gateway captured 4,000 of the 10,000 authorized; the rest can never be captured now.
@@ -48,7 +36,7 @@ def test_partial_capture_releases_the_rest(api: Api, stack: RunningStack) -> Non
 
 @pytest.mark.parametrize("amount", [0, 10_001, 25.5, "100"])
 def test_capture_outside_the_authorization_is_400(api: Api, amount: object) -> None:
-    intent_id = authorized(api)
+    intent_id = api.authorized()
     reply = api.request("POST", f"/v1/payment-intents/{intent_id}/capture", {"amount": amount})
     assert (reply.status, reply.body["error"]["code"]) == (400, "invalid_request")
     assert api.get_intent(intent_id).body["status"] == "AUTHORIZED"
@@ -61,7 +49,7 @@ def test_capture_needs_an_authorization(api: Api) -> None:
 
 
 def test_void_releases_an_authorization_once(api: Api, stack: RunningStack) -> None:
-    intent_id = authorized(api)
+    intent_id = api.authorized()
     before = stack.gateway_stats()["voids"]
     reply = api.request("POST", f"/v1/payment-intents/{intent_id}/void")
     assert (reply.status, reply.body["status"]) == (200, "VOIDED")
@@ -71,13 +59,13 @@ def test_void_releases_an_authorization_once(api: Api, stack: RunningStack) -> N
 
 
 def test_a_captured_payment_cannot_be_voided(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured()
     reply = api.request("POST", f"/v1/payment-intents/{intent_id}/void")
     assert (reply.status, reply.body["error"]["code"]) == (409, "invalid_state")
 
 
 def test_several_partial_refunds_then_refunded(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured()
     first = refund(api, intent_id, 2_500)
     assert first.status == 201
     assert (first.body["amount"], first.body["status"]) == (2_500, "SUCCEEDED")
@@ -92,7 +80,7 @@ def test_several_partial_refunds_then_refunded(api: Api) -> None:
 
 
 def test_the_refunded_total_never_exceeds_the_captured_total(api: Api, stack: RunningStack) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured()
     assert refund(api, intent_id, 9_000).status == 201
     before = stack.gateway_stats()["refunds"]
     over = refund(api, intent_id, 1_001)
@@ -101,7 +89,7 @@ def test_the_refunded_total_never_exceeds_the_captured_total(api: Api, stack: Ru
 
 
 def test_refund_needs_a_capture_and_a_known_payment(api: Api) -> None:
-    assert refund(api, authorized(api)).status == 409
+    assert refund(api, api.authorized()).status == 409
     assert refund(api, "pi_00000000000000000000000000").status == 404
     assert api.request("GET", "/v1/refunds/re_nothing").status == 404
     bad = api.request("POST", "/v1/refunds", {"paymentIntentId": "pi_x", "amount": -1})
@@ -109,7 +97,7 @@ def test_refund_needs_a_capture_and_a_known_payment(api: Api) -> None:
 
 
 def test_a_replayed_refund_is_the_same_refund(api: Api, stack: RunningStack) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured()
     key = str(uuid.uuid4())
     first = refund(api, intent_id, 1_000, key=key)
     replay = refund(api, intent_id, 1_000, key=key)
@@ -119,7 +107,7 @@ def test_a_replayed_refund_is_the_same_refund(api: Api, stack: RunningStack) -> 
 
 def test_concurrent_refunds_never_refund_more_than_was_captured(api: Api, stack: RunningStack) -> None:
     # Given 10,000 captured and ten different refund requests of 3,000 at once
-    intent_id = captured(api)
+    intent_id = api.captured()
     before = stack.gateway_stats()["refunds"]
 
     def attempt(_: int) -> Any:
@@ -146,7 +134,7 @@ def test_concurrent_refunds_never_refund_more_than_was_captured(api: Api, stack:
 
 
 def test_a_refund_keeps_its_reason(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured()
     reply = api.request(
         "POST", "/v1/refunds", {"paymentIntentId": intent_id, "amount": 100, "reason": "damaged box"}
     )

@@ -17,13 +17,6 @@ from tests.e2e.conftest import Api, RunningStack
 UNKNOWN = "pi_00000000000000000000000000"
 
 
-def captured(api: Api, amount: int) -> str:
-    intent_id = str(api.create_intent(amount=amount).body["paymentIntentId"])
-    assert api.authorize(intent_id).status == 200
-    assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
-    return intent_id
-
-
 def upload(api: Api, lines: list[str]) -> Any:
     text = "merchantId,paymentIntentId,amount,reason\n" + "".join(f"{line}\n" for line in lines)
     return api.request("POST", "/v1/refund-batches", raw=text.encode(), content_type="text/csv")
@@ -53,7 +46,7 @@ def drained(api: Api, name: str, timeout: float = 20) -> None:
 
 
 def test_a_refund_file_refunds_each_good_row_once_and_reports_the_rest(api: Api, stack: RunningStack) -> None:
-    first, second, third = captured(api, 10_000), captured(api, 5_000), captured(api, 3_000)
+    first, second, third = api.captured(10_000), api.captured(5_000), api.captured(3_000)
     reply = upload(
         api,
         [
@@ -110,7 +103,7 @@ def test_a_refund_file_refunds_each_good_row_once_and_reports_the_rest(api: Api,
 def test_a_job_that_keeps_failing_goes_to_the_dlq_and_a_redrive_finishes_it(
     api: Api, stack: RunningStack
 ) -> None:
-    intent_id = captured(api, 4_000)
+    intent_id = api.captured(4_000)
     # Given the gateway is down for every attempt of every delivery (3 deliveries x 3 attempts)
     request = Request(f"{stack.gateway_url}/_sandbox/outage", data=b'{"requests": 9}', method="POST")  # noqa: S310
     with urlopen(request, timeout=10):  # noqa: S310
@@ -169,7 +162,7 @@ def payments(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str
 
 
 def test_refunds_import_follows_the_batch_to_the_end(api: Api, stack: RunningStack, tmp_path: Path) -> None:
-    first, second = captured(api, 1_000), captured(api, 1_000)
+    first, second = api.captured(1_000), api.captured(1_000)
     file = tmp_path / "refunds.csv"
     file.write_text(
         f"merchantId,paymentIntentId,amount,reason\nmer_e2e,{first},300,\nmer_e2e,{second},,\nmer_e2e,pi_x,1,\n"
@@ -197,7 +190,7 @@ def test_bad_files_are_refused_whole(api: Api) -> None:
 
 
 def test_a_retried_upload_with_its_idempotency_key_is_the_same_batch(api: Api) -> None:
-    intent_id = captured(api, 2_000)
+    intent_id = api.captured(2_000)
     text = f"merchantId,paymentIntentId,amount,reason\nmer_e2e,{intent_id},500,\n".encode()
     first = api.request("POST", "/v1/refund-batches", raw=text, content_type="text/csv", key="upload-1")
     again = api.request("POST", "/v1/refund-batches", raw=text, content_type="text/csv", key="upload-1")

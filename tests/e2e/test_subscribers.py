@@ -10,13 +10,6 @@ from tests.e2e.conftest import Api, RunningStack
 from tests.e2e.test_webhooks import dispute, send
 
 
-def captured(api: Api, amount: int) -> str:
-    intent_id = str(api.create_intent(amount=amount).body["paymentIntentId"])
-    assert api.authorize(intent_id).status == 200
-    assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
-    return intent_id
-
-
 def ops_notifications_for(api: Api, intent_id: str) -> list[Any]:
     return [n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)]
 
@@ -32,7 +25,7 @@ def wait_until(check: Any, timeout: float = 15) -> Any:
 
 def test_ops_hear_of_disputes_that_are_not_low_tier(api: Api) -> None:
     # Given a MEDIUM (500.00) and a LOW (30.00) payment, both disputed
-    medium, low = captured(api, 50_000), captured(api, 3_000)
+    medium, low = api.captured(50_000), api.captured(3_000)
     for intent_id in (medium, low):
         assert send(api, dispute("dispute.created", intent_id))[0] == 200
     # Then the chat webhook hears of the MEDIUM one only
@@ -47,7 +40,7 @@ def test_ops_hear_of_disputes_that_are_not_low_tier(api: Api) -> None:
 def test_the_analytics_queue_receives_every_event(api: Api, stack: RunningStack) -> None:
     sqs = stack.aws("sqs")
     [url] = sqs.list_queues(QueueNamePrefix="payment-events-analytics-local")["QueueUrls"]
-    intent_id = captured(api, 1_000)
+    intent_id = api.captured(1_000)
 
     def mine() -> list[str]:
         seen = []

@@ -45,15 +45,8 @@ def dispute(
     }
 
 
-def captured(api: Api) -> str:
-    intent_id = str(api.create_intent(amount=3_000).body["paymentIntentId"])
-    assert api.authorize(intent_id).status == 200
-    assert api.request("POST", f"/v1/payment-intents/{intent_id}/capture").status == 200
-    return intent_id
-
-
 def test_a_dispute_opens_and_is_won(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     assert send(api, dispute("dispute.created", intent_id)) == (200, {"received": True, "result": "applied"})
     assert api.get_intent(intent_id).body["status"] == "DISPUTED"
     assert send(api, dispute("dispute.closed", intent_id, "won"))[0] == 200
@@ -61,7 +54,7 @@ def test_a_dispute_opens_and_is_won(api: Api) -> None:
 
 
 def test_a_lost_dispute_returns_the_funds(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     send(api, dispute("dispute.created", intent_id))
     assert send(api, dispute("dispute.closed", intent_id, "lost"))[0] == 200
     intent = api.get_intent(intent_id).body
@@ -69,7 +62,7 @@ def test_a_lost_dispute_returns_the_funds(api: Api) -> None:
 
 
 def test_a_replayed_event_is_a_no_op(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     body = dispute("dispute.created", intent_id)
     assert send(api, body)[1]["result"] == "applied"
     version = api.get_intent(intent_id).body["version"]
@@ -78,7 +71,7 @@ def test_a_replayed_event_is_a_no_op(api: Api) -> None:
 
 
 def test_bad_or_stale_signatures_change_nothing(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     for reply in (
         send(api, dispute("dispute.created", intent_id), secret="whsec_not_the_right_one"),
         send(api, dispute("dispute.created", intent_id), at=time.time() - 301),
@@ -90,7 +83,7 @@ def test_bad_or_stale_signatures_change_nothing(api: Api) -> None:
 
 
 def test_a_close_delivered_before_its_open_is_retried_into_place(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     close = dispute("dispute.closed", intent_id, "won")
     assert send(api, close)[0] == 409  # the gateway retries a refused delivery
     assert send(api, dispute("dispute.created", intent_id))[0] == 200
@@ -99,7 +92,7 @@ def test_a_close_delivered_before_its_open_is_retried_into_place(api: Api) -> No
 
 
 def test_the_dispute_is_an_event_with_its_tier(api: Api) -> None:
-    intent_id = captured(api)
+    intent_id = api.captured(3_000)
     send(api, dispute("dispute.created", intent_id))
     deadline = time.monotonic() + 15
     types: list[str] = []
