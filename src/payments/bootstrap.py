@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
     from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
+    from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList
     from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory, DynamoDBVelocityCounter
     from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
     from payments.adapters.fraud_client import LambdaFraudScreen
@@ -97,6 +98,10 @@ def _client(service: str) -> Any:
 def dynamodb() -> DynamoDBClient:
     client: DynamoDBClient = _client("dynamodb")
     return client
+
+
+def ses() -> Any:
+    return _client("ses")
 
 
 @once
@@ -206,11 +211,26 @@ def mailer() -> SesMailer:
 
     config = settings()
     return SesMailer(
-        _client("ses"),
+        ses(),
         sender=config.receipt_sender,
         configuration_set=config.receipts_configuration_set,
-        template_prefix=config.receipt_template_prefix,
+        stage=config.stage,
     )
+
+
+@once
+def suppression_list() -> DynamoDBSuppressionList:
+    from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList  # noqa: PLC0415
+
+    return DynamoDBSuppressionList(dynamodb(), table=settings().receipt_suppressions_table)
+
+
+@once
+def customer_success_alerts() -> SnsOpsAlerts:
+    """Customer success's notifications: the same kind of topic as ops alerts, a different audience."""
+    from payments.adapters.sns_alerts import SnsOpsAlerts  # noqa: PLC0415
+
+    return SnsOpsAlerts(_client("sns"), topic_arn=settings().customer_success_topic_arn)
 
 
 @once

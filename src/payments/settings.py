@@ -68,7 +68,10 @@ class Settings:
     data_key: str = ""
     ops_alerts_topic_arn: str = ""
     step_up_timeout_seconds: int = 900
-    receipt_template_prefix: str = "receipt-v3"
+    stage: str = "dev"  # part of the names of resources found by name (SES templates)
+    receipt_suppressions_table: str = ""
+    customer_success_topic_arn: str = ""
+    customer_success_webhook_url: str = ""
     ops_webhook_url: str = ""
     events_table: str = ""
     payment_events_topic_arn: str = ""

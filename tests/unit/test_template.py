@@ -117,6 +117,14 @@ FUNCTIONS = {
         "payments.functions.gateway_webhooks.handler",
         ("POST", "/v1/webhooks/gateway"),
     ),
+    "EmailTemplatesFunction": ("email-templates", "payments.functions.email_templates.handler", None),
+    "ReceiptFeedbackFunction": ("receipt-feedback", "payments.functions.receipt_feedback.handler", None),
+    "RefundReceiptsFunction": ("refund-receipts", "payments.functions.refund_receipts.handler", None),
+    "CustomerSuccessFunction": (
+        "customer-success",
+        "payments.functions.ops_alerts.customer_success_handler",
+        None,
+    ),
     **{
         f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
         for task, name, handler in (
@@ -137,6 +145,7 @@ FUNCTIONS = {
 ALLOWED_WILDCARD_RESOURCES = {
     ("CheckoutChallengeFunction", "AnswerCallback"): "task-token calls take no resource ARN",
     ("CheckoutStateMachine", "LogDelivery"): "CloudWatch Logs delivery APIs take no resource ARN",
+    ("EmailTemplatesFunction", "EmailTemplates"): "SES v1 template APIs take no resource ARN",
 }
 
 TABLES = {
@@ -148,6 +157,7 @@ TABLES = {
     "CheckoutsTable": ("checkouts", "trackingId", False),
     "LedgerTable": ("ledger", "entryId", False),
     "EventsTable": ("payment-events", "eventId", False),
+    "ReceiptSuppressionsTable": ("receipt-suppressions", "address", False),
 }
 MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 # Tables that must survive the stack: money state, the books, checkouts in flight.
@@ -156,12 +166,21 @@ COMPOSITE_KEY_TABLES = {
     "LedgerBalancesTable": ("ledger-balances", "currency", "account"),
     "RefundBatchesTable": ("refund-batches", "batchId", "item"),
 }
-RETAINED_TABLES = (*MONEY_TABLES, "LedgerTable", "LedgerBalancesTable", "CheckoutsTable", "EventsTable")
+RETAINED_TABLES = (
+    *MONEY_TABLES,
+    "LedgerTable",
+    "LedgerBalancesTable",
+    "CheckoutsTable",
+    "EventsTable",
+    # Losing it would mail again the addresses that bounced or complained.
+    "ReceiptSuppressionsTable",
+)
 
 COMMON_ENV = {
     "INTENTS_TABLE": {"Ref": "PaymentIntentsTable"},
     "TRANSACTIONS_TABLE": {"Ref": "TransactionsTable"},
     "IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+    "STAGE": {"Ref": "Stage"},
     "POWERTOOLS_SERVICE_NAME": "payments",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
@@ -272,7 +291,11 @@ def test_translation_needs_a_region(template: dict[str, Any], monkeypatch: pytes
 
 # Functions whose work takes longer than an API call: the splitter queues a whole file, the worker
 # runs ten refunds against the gateway.
-LONGER_TIMEOUTS = {"RefundBatchSplitterFunction": 300, "RefundJobsWorkerFunction": 30}
+LONGER_TIMEOUTS = {
+    "RefundBatchSplitterFunction": 300,
+    "RefundJobsWorkerFunction": 30,
+    "EmailTemplatesFunction": 60,  # SES throttles its template APIs to about one call a second
+}
 
 
 def test_functions_are_translated_with_the_global_settings(translated: dict[str, Any]) -> None:
@@ -496,6 +519,19 @@ def _arn(table: str) -> str:
 
 DATA_KEY_GRANTS = {(f"kms:{action}", _arn("PaymentsDataKey")) for action in ("GenerateDataKey", "Decrypt")}
 
+def SENDS(template: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
+    """SendTemplatedEmail from the sender, with the configuration set, of the template's locales only."""
+    account = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+    return {
+        ("ses:SendTemplatedEmail", json.dumps({"Fn::Sub": f"{account}:{resource}"}))
+        for resource in (
+            "identity/${ReceiptSender}",
+            "configuration-set/${ReceiptsConfigurationSet}",
+            f"template/{template}-${{Stage}}-*",
+        )
+    }
+
+
 IDEMPOTENCY_GRANTS = {
     (f"dynamodb:{action}", _arn("IdempotencyTable"))
     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
@@ -558,6 +594,42 @@ IDEMPOTENCY_GRANTS = {
                 for table in MONEY_TABLES
             }
             | {("dynamodb:UpdateItem", _arn("RefundBatchesTable")), ("kms:Decrypt", _arn("PaymentsDataKey"))},
+        ),
+        # Receipts: the intent's receipt status, the suppression list, SES sends of one template
+        (
+            "CheckoutReceiptFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:GetItem", _arn("ReceiptSuppressionsTable")),
+                *SENDS("receipt-v3"),
+            },
+        ),
+        (
+            "RefundReceiptsFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:GetItem", _arn("TransactionsTable")),
+                ("dynamodb:GetItem", _arn("ReceiptSuppressionsTable")),
+                *IDEMPOTENCY_GRANTS,
+                *SENDS("refund-receipt-v1"),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        (
+            "ReceiptFeedbackFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:UpdateItem", _arn("ReceiptSuppressionsTable")),
+                ("sns:Publish", json.dumps({"Ref": "CustomerSuccessTopic"})),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        (
+            "EmailTemplatesFunction",
+            {(f"ses:{action}Template", json.dumps("*")) for action in ("Create", "Update", "Delete")},
         ),
         (
             "GetLedgerBalancesFunction",
@@ -638,6 +710,9 @@ def test_composite_key_tables(template: dict[str, Any], table: str) -> None:
         ("LedgerFunction", "LedgerDeadLetterQueue"),
         ("FraudFeedbackFunction", "SubscribersDeadLetterQueue"),
         ("OpsAlertsFunction", "SubscribersDeadLetterQueue"),
+        ("ReceiptFeedbackFunction", "SubscribersDeadLetterQueue"),
+        ("RefundReceiptsFunction", "SubscribersDeadLetterQueue"),
+        ("CustomerSuccessFunction", "SubscribersDeadLetterQueue"),
     ],
 )
 def test_every_topic_subscriber_keeps_what_it_could_not_handle(

@@ -11,7 +11,7 @@ from typing import Any
 from payments import bootstrap
 from payments.adapters.event_topic import event_body
 from payments.domain.events import event_for
-from payments.service import checkout
+from payments.service import checkout, receipts
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.ledger import post_hold_ahead
 
@@ -89,10 +89,11 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def send_receipt(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return checkout.send_receipt(
+    return receipts.send_payment_receipt(
         event["paymentIntentId"],
         intents=bootstrap.intent_repository(),
         mailer=bootstrap.mailer(),
+        suppressions=bootstrap.suppression_list(),
         clock=bootstrap.now,
     )
 

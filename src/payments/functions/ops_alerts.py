@@ -1,4 +1,5 @@
-"""ops-alerts: each message on the ops-alerts topic becomes a chat message (Slack-compatible webhook).
+"""ops-alerts (and customer-success): each message on the topic becomes a chat message (Slack-compatible
+webhook).
 
 A failed post raises, so SNS retries the delivery; a message is never dropped silently.
 """
@@ -12,23 +13,23 @@ from urllib.request import Request, urlopen
 from payments import bootstrap
 
 
-def _chat_message(alert: dict[str, Any]) -> dict[str, Any]:
+def chat_message(alert: dict[str, Any], *, icon: str = ":rotating_light:") -> dict[str, Any]:
     subject = alert.get("subject", "payments alert")
     details = "\n".join(f"*{key}*: {value}" for key, value in alert.items() if key != "subject")
     return {
-        "text": f":rotating_light: {subject}",
+        "text": f"{icon} {subject}",
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": details}}],
     }
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    url = bootstrap.settings().ops_webhook_url
+def post_each(event: dict[str, Any], url: str, *, icon: str) -> dict[str, int]:
+    """Post every SNS message of the event to the chat webhook at `url`."""
     posted = 0
     for record in event.get("Records", []):
         alert = json.loads(record["Sns"]["Message"])
         request = Request(  # noqa: S310 (the operator's configured webhook)
             url,
-            data=json.dumps(_chat_message(alert)).encode(),
+            data=json.dumps(chat_message(alert, icon=icon)).encode(),
             headers={"content-type": "application/json"},
             method="POST",
         )
@@ -36,3 +37,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
             response.read()
         posted += 1
     return {"posted": posted}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    return post_each(event, bootstrap.settings().ops_webhook_url, icon=":rotating_light:")
+
+
+def customer_success_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """customer-success: the same chat post, to customer success's channel."""
+    return post_each(event, bootstrap.settings().customer_success_webhook_url, icon=":email:")

@@ -1,23 +1,30 @@
 """What SES sent, as a person would read it: recipient, template, locale, rendered subject and text.
 
-The emulator keeps sent messages but does not render templated ones; the rendering here follows SES's
-`{{name}}` substitution on the template the stack created (read back through the SES API).
+The emulator keeps sent messages but does not render templated ones; each is rendered here through
+SES's own `TestRenderTemplate` (Handlebars, as SES renders it) with the data it was sent with.
 """
 
 from __future__ import annotations
 
-import json
+import email
 import re
 from typing import Any
 
 from payments.local.emulator import ACCOUNT_ID, REGION
 
-_PLACEHOLDER = re.compile(r"{{\s*([A-Za-z0-9_]+)\s*}}")
 _LOCALE = re.compile(r"-([a-z]{2}-[A-Z]{2})$")
 
 
-def _render(text: str, data: dict[str, Any]) -> str:
-    return _PLACEHOLDER.sub(lambda match: str(data.get(match.group(1), "")), text)
+def _render(ses: Any, template_name: str, data: str) -> tuple[str, str]:
+    rendered = ses.test_render_template(TemplateName=template_name, TemplateData=data)["RenderedTemplate"]
+    message = email.message_from_string(rendered)
+    text = ""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+            break
+    return str(message.get("Subject", "")), text
 
 
 def sent_emails(ses: Any, *, stage: str) -> list[dict[str, Any]]:
@@ -28,8 +35,7 @@ def sent_emails(ses: Any, *, stage: str) -> list[dict[str, Any]]:
         template_name = getattr(message, "template", None)
         if template_name is None:
             continue
-        template = ses.get_template(TemplateName=template_name)["Template"]
-        data = json.loads(message.template_data or "{}")
+        subject, text = _render(ses, template_name, message.template_data or "{}")
         found = _LOCALE.search(template_name)
         locale = found.group(1) if found else None
         base = template_name.removesuffix(f"-{locale}" if locale else "").removesuffix(f"-{stage}")
@@ -40,8 +46,8 @@ def sent_emails(ses: Any, *, stage: str) -> list[dict[str, Any]]:
                 "to": list(message.destinations.get("ToAddresses", [])),
                 "template": base,
                 "locale": locale,
-                "subject": _render(template.get("SubjectPart", ""), data),
-                "text": _render(template.get("TextPart", ""), data),
+                "subject": subject,
+                "text": text,
             }
         )
     return emails

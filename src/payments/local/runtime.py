@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from payments.local.custom_resources import create_custom_resource
 from payments.local.emulator import Emulator
 from payments.local.event_sources import QueuePoller, StreamPoller, queue_depths
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
@@ -109,6 +110,9 @@ class LocalStack:
         self.invoker.dead_letter_sink = self._dead_letter
         os.environ.update(self.deployed.environment)
         self._reset_containers()
+        for resource in self.deployed.custom_resources:
+            self.progress(f"creating {resource.logical_id} ({resource.resource_type})")
+            create_custom_resource(resource, invoke=self.invoker.invoke, s3=self._client("s3"))
         self.front_door.set_routes(self.deployed.routes)
         for source in self.deployed.stream_sources:
             poller = StreamPoller(source, streams=self._client("dynamodbstreams"), invoke=self.invoker.invoke)

@@ -27,6 +27,9 @@ _NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
+CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+
+
 class StackError(RuntimeError):
     """The template cannot be stood up locally (unknown resource type, bad reference, conflict)."""
 
@@ -50,6 +53,17 @@ class Deployed:
     resources: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
     stream_sources: list[StreamSource] = field(default_factory=list)
     queue_sources: list[QueueSource] = field(default_factory=list)
+    custom_resources: list[CustomResource] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CustomResource:
+    """A `Custom::*` resource: its function is asked to create it once the functions exist."""
+
+    logical_id: str
+    resource_type: str
+    service_token: str  # the function's ARN
+    properties: dict[str, Any]
 
 
 class Template:
@@ -137,8 +151,6 @@ class Template:
         if resource is None:
             raise StackError(f"reference to unknown resource {logical_id}")
         properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::SES::Template":
-            return str(self.resolve(properties["Template"]["TemplateName"]))
         name_property = self._NAME_PROPERTY.get(resource["Type"])
         if name_property and name_property in properties:
             return str(self.resolve(properties[name_property]))
@@ -346,27 +358,34 @@ class StackBuilder:
             "AWS::SNS::Subscription": self._subscription,
             "AWS::SES::EmailIdentity": self._ses_identity,
             "AWS::SES::ConfigurationSet": self._ses_configuration_set,
-            "AWS::SES::Template": self._ses_template,
+            "AWS::SNS::TopicPolicy": self._topic_policy,
+            "AWS::SES::ConfigurationSetEventDestination": self._ses_event_destination,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::Serverless::HttpApi": self._http_api,
+            CUSTOM_RESOURCE: self._custom_resource,
         }
+
+    @staticmethod
+    def _kind(resource: dict[str, Any]) -> str:
+        kind = str(resource["Type"])
+        return CUSTOM_RESOURCE if kind.startswith("Custom::") else kind
 
     def build(self) -> Deployed:
         unknown = {
             f"{logical_id} ({resource['Type']})"
             for logical_id, resource in self.template.resources.items()
-            if resource["Type"] not in self._creators
+            if self._kind(resource) not in self._creators
         }
         if unknown:
             raise StackError(f"the local runtime cannot create: {', '.join(sorted(unknown))}")
         order = list(self._creators)
         for logical_id, resource in sorted(
-            self.template.resources.items(), key=lambda item: order.index(item[1]["Type"])
+            self.template.resources.items(), key=lambda item: order.index(self._kind(item[1]))
         ):
             if "Condition" in resource and not self.template.condition(resource["Condition"]):
                 continue
-            self._creators[resource["Type"]](logical_id, resource)
+            self._creators[self._kind(resource)](logical_id, resource)
             self.deployed.resources[logical_id] = self.template.physical_id(logical_id)
         self._http_api_routes()
         return self.deployed
@@ -543,9 +562,29 @@ class StackBuilder:
             ConfigurationSet={"Name": self.template.name(logical_id)}
         )
 
-    def _ses_template(self, logical_id: str, resource: dict[str, Any]) -> None:
-        template = self._properties(resource)["Template"]
-        self._client("ses").create_template(Template=template)
+    def _ses_event_destination(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        destination = dict(properties["EventDestination"])
+        if "SnsDestination" in destination:  # CloudFormation's spelling of the API's SNSDestination
+            destination["SNSDestination"] = destination.pop("SnsDestination")
+        self._client("ses").create_configuration_set_event_destination(
+            ConfigurationSetName=properties["ConfigurationSetName"], EventDestination=destination
+        )
+
+    def _topic_policy(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        for topic_arn in properties["Topics"]:
+            self._client("sns").set_topic_attributes(
+                TopicArn=topic_arn,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(properties["PolicyDocument"]),
+            )
+
+    def _custom_resource(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        self.deployed.custom_resources.append(
+            CustomResource(logical_id, resource["Type"], str(properties["ServiceToken"]), properties)
+        )
 
     def _state_machine(self, logical_id: str, resource: dict[str, Any]) -> None:
         """The ASL file itself, with `DefinitionSubstitutions` applied as CloudFormation applies them."""

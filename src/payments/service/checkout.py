@@ -12,7 +12,7 @@ from typing import Any
 
 from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_for
 from payments.domain.errors import NotFound
-from payments.domain.intents import ReceiptStatus, Status
+from payments.domain.intents import Status
 from payments.service.intents import Clock
 from payments.service.ledger import reverse_hold_if_unauthorized
 from payments.service.ports import (
@@ -22,7 +22,6 @@ from payments.service.ports import (
     ExecutionStatus,
     IntentRepository,
     Ledger,
-    Mailer,
     OpsAlerts,
     PaymentGateway,
     Workflow,
@@ -192,29 +191,6 @@ def compensate(
     }
     alerts.alert(f"checkout {tracking_id} failed and was compensated", details)
     return details
-
-
-def send_receipt(
-    payment_intent_id: str, *, intents: IntentRepository, mailer: Mailer, clock: Clock
-) -> dict[str, Any]:
-    """SendReceipt: the localised receipt-v3 to the intent's receiptEmail (once: SENT is recorded)."""
-    intent = intents.get(payment_intent_id, consistent=True)
-    if not intent.receipt_email or intent.receipt_status is not ReceiptStatus.NOT_SENT:
-        return {"sent": False, "receiptStatus": intent.receipt_status.value}
-    message_id = mailer.send_receipt(
-        to=intent.receipt_email,
-        locale=intent.locale,
-        data={
-            "paymentIntentId": intent.payment_intent_id,
-            "orderId": intent.order_id or intent.payment_intent_id,
-            "amount": intent.amount.major_units_str(),
-            "currency": intent.amount.currency.code,
-            "description": intent.description or "",
-        },
-    )
-    intent.mark_receipt(ReceiptStatus.SENT, now=clock())
-    intents.save(intent)
-    return {"sent": True, "messageId": message_id}
 
 
 def write_audit(

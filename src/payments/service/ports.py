@@ -13,6 +13,7 @@ from payments.domain.fraud import FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
+from payments.domain.receipts import Feedback
 from payments.domain.refund_batches import RefundRow, RowError, RowState
 
 T = TypeVar("T")
@@ -194,8 +195,40 @@ class Ledger(abc.ABC):
 
 class Mailer(abc.ABC):
     @abc.abstractmethod
-    def send_receipt(self, *, to: str, locale: str, data: dict[str, object]) -> str:
-        """Send the localised receipt; return the message id."""
+    def send(
+        self, template: str, *, to: str, locale: str, data: dict[str, object], tags: dict[str, str]
+    ) -> str:
+        """Send the template's `locale` version, rendered with `data`; return the message id. The tags
+        come back with the message's bounces and complaints."""
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressedAddress:
+    address: str
+    suppressed: bool
+    reason: str  # the last bounce or complaint, as SES described it
+    bounces: int
+    complaints: int
+    updated_at: str
+
+
+class SuppressionList(abc.ABC):
+    """Addresses receipts are no longer sent to, and how often each bounced or complained."""
+
+    @abc.abstractmethod
+    def is_suppressed(self, address: str) -> bool: ...
+
+    @abc.abstractmethod
+    def record(self, address: str, feedback: Feedback, *, at: str) -> SuppressedAddress | None:
+        """Count this feedback for the address once (by message), suppressing the address when the
+        feedback is permanent; the entry after it, or None when this message was already counted."""
+
+    @abc.abstractmethod
+    def lift(self, address: str) -> bool:
+        """Mail the address again (its counts stay); False if it was not suppressed."""
+
+    @abc.abstractmethod
+    def get(self, address: str) -> SuppressedAddress | None: ...
 
 
 class AuditArchive(abc.ABC):
