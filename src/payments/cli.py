@@ -1,4 +1,4 @@
-"""The `payments` command: `local up`, `demo`, `refunds import`, `dlq show|redrive`."""
+"""The `payments` command: `local up`, `demo`, `refunds import`, `dlq`, `suppressions`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,12 @@ def _dlq(args: argparse.Namespace) -> int:
     return dlq_show(args.queue) if args.action == "show" else dlq_redrive(args.queue)
 
 
+def _suppressions(args: argparse.Namespace) -> int:
+    from payments.operators import suppressions  # noqa: PLC0415
+
+    return suppressions(args.action, args.address, table=args.table)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +125,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--queue", default="refund-jobs-dlq-local.fifo", help="the dead-letter queue's name"
         )
         command.set_defaults(run=_dlq, action=name)
+
+    listed = commands.add_parser(
+        "suppressions", help="addresses receipts are not sent to (AWS_ENDPOINT_URL locally)"
+    )
+    listed_commands = listed.add_subparsers(dest="suppressions_command", required=True)
+    for name, helped in (("show", "an address's bounces and complaints"), ("lift", "send it receipts again")):
+        command = listed_commands.add_parser(name, help=helped)
+        command.add_argument("address")
+        command.add_argument(
+            "--table", default="receipt-suppressions-local", help="the suppression list's table"
+        )
+        command.set_defaults(run=_suppressions, action=name)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -1,9 +1,12 @@
-"""Operator commands: `payments refunds import FILE` and `payments dlq show|redrive`.
+"""Operator commands: `payments refunds import FILE`, `payments dlq show|redrive` and
+`payments suppressions show|lift ADDRESS`.
 
 `refunds import` sends the file to the API with an Idempotency-Key derived from its bytes, so running
 it again after a lost answer never starts a second batch, then shows the batch settling row by row.
 `dlq` works on the queues themselves (through AWS_ENDPOINT_URL locally): `show` lists what waits in a
 dead-letter queue, `redrive` moves it back to its queue, where each job still runs only once.
+`suppressions` reads the receipt suppression list, and lifts an address once the customer has fixed it
+(its bounce count stays, so the third bounce still reaches customer success).
 """
 
 from __future__ import annotations
@@ -126,4 +129,34 @@ def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     print(f"moved {moved} message(s) from {queue} back to {target.rsplit('/', 1)[-1]}", file=out)
+    return 0
+
+
+def _suppression_list(table: str) -> Any:
+    import boto3  # noqa: PLC0415
+
+    from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList  # noqa: PLC0415
+
+    return DynamoDBSuppressionList(boto3.client("dynamodb"), table=table)
+
+
+def suppressions(action: str, address: str, *, table: str, out: TextIO = sys.stdout) -> int:
+    from payments.domain.receipts import normalise_address  # noqa: PLC0415
+
+    address = normalise_address(address)
+    listed = _suppression_list(table)
+    if action == "lift":
+        lifted = listed.lift(address)
+        print(f"{address}: {'receipts will be sent again' if lifted else 'was not suppressed'}", file=out)
+        return 0 if lifted else 1
+    entry = listed.get(address)
+    if entry is None:
+        print(f"{address}: never bounced or complained", file=out)
+        return 0
+    state = "suppressed" if entry.suppressed else "not suppressed"
+    print(
+        f"{address}: {state}; {entry.bounces} bounce(s), {entry.complaints} complaint(s);"
+        f" last: {entry.reason} at {entry.updated_at}",
+        file=out,
+    )
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -172,6 +175,24 @@ class RunningStack:
         )
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         return url
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The operator's `payments` command, against this stack's AWS endpoint."""
+        environment = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        return subprocess.run(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "payments.cli", *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def gateway_stats(self) -> dict[str, int]:
         with urlopen(f"{self.gateway_url}/_sandbox/stats", timeout=10) as response:  # noqa: S310

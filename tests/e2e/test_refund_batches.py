@@ -4,9 +4,6 @@ refunded by the worker, each once, the counts adding up, and what keeps failing 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -127,10 +124,10 @@ def test_a_job_that_keeps_failing_goes_to_the_dlq_and_a_redrive_finishes_it(
     assert api.get_intent(intent_id).body["amountRefunded"] == 0
 
     # When the gateway is back and an operator looks, then redrives the DLQ
-    shown = payments(stack, "dlq", "show")
+    shown = stack.cli("dlq", "show")
     assert "refund-jobs-dlq-local.fifo: 1 waiting" in shown.stdout, shown
     assert intent_id in shown.stdout
-    redriven = payments(stack, "dlq", "redrive")
+    redriven = stack.cli("dlq", "redrive")
     assert "moved 1 message(s)" in redriven.stdout, redriven
     deadline = time.monotonic() + 20
     while api.request("GET", f"/v1/refund-batches/{reply.body['batchId']}").body["succeeded"] == 0:
@@ -142,38 +139,19 @@ def test_a_job_that_keeps_failing_goes_to_the_dlq_and_a_redrive_finishes_it(
     assert api.get_intent(intent_id).body["amountRefunded"] == 4_000
 
 
-def payments(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    """The operator's command, against the local stack's AWS endpoint."""
-    environment = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": stack.aws_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    return subprocess.run(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "payments.cli", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_refunds_import_follows_the_batch_to_the_end(api: Api, stack: RunningStack, tmp_path: Path) -> None:
     first, second = api.captured(1_000), api.captured(1_000)
     file = tmp_path / "refunds.csv"
     file.write_text(
         f"merchantId,paymentIntentId,amount,reason\nmer_e2e,{first},300,\nmer_e2e,{second},,\nmer_e2e,pi_x,1,\n"
     )
-    done = payments(stack, "refunds", "import", str(file), "--api", api.base_url)
+    done = stack.cli("refunds", "import", str(file), "--api", api.base_url)
     assert done.returncode == 0, done.stderr
     assert "line 4: paymentIntentId is not a payment intent id" in done.stderr
     assert "3/3 settled (succeeded 2, failed 1, dead-lettered 0)" in done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["pending"] == 0
     # Run again (an answer lost, say): the same batch, nothing refunded twice
-    again = payments(stack, "refunds", "import", str(file), "--api", api.base_url)
+    again = stack.cli("refunds", "import", str(file), "--api", api.base_url)
     assert (
         json.loads(again.stdout.splitlines()[-1])["batchId"]
         == json.loads(done.stdout.splitlines()[-1])["batchId"]

@@ -11,13 +11,18 @@ from payments.domain.errors import ConcurrentUpdate, NotFound, UpstreamUnavailab
 from payments.domain.fraud import Decision, FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.money import Money
+from payments.domain.receipts import Feedback, FeedbackKind
 from payments.service.ports import (
     FraudScreen,
     GatewayOutcome,
     GatewayResult,
     IntentRepository,
+    Mailer,
+    OpsAlerts,
     Page,
     PaymentGateway,
+    SuppressedAddress,
+    SuppressionList,
 )
 
 
@@ -153,3 +158,65 @@ def another_writer_after_next_read(
         return current
 
     repo.get = get_then_race  # type: ignore[method-assign]
+
+
+class FakeMailer(Mailer):
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    def send(
+        self, template: str, *, to: str, locale: str, data: dict[str, object], tags: dict[str, str]
+    ) -> str:
+        message_id = f"msg-{len(self.sent) + 1}"
+        self.sent.append(
+            {"id": message_id, "template": template, "to": to, "locale": locale, "data": data, "tags": tags}
+        )
+        return message_id
+
+
+class FakeSuppressionList(SuppressionList):
+    """The DynamoDB list's contract: feedback counted once per (kind, message), permanent suppresses."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, SuppressedAddress] = {}
+        self.counted: dict[str, set[str]] = {}
+
+    def is_suppressed(self, address: str) -> bool:
+        entry = self.entries.get(address)
+        return bool(entry and entry.suppressed)
+
+    def record(self, address: str, feedback: Feedback, *, at: str) -> SuppressedAddress | None:
+        key = f"{feedback.kind.value}:{feedback.message_id}"
+        counted = self.counted.setdefault(address, set())
+        if key in counted:
+            return None
+        counted.add(key)
+        entry = self.entries.get(address) or SuppressedAddress(address, False, "", 0, 0, at)
+        bounce = feedback.kind is FeedbackKind.BOUNCE
+        entry = replace(
+            entry,
+            suppressed=entry.suppressed or feedback.permanent,
+            reason=f"{feedback.kind.value} {feedback.detail}".strip(),
+            bounces=entry.bounces + int(bounce),
+            complaints=entry.complaints + int(not bounce),
+            updated_at=at,
+        )
+        self.entries[address] = entry
+        return entry
+
+    def lift(self, address: str) -> bool:
+        if not self.is_suppressed(address):
+            return False
+        self.entries[address] = replace(self.entries[address], suppressed=False)
+        return True
+
+    def get(self, address: str) -> SuppressedAddress | None:
+        return self.entries.get(address)
+
+
+class FakeAlerts(OpsAlerts):
+    def __init__(self) -> None:
+        self.alerts: list[tuple[str, dict[str, object]]] = []
+
+    def alert(self, subject: str, details: dict[str, object]) -> None:
+        self.alerts.append((subject, details))

@@ -519,6 +519,7 @@ def _arn(table: str) -> str:
 
 DATA_KEY_GRANTS = {(f"kms:{action}", _arn("PaymentsDataKey")) for action in ("GenerateDataKey", "Decrypt")}
 
+
 def SENDS(template: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
     """SendTemplatedEmail from the sender, with the configuration set, of the template's locales only."""
     account = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"

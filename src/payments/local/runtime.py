@@ -100,6 +100,7 @@ class LocalStack:
                 "Stage": STAGE,
                 "GatewayBaseUrl": self.gateway.url,
                 "OpsWebhookUrl": f"{self.front_door.url}/_local/notifications",
+                "CustomerSuccessWebhookUrl": f"{self.front_door.url}/_local/notifications",
                 "GatewayWebhookSecret": os.environ.get("GATEWAY_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
                 **self.parameters,
             },
