@@ -92,7 +92,7 @@ def test_happy_path_authorizes_publishes_sends_the_receipt_and_keeps_the_audit(
     assert len(emails) == 1
     assert emails[0]["to"] == ["ana@example.com"]
     assert (emails[0]["template"], emails[0]["locale"]) == ("receipt-v3", "es-MX")
-    assert emails[0]["subject"] == "Su recibo por 1250.00 MXN"
+    assert emails[0]["subject"] == "Su recibo por $1,250.00"  # MXN in es-MX: "$", CLDR grouping
     assert api.get_intent(intent_id).body["receiptStatus"] == "SENT"
 
     # The audit record holds the execution history, encrypted with the data key
