@@ -27,7 +27,12 @@ from payments.domain.receipts import (
 )
 from payments.local.cfn_yaml import load_template
 from payments.local.ses_shim import feedback_event, simulated_outcome
-from payments.service.receipts import record_feedback, send_payment_receipt, send_refund_receipt
+from payments.service.receipts import (
+    record_feedback,
+    send_payment_receipt,
+    send_refund_receipt,
+    wants_refund_receipt,
+)
 from tests.unit.fakes import (
     FakeAlerts,
     FakeClock,
@@ -408,3 +413,13 @@ def test_deliveries_change_nothing(repo: FakeIntentRepository, suppressions: Fak
     other = Feedback(FeedbackKind.OTHER, "m1", (), permanent=False, payment_intent_id="pi_x", detail="")
     assert _record(repo, suppressions, FakeAlerts(), other) == {"recorded": 0}
     assert suppressions.entries == {}
+
+
+def test_only_refunds_of_payments_with_an_address_want_a_receipt(repo: FakeIntentRepository) -> None:
+    with_address, without = _intent(), _intent(email=None)
+    repo.add(with_address)
+    repo.add(without)
+    refunded = {"eventType": "REFUNDED", "paymentIntentId": with_address.payment_intent_id}
+    assert wants_refund_receipt(refunded, intents=repo)
+    assert not wants_refund_receipt({**refunded, "eventType": "CAPTURED"}, intents=repo)
+    assert not wants_refund_receipt({**refunded, "paymentIntentId": without.payment_intent_id}, intents=repo)

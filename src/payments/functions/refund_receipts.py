@@ -11,7 +11,7 @@ import json
 from typing import Any, Final
 
 from payments import bootstrap
-from payments.service.receipts import send_refund_receipt
+from payments.service.receipts import send_refund_receipt, wants_refund_receipt
 
 KEPT_FOR_SECONDS: Final = 7 * 24 * 3600  # longer than SNS and Lambda ever retry one delivery
 
@@ -53,6 +53,9 @@ def _send_once() -> Any:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    send_once = _send_once()
-    results = [send_once(event=json.loads(record["Sns"]["Message"])) for record in event.get("Records", [])]
+    results = []
+    for record in event.get("Records", []):
+        body = json.loads(record["Sns"]["Message"])
+        if wants_refund_receipt(body, intents=bootstrap.intent_repository()):
+            results.append(_send_once()(event=body))
     return {"results": results}

@@ -92,6 +92,14 @@ def send_payment_receipt(
     )
 
 
+def wants_refund_receipt(event: dict[str, Any], *, intents: IntentRepository) -> bool:
+    """Whether the event is a refund of a payment with a receipt address: most are not, and need no
+    idempotency record."""
+    if event.get("eventType") != EventType.REFUNDED:
+        return False
+    return bool(intents.get(event["paymentIntentId"], consistent=False).receipt_email)
+
+
 def send_refund_receipt(
     event: dict[str, Any],
     *,
