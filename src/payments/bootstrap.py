@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
     from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
+    from payments.adapters.dynamodb_settlements import (
+        DynamoDBPaymentDirectory,
+        DynamoDBSettlementBooks,
+        DynamoDBSettlementReports,
+    )
     from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList
     from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory, DynamoDBVelocityCounter
     from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
@@ -297,3 +302,43 @@ def reset() -> None:
     """Forget every built object (tests, and the local runtime after it changes the environment)."""
     for builder in once._all:
         builder.cache_clear()
+
+
+@once
+def settlement_gateway() -> HttpGateway:
+    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+
+    config = settings()
+    return HttpGateway(base_url=config.gateway_base_url, read_timeout=30.0, max_attempts=3)
+
+
+@once
+def settlement_files() -> S3FileStore:
+    from payments.adapters.s3_files import S3FileStore  # noqa: PLC0415
+
+    config = settings()
+    return S3FileStore(_client("s3"), bucket=config.settlements_bucket, kms_key=config.data_key)
+
+
+@once
+def payment_directory() -> DynamoDBPaymentDirectory:
+    from payments.adapters.dynamodb_settlements import DynamoDBPaymentDirectory  # noqa: PLC0415
+
+    return DynamoDBPaymentDirectory(dynamodb(), intents_table=settings().intents_table)
+
+
+@once
+def settlement_books() -> DynamoDBSettlementBooks:
+    from payments.adapters.dynamodb_settlements import DynamoDBSettlementBooks  # noqa: PLC0415
+
+    config = settings()
+    return DynamoDBSettlementBooks(
+        dynamodb(), ledger_table=config.ledger_table, settlements_table=config.settlements_table
+    )
+
+
+@once
+def settlement_reports() -> DynamoDBSettlementReports:
+    from payments.adapters.dynamodb_settlements import DynamoDBSettlementReports  # noqa: PLC0415
+
+    return DynamoDBSettlementReports(dynamodb(), table=settings().settlements_table)

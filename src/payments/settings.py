@@ -68,6 +68,8 @@ class Settings:
     data_key: str = ""
     ops_alerts_topic_arn: str = ""
     step_up_timeout_seconds: int = 900
+    settlements_bucket: str = ""
+    settlements_table: str = ""
     stage: str = "dev"  # part of the names of resources found by name (SES templates)
     receipt_suppressions_table: str = ""
     customer_success_topic_arn: str = ""

@@ -94,6 +94,18 @@ class HttpGateway(PaymentGateway):
         body = {"authorizationId": authorization_id, **_money(amount)}
         return self._post("/v1/refunds", body, idempotency_key)
 
+    def settlement_file(self, *, idempotency_key: str, bucket: str, kms_key: str) -> dict[str, Any]:
+        """Ask the gateway to close a settlement batch and deliver its file into our bucket:
+        `{key, rows, batchId}`. The same key answers the same file."""
+        body = json.dumps({"bucket": bucket, "kmsKeyId": kms_key}).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        status, answer = self._send("POST", "/v1/settlement-files", body, headers)
+        if status != 200 or not isinstance(answer, dict):
+            raise UpstreamUnavailable(
+                f"the gateway refused the settlement file ({status}: {answer})", upstream="gateway"
+            )
+        return answer
+
     def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> GatewayResult:
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         status, answer = self._send("POST", path, json.dumps(body).encode(), headers)

@@ -15,10 +15,12 @@ import threading
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
 from payments.domain.cards import contains_card_number
+from payments.settlement.rows import MovementType, SettlementRow
 
 APPROVED: Final = "approved"
 DECLINED: Final = "declined"
@@ -54,6 +56,39 @@ _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _CAPTURE: Final = re.compile(r"/v1/authorizations/([^/]+)/capture")
 _VOID: Final = re.compile(r"/v1/authorizations/([^/]+)/void")
 _AUTHORIZATION: Final = re.compile(r"/v1/authorizations/([^/]+)")
+SETTLEMENT_FILES: Final = "/v1/settlement-files"
+CHARGEBACK_FEE: Final = 1_500  # minor units
+
+
+def capture_fee(amount: int) -> int:
+    """The sandbox's price: 2.9 % (rounded half up) + 30 minor units per capture; refunds are free."""
+    return (amount * 29 + 500) // 1000 + 30
+
+
+@dataclass(slots=True)
+class _Movement:
+    """A capture or refund the gateway will settle, with the key the merchant sent it under."""
+
+    id: str
+    type: MovementType
+    authorization: str
+    reference: str  # the authorization's reference: the merchant's payment id
+    merchant_reference: str
+    amount: int
+    currency: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    batch_id: str
+    rows: tuple[SettlementRow, ...]
+    window_start: datetime
+    window_end: datetime
+
+
+# Where a closed settlement goes (the local stack writes it to S3 as Parquet): its key.
+SettlementSink = Callable[[Settlement, dict[str, Any]], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +201,21 @@ Operation = Callable[[dict[str, Any], int], SandboxResponse]
 class SandboxGateway:
     """The upstream processor, simulated. One lock guards all state; nothing inside it sleeps."""
 
-    def __init__(self, *, stall_seconds: float = 1.5) -> None:
+    def __init__(
+        self,
+        *,
+        stall_seconds: float = 1.5,
+        settlement_sink: SettlementSink | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.stall_seconds = stall_seconds
+        self.settlement_sink = settlement_sink
+        self._clock = clock
+        self._movements: list[_Movement] = []  # not yet settled, oldest first
+        self._last_cutoff = datetime(1970, 1, 1, tzinfo=UTC)
+        self._omit: set[str] = set()  # merchant references the next settlement leaves out (tests)
+        self._misstate: dict[str, int] = {}  # ... and amounts it misstates, by merchant reference
+        self._key: str = ""
         self._lock = threading.Lock()
         self._keys: dict[str, _KeyState] = {}
         self._authorizations: dict[str, _Authorization] = {}
@@ -183,12 +231,14 @@ class SandboxGateway:
     ) -> SandboxResponse:
         """Answer one request as the HTTP API would (status, JSON body, stall)."""
         path = path.partition("?")[0]
-        if method == "GET" and path == "/healthz":
-            return SandboxResponse(200, {"status": "ok"})
-        if method == "GET" and path == "/_sandbox/stats":
-            return SandboxResponse(200, self.stats().as_dict())
-        if method == "POST" and path == "/_sandbox/outage":
-            return self._start_outage(body)
+        controls: dict[tuple[str, str], Callable[[], SandboxResponse]] = {
+            ("GET", "/healthz"): lambda: SandboxResponse(200, {"status": "ok"}),
+            ("GET", "/_sandbox/stats"): lambda: SandboxResponse(200, self.stats().as_dict()),
+            ("POST", "/_sandbox/outage"): lambda: self._start_outage(body),
+            ("POST", "/_sandbox/settlement-faults"): lambda: self._settlement_faults(body),
+        }
+        if (method, path) in controls:
+            return controls[(method, path)]()
         with self._lock:
             self._count(requests=1)
             if self._outage > 0:  # answered before anything is looked at: no effect at all
@@ -229,6 +279,7 @@ class SandboxGateway:
             raise _Refusal(422, "idempotency_conflict", "this Idempotency-Key was used with another request")
         if state.response is None:
             state.attempts += 1
+            self._key = key
             try:
                 response = operation(payload, state.attempts)
             except _Refusal as refusal:
@@ -244,6 +295,8 @@ class SandboxGateway:
                 return self._authorize
             if path == "/v1/refunds":
                 return lambda payload, _attempt: self._refund(payload)
+            if path == SETTLEMENT_FILES:
+                return lambda payload, _attempt: self._settlement_file(payload)
             if match := _CAPTURE.fullmatch(path):
                 authorization_id = match[1]
                 return lambda payload, _attempt: self._capture(authorization_id, payload)
@@ -298,6 +351,7 @@ class SandboxGateway:
         if amount > authorization.amount:
             raise _invalid_state(f"the capture exceeds the authorized amount ({authorization.amount})")
         authorization.capture_id, authorization.captured = _new_id("cap"), amount
+        self._record(authorization.capture_id, MovementType.CAPTURE, authorization, amount)
         self._count(captures=1)
         return SandboxResponse(
             200,
@@ -335,6 +389,7 @@ class SandboxGateway:
             raise _invalid_state(f"the refund exceeds what is left to refund ({remaining})")
         refund_id = _new_id("re")
         authorization.refunds[refund_id] = amount
+        self._record(refund_id, MovementType.REFUND, authorization, amount)
         self._count(refunds=1)
         return SandboxResponse(
             200,
@@ -346,6 +401,80 @@ class SandboxGateway:
                 "currency": authorization.currency,
             },
         )
+
+    def _record(
+        self, movement_id: str, kind: MovementType, authorization: _Authorization, amount: int
+    ) -> None:
+        self._movements.append(
+            _Movement(
+                movement_id,
+                kind,
+                authorization.id,
+                authorization.reference,
+                self._key,
+                amount,
+                authorization.currency,
+                self._clock(),
+            )
+        )
+
+    def settle(self) -> Settlement:
+        """Close a settlement batch: every capture and refund not settled yet, with its fee. Movements
+        a test asked to leave out stay unsettled (they come in a later file); misstated ones are
+        settled with the wrong amount."""
+        now = self._clock()
+        batch_id = _new_id("stl")
+        rows, kept = [], []
+        for movement in self._movements:
+            if movement.merchant_reference in self._omit:
+                kept.append(movement)
+                continue
+            amount = movement.amount + self._misstate.get(movement.merchant_reference, 0)
+            fee = capture_fee(movement.amount) if movement.type is MovementType.CAPTURE else 0
+            rows.append(
+                SettlementRow(
+                    movement.id,
+                    movement.reference,
+                    movement.merchant_reference,
+                    movement.type,
+                    amount,
+                    movement.currency,
+                    fee,
+                    now,
+                    batch_id,
+                )
+            )
+        settlement = Settlement(batch_id, tuple(rows), self._last_cutoff, now)
+        self._movements, self._last_cutoff = kept, now
+        self._omit, self._misstate = set(), {}
+        return settlement
+
+    def _settlement_file(self, payload: dict[str, Any]) -> SandboxResponse:
+        """Deliver the settlement file (to the bucket the payload names): `{key, rows}`."""
+        if self.settlement_sink is None:
+            raise _Refusal(501, "not_implemented", "this gateway has nowhere to deliver settlement files")
+        settlement = self.settle()
+        key = self.settlement_sink(settlement, payload)
+        return SandboxResponse(
+            200, {"key": key, "rows": len(settlement.rows), "batchId": settlement.batch_id}
+        )
+
+    def _settlement_faults(self, body: bytes) -> SandboxResponse:
+        """`{"omit": [merchant references], "misstate": {reference: delta}}` for the next settlement."""
+        try:
+            request = json.loads(body or b"{}")
+            omit = {str(reference) for reference in request.get("omit", [])}
+            misstate = {
+                str(reference): int(delta) for reference, delta in request.get("misstate", {}).items()
+            }
+        except (ValueError, AttributeError, TypeError):
+            return SandboxResponse(
+                400, _error("invalid_request", "omit is a list, misstate a map of integers")
+            )
+        with self._lock:
+            self._omit |= omit
+            self._misstate |= misstate
+        return SandboxResponse(200, {"omit": sorted(self._omit), "misstate": self._misstate})
 
     def _find(self, authorization_id: str) -> _Authorization:
         authorization = self._authorizations.get(authorization_id)

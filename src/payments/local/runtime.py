@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from payments.local.stack import Deployed, StackBuilder, Template
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
 STAGE = "local"
+SETTLEMENT_REQUEST_FUNCTION = f"payments-request-settlement-{STAGE}"
 
 
 def find_template() -> Path:
@@ -76,11 +78,17 @@ class LocalStack:
     # -- life cycle --------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
+        from payments.gateway.sandbox import SandboxGateway  # noqa: PLC0415
         from payments.gateway.server import SandboxGatewayServer  # noqa: PLC0415
+        from payments.gateway.settlement_files import s3_settlement_sink  # noqa: PLC0415
 
         started = time.perf_counter()
         self.progress("starting the sandbox gateway")
-        self.gateway = SandboxGatewayServer(self.host, 0, stall_seconds=self.gateway_stall_seconds)
+        sandbox = SandboxGateway(
+            stall_seconds=self.gateway_stall_seconds,
+            settlement_sink=s3_settlement_sink(lambda: self._client("s3")),
+        )
+        self.gateway = SandboxGatewayServer(self.host, 0, sandbox=sandbox)
         self.gateway.start()
         self.progress("starting the AWS emulator")
         self.emulator.start()
@@ -227,12 +235,22 @@ class LocalStack:
             "/healthz": healthz,
             "/_local/event-sources": event_sources,
             "/_local/queues": queues,
+            "/_local/settlements/emit": self._emit_settlement,
             "/_local/api-calls": api_calls,
             "/_local/functions": functions,
             "/_local/faults": faults,
             "/_local/emails": emails,
             "/_local/notifications": notifications,
         }
+
+    def _emit_settlement(self, request: LocalRequest) -> tuple[int, Any]:
+        """What the hourly schedule does, now: the gateway delivers its settlement file."""
+        if request.method != "POST":
+            return 405, {"error": {"code": "method_not_allowed", "message": "POST to emit a file"}}
+        result = self.invoker.invoke(SETTLEMENT_REQUEST_FUNCTION, {"id": str(uuid.uuid4())})
+        if result.error:
+            return 502, {"error": {"code": "upstream_unavailable", "message": result.payload["errorMessage"]}}
+        return 200, {"key": result.payload["key"], "rows": result.payload["rows"]}
 
     def _inject(self, body: bytes) -> str | None:
         """`{function, error?, count}`: the next `count` invocations of that function fail."""

@@ -54,6 +54,7 @@ class Deployed:
     stream_sources: list[StreamSource] = field(default_factory=list)
     queue_sources: list[QueueSource] = field(default_factory=list)
     custom_resources: list[CustomResource] = field(default_factory=list)
+    schedules: dict[str, str] = field(default_factory=dict)  # function name -> schedule expression
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,7 @@ class StackBuilder:
             "AWS::SES::ConfigurationSet": self._ses_configuration_set,
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::SES::ConfigurationSetEventDestination": self._ses_event_destination,
+            "AWS::Serverless::LayerVersion": self._layer,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::Serverless::HttpApi": self._http_api,
@@ -580,6 +582,9 @@ class StackBuilder:
                 AttributeValue=json.dumps(properties["PolicyDocument"]),
             )
 
+    def _layer(self, logical_id: str, resource: dict[str, Any]) -> None:
+        """A layer's packages are installed in the local environment already (the `settlement` extra)."""
+
     def _custom_resource(self, logical_id: str, resource: dict[str, Any]) -> None:
         properties = self._properties(resource)
         self.deployed.custom_resources.append(
@@ -683,6 +688,10 @@ class StackBuilder:
                 )
             elif event["Type"] == "S3":
                 self._notify(logical_id, event["Properties"])
+            elif event["Type"] == "Schedule":
+                # The local runtime keeps no clock-driven rules; what a schedule would start is
+                # started on demand through /_local (e.g. POST /_local/settlements/emit).
+                self.deployed.schedules[name] = str(event["Properties"]["Schedule"])
             else:
                 raise StackError(
                     f"{logical_id}.{event_id}: event type {event['Type']} is not supported locally"

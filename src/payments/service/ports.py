@@ -15,6 +15,7 @@ from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
 from payments.domain.receipts import Feedback
 from payments.domain.refund_batches import RefundRow, RowError, RowState
+from payments.settlement.reconcile import Booked
 
 T = TypeVar("T")
 
@@ -306,8 +307,52 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     def get(self, key: str) -> bytes: ...
 
+    @abc.abstractmethod
+    def put_once(self, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]) -> bool:
+        """Write the file unless one exists under the key; False when it did (nothing written)."""
+
+    @abc.abstractmethod
+    def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]: ...
+
 
 class RefundJobQueue(abc.ABC):
     @abc.abstractmethod
     def send(self, batch_id: str, rows: list[RefundRow]) -> int:
         """Queue one job per row (grouped by merchant, deduplicated by job id); return how many."""
+
+
+class PaymentDirectory(abc.ABC):
+    @abc.abstractmethod
+    def lookup(self, payment_intent_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Each known payment's `merchant_id`, `customer_id`, `order_id`, `payment_status` (absent
+        ones are left out), read in batches."""
+
+
+class SettlementBooks(abc.ABC):
+    """What the ledger booked, as reconciliation reads it, and which movements a file has settled."""
+
+    @abc.abstractmethod
+    def booked(self, movement_ids: list[str]) -> dict[str, Booked]: ...
+
+    @abc.abstractmethod
+    def chargebacks(self, payment_intent_ids: list[str]) -> dict[str, Booked]:
+        """Each payment's booked chargeback (DISPUTED entry), by payment."""
+
+    @abc.abstractmethod
+    def unsettled(self, start: str, end: str) -> list[Booked]:
+        """Captures and refunds booked in [start, end) that no settlement file has carried yet."""
+
+    @abc.abstractmethod
+    def mark_settled(self, movement_ids: list[str], settlement_key: str) -> None: ...
+
+
+class SettlementReports(abc.ABC):
+    @abc.abstractmethod
+    def add(self, report: dict[str, object]) -> bool:
+        """Keep the report (once per settlement key); False when it was already kept."""
+
+    @abc.abstractmethod
+    def get(self, settlement_key: str) -> dict[str, object] | None: ...
+
+    @abc.abstractmethod
+    def newest(self, *, limit: int, next_token: str | None) -> Page[dict[str, object]]: ...

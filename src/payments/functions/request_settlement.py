@@ -1,0 +1,30 @@
+"""request-settlement: every hour (the template's schedule), the gateway closes a settlement batch and
+delivers its Parquet file into our settlements bucket under raw/. Locally `POST /_local/settlements/emit`
+invokes it on demand.
+
+The schedule's event id is the gateway call's Idempotency-Key, so a retried invocation gets the same
+file back instead of closing a second batch. The file is then read back from the bucket, and its
+`record-count` checked against the gateway's answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from payments import bootstrap
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    config = bootstrap.settings()
+    delivered = bootstrap.settlement_gateway().settlement_file(
+        idempotency_key=f"settlement:{event.get('id') or uuid.uuid4()}",
+        bucket=config.settlements_bucket,
+        kms_key=config.data_key,
+    )
+    # Trust, then verify: the file is in our bucket with the rows the gateway says it holds.
+    _, metadata = bootstrap.settlement_files().get_with_metadata(str(delivered["key"]))
+    if metadata.get("record-count") != str(delivered["rows"]):
+        counted = metadata.get("record-count")
+        raise ValueError(f"{delivered['key']} holds {counted} rows; the gateway said {delivered['rows']}")
+    return delivered

@@ -1,0 +1,44 @@
+"""The sandbox gateway's settlement delivery: each closed batch as one Parquet file in the merchant's
+bucket, as a processor drops its hourly files (`raw/YYYY/MM/DD/HH/<batch>.parquet`, SSE-KMS, with
+`source`, `record-count` and the batch's window in the object's metadata)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from payments.gateway.sandbox import Settlement, SettlementSink
+from payments.settlement.rows import PARQUET_CONTENT_TYPE, raw_key
+
+SOURCE = "sandbox-gateway"
+
+
+def stamp(moment: datetime) -> str:
+    """UTC to the millisecond, as the ledger writes `createdAt`, so windows compare as strings."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def s3_settlement_sink(s3: Callable[[], Any]) -> SettlementSink:
+    def deliver(settlement: Settlement, request: dict[str, Any]) -> str:
+        from payments.settlement.parquet import rows_to_parquet  # noqa: PLC0415 (pyarrow on first file)
+
+        key = raw_key(settlement.window_end, settlement.batch_id)
+        s3().put_object(
+            Bucket=str(request["bucket"]),
+            Key=key,
+            Body=rows_to_parquet(settlement.rows),
+            ContentType=PARQUET_CONTENT_TYPE,
+            Metadata={
+                "source": SOURCE,
+                "record-count": str(len(settlement.rows)),
+                "batch-id": settlement.batch_id,
+                "window-start": stamp(settlement.window_start),
+                "window-end": stamp(settlement.window_end),
+            },
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=str(request["kmsKeyId"]),
+        )
+        return key
+
+    return deliver
