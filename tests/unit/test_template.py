@@ -19,7 +19,8 @@ from cfnlint.config import ManualArgs
 from payments.local.cfn_yaml import TemplateError, load_template, parse_template
 from payments.local.sam import translate
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
 # The regions the stack is meant for: each offers every service it uses (SES is not in all regions).
 REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 
@@ -120,6 +121,26 @@ FUNCTIONS = {
     "EmailTemplatesFunction": ("email-templates", "payments.functions.email_templates.handler", None),
     "ReceiptFeedbackFunction": ("receipt-feedback", "payments.functions.receipt_feedback.handler", None),
     "RefundReceiptsFunction": ("refund-receipts", "payments.functions.refund_receipts.handler", None),
+    "RequestSettlementFunction": (
+        "request-settlement",
+        "payments.functions.request_settlement.handler",
+        None,
+    ),
+    "SettlementEnricherFunction": (
+        "settlement-enricher",
+        "payments.functions.settlement_enricher.handler",
+        None,
+    ),
+    "SettlementReconcilerFunction": (
+        "settlement-reconciler",
+        "payments.functions.settlement_reconciler.handler",
+        None,
+    ),
+    "ListSettlementReportsFunction": (
+        "list-settlement-reports",
+        "payments.functions.list_settlement_reports.handler",
+        ("GET", "/v1/settlements/reports"),
+    ),
     "CustomerSuccessFunction": (
         "customer-success",
         "payments.functions.ops_alerts.customer_success_handler",
@@ -165,6 +186,7 @@ MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 COMPOSITE_KEY_TABLES = {
     "LedgerBalancesTable": ("ledger-balances", "currency", "account"),
     "RefundBatchesTable": ("refund-batches", "batchId", "item"),
+    "SettlementsTable": ("settlements", "pk", "sk"),
 }
 RETAINED_TABLES = (
     *MONEY_TABLES,
@@ -174,6 +196,8 @@ RETAINED_TABLES = (
     "EventsTable",
     # Losing it would mail again the addresses that bounced or complained.
     "ReceiptSuppressionsTable",
+    # Which movements have settled, and every reconciliation report.
+    "SettlementsTable",
 )
 
 COMMON_ENV = {
@@ -295,6 +319,9 @@ LONGER_TIMEOUTS = {
     "RefundBatchSplitterFunction": 300,
     "RefundJobsWorkerFunction": 30,
     "EmailTemplatesFunction": 60,  # SES throttles its template APIs to about one call a second
+    "RequestSettlementFunction": 60,  # the gateway builds the hour's file before it answers
+    "SettlementEnricherFunction": 120,  # a file of tens of thousands of rows
+    "SettlementReconcilerFunction": 120,
 }
 
 
@@ -533,6 +560,11 @@ def SENDS(template: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a cons
     }
 
 
+def SETTLEMENTS(prefix: str) -> str:  # noqa: N802 (reads as a constant)
+    bucket = "arn:${AWS::Partition}:s3:::payments-settlements-${AWS::AccountId}-${Stage}"
+    return json.dumps({"Fn::Sub": f"{bucket}/{prefix}/*"})
+
+
 IDEMPOTENCY_GRANTS = {
     (f"dynamodb:{action}", _arn("IdempotencyTable"))
     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
@@ -632,6 +664,37 @@ IDEMPOTENCY_GRANTS = {
             "EmailTemplatesFunction",
             {(f"ses:{action}Template", json.dumps("*")) for action in ("Create", "Update", "Delete")},
         ),
+        # Settlements: each function reads and writes its own prefix of the bucket, nothing more
+        (
+            "RequestSettlementFunction",
+            {("s3:GetObject", SETTLEMENTS("raw")), ("kms:Decrypt", _arn("PaymentsDataKey"))},
+        ),
+        (
+            "SettlementEnricherFunction",
+            {
+                ("s3:GetObject", SETTLEMENTS("raw")),
+                ("s3:PutObject", SETTLEMENTS("enriched")),
+                ("dynamodb:BatchGetItem", _arn("PaymentIntentsTable")),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        (
+            "SettlementReconcilerFunction",
+            {
+                ("s3:GetObject", SETTLEMENTS("enriched")),
+                ("s3:PutObject", SETTLEMENTS("reports")),
+                ("dynamodb:BatchGetItem", _arn("LedgerTable")),
+                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-kind"})),
+                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-payment"})),
+                *{
+                    (f"dynamodb:{action}", _arn("SettlementsTable"))
+                    for action in ("GetItem", "BatchGetItem", "BatchWriteItem", "PutItem")
+                },
+                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        ("ListSettlementReportsFunction", {("dynamodb:Query", _arn("SettlementsTable"))}),
         (
             "GetLedgerBalancesFunction",
             {
@@ -829,3 +892,64 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
     assert params["FraudStepUpScore"]["Default"] == 40
     assert params["FraudBlockScore"]["Default"] == 80
     assert params["FraudBlocklist"]["Default"] == ""
+
+
+def test_settlement_files_are_kept_seven_years_encrypted_versioned_and_over_tls(
+    template: dict[str, Any],
+) -> None:
+    bucket = template["Resources"]["SettlementsBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]},
+    }
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert rule["Transitions"] == [{"StorageClass": "DEEP_ARCHIVE", "TransitionInDays": 90}]
+    assert rule["ExpirationInDays"] == 2555
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    statements = {
+        s["Sid"]: s
+        for s in template["Resources"]["SettlementsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statements["DenyUnencryptedPuts"]["Condition"] == {
+        "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    assert all(s["Effect"] == "Deny" for s in statements.values())
+
+
+def test_pyarrow_ships_only_with_the_settlement_functions(template: dict[str, Any]) -> None:
+    layered = {
+        name
+        for name, res in _resources(template, "AWS::Serverless::Function").items()
+        if "Layers" in res["Properties"]
+    }
+    assert layered == {"SettlementEnricherFunction", "SettlementReconcilerFunction"}
+    layer = template["Resources"]["SettlementLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    requirements = (ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").read_text()
+    pinned = {
+        line for line in (ROOT / "requirements.lock").read_text().splitlines() if line.startswith("pyarrow==")
+    }
+    assert {line for line in requirements.splitlines() if line and not line.startswith("#")} == pinned
+    # ... and nothing the API path imports pulls it in.
+    assert "pyarrow" not in (ROOT / "pyproject.toml").read_text().split("[project.optional-dependencies]")[0]
+
+
+def test_the_hourly_settlement_and_its_s3_chain(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    schedule = resources["RequestSettlementFunction"]["Properties"]["Events"]["Hourly"]
+    assert schedule == {"Type": "Schedule", "Properties": {"Schedule": "cron(5 * * * ? *)"}}
+    for function, prefix in (
+        ("SettlementEnricherFunction", "raw/"),
+        ("SettlementReconcilerFunction", "enriched/"),
+    ):
+        [event] = resources[function]["Properties"]["Events"].values()
+        assert event["Properties"]["Bucket"] == {"Ref": "SettlementsBucket"}
+        assert event["Properties"]["Filter"]["S3Key"]["Rules"] == [
+            {"Name": "prefix", "Value": prefix},
+            {"Name": "suffix", "Value": ".parquet"},
+        ]
