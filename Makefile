@@ -46,6 +46,8 @@ bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/refunds.py
+	$(BIN)/python bench/settlement.py
+	$(BIN)/python bench/bundle_size.py
 
 demo: venv
 	$(BIN)/payments demo

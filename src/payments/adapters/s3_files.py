@@ -62,3 +62,6 @@ class S3FileStore(FileStore):
             raise NotFound(f"no file {key}") from None
         body: bytes = response["Body"].read()
         return body, dict(response.get("Metadata", {}))
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
