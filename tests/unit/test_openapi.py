@@ -292,7 +292,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 17
+    assert len(routes) == 18
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -328,7 +328,9 @@ def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, A
     assert key["schema"]["maxLength"] == http.IDEMPOTENCY_KEY_MAX_LENGTH
 
 
-@pytest.mark.parametrize("path", ["/v1/customers/{customerId}/payment-intents", "/v1/events"])
+@pytest.mark.parametrize(
+    "path", ["/v1/customers/{customerId}/payment-intents", "/v1/events", "/v1/settlements/reports"]
+)
 def test_the_list_limit_matches_the_code(spec: dict[str, Any], path: str) -> None:
     operation = spec["paths"][path]["get"]
     resolved = [resolve(spec, parameter) for parameter in operation["parameters"]]
@@ -371,6 +373,7 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("POST", "/v1/webhooks/gateway"): "200",
         ("POST", "/v1/refund-batches"): "202",
         ("GET", "/v1/refund-batches/{batchId}"): "200",
+        ("GET", "/v1/settlements/reports"): "200",
     }
     for method, path, operation in operations(spec):
         successes = {status for status in operation["responses"] if status.startswith("2")}
@@ -1038,3 +1041,22 @@ def test_error_examples_carry_the_code_of_their_status(spec: dict[str, Any]) -> 
         # A success's `error` (a failed checkout's) is not a refusal: its codes are the checkout's own.
         if isinstance(value, dict) and "error" in value and not status.startswith("2"):
             assert str(http.STATUS_BY_ERROR[classes[value["error"]["code"]]]) == status, where
+
+
+def test_the_settlement_report_schema_is_what_the_list_answers(spec: dict[str, Any]) -> None:
+    from payments.functions.list_settlement_reports import REPORT_FIELDS  # noqa: PLC0415
+    from payments.settlement.reconcile import reconcile  # noqa: PLC0415
+
+    schema = spec["components"]["schemas"]["SettlementReport"]
+    assert set(schema["properties"]) == set(schema["required"]) == set(REPORT_FIELDS)
+    # The counts and fees are exactly what a reconciliation summarises.
+    summary = reconcile([], {}, []).summary()
+    assert set(summary) <= set(REPORT_FIELDS)
+    assert set(schema["properties"]["status"]["enum"]) == {"MATCHED", "MISMATCHED"}
+    example = {
+        "settlementKey": "raw/2026/11/24/13/stl_1.parquet",
+        **summary,
+        "reportKey": "reports/2026/11/24/13/stl_1.parquet",
+        "createdAt": "2026-11-24T13:05:00.000+00:00",
+    }
+    schema_validator(spec, {"$ref": "#/components/schemas/SettlementReport"}).validate(example)
