@@ -3,8 +3,10 @@
 Routes come from `template.yaml`, error codes from `payments.domain.errors`, request bodies from the
 pydantic models, the intent's shape from `intent_body`, the checkout's from `checkout_view`, the
 refund's from `refund_body`, the event's from `event_body`, the ledger's from `ledger_entry_body`
-and `balance_body`, and the refund batch's from `refund_batch_body` (its CSV file from
-`parse_refund_file`), so a change on either side that the other does not follow fails here.
+and `balance_body`, the refund batch's from `refund_batch_body` (its CSV file from
+`parse_refund_file`), and the settlement report's from `REPORT_FIELDS` of `list_settlement_reports`
+(over what `reconcile_settlement_file` keeps), so a change on either side that the other does not
+follow fails here.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ from pydantic import BaseModel
 from payments import bootstrap
 from payments.adapters import page_tokens
 from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
+from payments.adapters.dynamodb_settlements import DynamoDBSettlementReports
 from payments.adapters.event_topic import DynamoDBEventLog, event_body
 from payments.domain import errors
 from payments.domain.cards import contains_card_number
 from payments.domain.checkout import AmountTier, CheckoutStatus, tracking_id_for
 from payments.domain.events import EventType, event_for
 from payments.domain.ids import new_id
-from payments.domain.intents import CaptureMethod, PaymentIntent, Status
+from payments.domain.intents import (
+    CaptureMethod,
+    PaymentIntent,
+    Status,
+    TransactionKind,
+    refund_id_for,
+    transaction_id_for,
+)
 from payments.domain.ledger import (
     Account,
     Balance,
@@ -48,7 +58,12 @@ from payments.domain.ledger import (
 )
 from payments.domain.money import Money
 from payments.domain.refund_batches import HEADER, MAX_ROWS, RowError, parse_refund_file
-from payments.functions import create_refund_batch, http, list_customer_intents
+from payments.functions import (
+    create_refund_batch,
+    http,
+    list_customer_intents,
+    list_settlement_reports,
+)
 from payments.functions.schemas import (
     AuthorizeBody,
     CaptureBody,
@@ -64,8 +79,12 @@ from payments.functions.schemas import (
 )
 from payments.local.cfn_yaml import load_template
 from payments.service.checkout import FAILURE_CODES, checkout_view
-from payments.service.ports import CheckoutRecord, ExecutionStatus, RefundBatch
+from payments.service.ports import CheckoutRecord, ExecutionStatus, Page, RefundBatch
 from payments.service.refund_batches import KEPT_ERRORS, import_refund_file
+from payments.service.settlements import reconcile_settlement_file
+from payments.settlement import parquet
+from payments.settlement.reconcile import Booked
+from payments.settlement.rows import MovementType, SettlementRow, report_keys
 from tests.unit.fakes import FakeIntentRepository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1043,20 +1062,180 @@ def test_error_examples_carry_the_code_of_their_status(spec: dict[str, Any]) -> 
             assert str(http.STATUS_BY_ERROR[classes[value["error"]["code"]]]) == status, where
 
 
-def test_the_settlement_report_schema_is_what_the_list_answers(spec: dict[str, Any]) -> None:
-    from payments.functions.list_settlement_reports import REPORT_FIELDS  # noqa: PLC0415
-    from payments.settlement.reconcile import reconcile  # noqa: PLC0415
+SETTLED_AT = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
 
+
+def settlement_row(reference: str, kind: MovementType, amount: int, fee: int) -> SettlementRow:
+    return SettlementRow(
+        transaction_id=f"gw_{reference}",
+        payment_intent_id=reference.split(":", maxsplit=1)[0],
+        merchant_reference=reference,
+        type=kind,
+        amount=amount,
+        currency="USD",
+        fee=fee,
+        settled_at=SETTLED_AT,
+        batch_id="stl_1",
+    )
+
+
+def kept_settlement_report(
+    name: str, rows: list[SettlementRow], booked: list[Booked], unsettled: list[Booked]
+) -> dict[str, object]:
+    """The report `reconcile_settlement_file` keeps for a file, over the real rules and Parquet."""
+    files, books, reports = Mock(), Mock(), Mock()
+    files.get_with_metadata.return_value = (
+        parquet.rows_to_parquet(rows),
+        {"window-start": "2026-11-24T12:00:00.000+00:00", "window-end": "2026-11-24T13:00:00.000+00:00"},
+    )
+    books.booked.return_value = {movement.movement_id: movement for movement in booked}
+    books.chargebacks.return_value = {}
+    books.unsettled.return_value = unsettled
+    reports.get.return_value = None
+    reports.add.return_value = True
+    return reconcile_settlement_file(
+        f"enriched/2026/11/24/13/{name}.parquet",
+        files=files,
+        books=books,
+        reports=reports,
+        alerts=Mock(),
+        clock=lambda: SETTLED_AT + timedelta(minutes=5, seconds=3, milliseconds=214),
+    )
+
+
+def kept_settlement_reports() -> list[dict[str, object]]:
+    """A file with every kind of problem, then one that matches."""
+    paid, late = "pi_01JHMR6K20V5R1X5AM5BNPXYCM", "pi_01JHMR8DN0JJ4J96YWV28N8CGX"
+    capture = transaction_id_for(paid, TransactionKind.CAPTURE)
+    refund = refund_id_for(paid, 1)
+    at = SETTLED_AT - timedelta(minutes=30)
+    mismatched = kept_settlement_report(
+        "stl_mismatched",
+        [
+            settlement_row(f"{paid}:capture", MovementType.CAPTURE, 1_000, 59),
+            settlement_row(f"{paid}:refund:1", MovementType.REFUND, 300, 0),
+            settlement_row("somebody-else", MovementType.CAPTURE, 500, 45),
+        ],
+        [
+            Booked(capture, paid, "CAPTURED", 1_000, "USD", at),
+            Booked(refund, paid, "REFUNDED", 250, "USD", at),
+        ],
+        [Booked(transaction_id_for(late, TransactionKind.CAPTURE), late, "CAPTURED", 700, "USD", at)],
+    )
+    matched = kept_settlement_report(
+        "stl_matched",
+        [settlement_row(f"{paid}:capture", MovementType.CAPTURE, 1_000, 59)],
+        [Booked(capture, paid, "CAPTURED", 1_000, "USD", at)],
+        [],
+    )
+    return [mismatched, matched]
+
+
+def test_the_settlement_report_schema_is_what_the_list_answers(
+    spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     schema = spec["components"]["schemas"]["SettlementReport"]
-    assert set(schema["properties"]) == set(schema["required"]) == set(REPORT_FIELDS)
-    # The counts and fees are exactly what a reconciliation summarises.
-    summary = reconcile([], {}, []).summary()
-    assert set(summary) <= set(REPORT_FIELDS)
-    assert set(schema["properties"]["status"]["enum"]) == {"MATCHED", "MISMATCHED"}
-    example = {
-        "settlementKey": "raw/2026/11/24/13/stl_1.parquet",
-        **summary,
-        "reportKey": "reports/2026/11/24/13/stl_1.parquet",
-        "createdAt": "2026-11-24T13:05:00.000+00:00",
-    }
-    schema_validator(spec, {"$ref": "#/components/schemas/SettlementReport"}).validate(example)
+    fields_answered = set(list_settlement_reports.REPORT_FIELDS)
+    assert set(schema["properties"]) == set(schema["required"]) == fields_answered
+    kept = kept_settlement_reports()
+    assert all(fields_answered <= set(report) for report in kept)  # the handler reads each of them
+    assert {report["status"] for report in kept} == set(schema["properties"]["status"]["enum"])
+
+    store = Mock()
+    store.newest.return_value = Page(items=kept, next_token="opaque")
+    monkeypatch.setattr(bootstrap, "settlement_reports", lambda: store)
+    response = list_settlement_reports.handler({"queryStringParameters": {"limit": "2"}}, None)
+    assert response["statusCode"] == 200
+    assert store.newest.call_args.kwargs == {"limit": 2, "next_token": None}
+    page = json.loads(response["body"])
+    assert page["nextToken"] == "opaque"
+    bodies = page["data"]
+    assert [set(body) for body in bodies] == [fields_answered, fields_answered]
+    assert [
+        (body["rows"], body["matched"], body["missingInLedger"], body["missingInSettlement"])
+        for body in bodies
+    ] == [(3, 1, 1, 1), (1, 1, 0, 0)]
+    assert [(body["amountMismatches"], body["fees"], body["status"]) for body in bodies] == [
+        (1, {"USD": 104}, "MISMATCHED"),
+        (0, {"USD": 59}, "MATCHED"),
+    ]
+    for body in bodies:
+        assert body["reportKey"] == report_keys(str(body["settlementKey"]))[0]
+    schema_validator(spec, {"$ref": "#/components/schemas/SettlementReportList"}).validate(page)
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/SettlementReport"})
+    first = bodies[0]
+    extra = next(name for name in kept[0] if name not in fields_answered)
+    assert not validator.is_valid({**first, extra: kept[0][extra]})  # kept, but not answered
+    assert not validator.is_valid({key: value for key, value in first.items() if key != "reportKey"})
+    assert not validator.is_valid({**first, "status": "PENDING"})
+    assert not validator.is_valid({**first, "rows": -1})
+    assert not validator.is_valid({**first, "fees": {"usd": 1}})
+    assert not validator.is_valid({**first, "fees": {"USD": 1.5}})
+    assert not validator.is_valid({**first, "settlementKey": "enriched/2026/11/24/13/stl_1.parquet"})
+    assert not validator.is_valid({**first, "reportKey": "reports/2026/11/24/13/stl_1.json"})
+    lists = schema_validator(spec, {"$ref": "#/components/schemas/SettlementReportList"})
+    assert not lists.is_valid({"data": bodies})
+
+
+def test_the_settlement_reports_list_takes_a_page_only(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v1/settlements/reports"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert set(parameters) == {"limit", "nextToken"}
+    assert all(parameter["in"] == "query" for parameter in parameters.values())
+    assert not any(parameter["required"] for parameter in parameters.values())
+    assert set(operation["responses"]) == {"200", "400", "500"}
+    assert _codes(spec, operation["responses"], "400") == {"invalid_request"}
+
+
+def test_the_settlement_report_examples_add_up(spec: dict[str, Any]) -> None:
+    found = 0
+    for where, schema, value in media_examples(spec):
+        if schema != {"$ref": "#/components/schemas/SettlementReportList"}:
+            continue
+        moments = [report["createdAt"] for report in value["data"]]
+        assert moments == sorted(moments, reverse=True), where
+        for report in value["data"]:
+            found += 1
+            assert (
+                report["rows"] == report["matched"] + report["missingInLedger"] + report["amountMismatches"]
+            )
+            problems = report["missingInLedger"] + report["missingInSettlement"] + report["amountMismatches"]
+            assert report["status"] == ("MISMATCHED" if problems else "MATCHED"), where
+            assert report["reportKey"] == report_keys(report["settlementKey"])[0], where
+    assert found >= 3
+
+
+def test_the_settlement_report_pages_in_the_examples_are_what_the_code_answers(
+    spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation = spec["paths"]["/v1/settlements/reports"]["get"]
+    pages = operation["responses"]["200"]["content"]["application/json"]["examples"].values()
+    tokens = [
+        (page["value"]["data"][-1], page["value"]["nextToken"])
+        for page in pages
+        if page["value"]["nextToken"]
+    ]
+    assert tokens
+    for last, token in tokens:  # a token resumes after the page's last report, newest first
+        client = Mock()
+        client.query.return_value = {"Items": []}
+        DynamoDBSettlementReports(client, table="settlements-test").newest(limit=1, next_token=token)
+        request = client.query.call_args.kwargs
+        assert request["ScanIndexForward"] is False
+        assert request["ExclusiveStartKey"]["sk"] == {"S": f"{last['createdAt']}#{last['settlementKey']}"}
+
+    # A client that fails any AWS call: both refusals come before one.
+    reports = DynamoDBSettlementReports(Mock(spec=[]), table="settlements-test")
+    monkeypatch.setattr(bootstrap, "settlement_reports", lambda: reports)
+    messages = set()
+    for query in (
+        {"limit": "0"},
+        {"limit": "ten"},
+        {"nextToken": "not-a-token"},
+        {"nextToken": tokens[0][1][:-4]},
+    ):
+        response = list_settlement_reports.handler({"queryStringParameters": query}, None)
+        assert response["statusCode"] == 400, query
+        messages.add(json.loads(response["body"])["error"]["message"])
+    examples = resolve(spec, operation["responses"]["400"])["content"]["application/json"]["examples"]
+    assert {example["value"]["error"]["message"] for example in examples.values()} == messages
