@@ -20,7 +20,9 @@ import pytest
 from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
-STEP_UP_TIMEOUT_SECONDS = 3
+# Short, so the timed-out challenge is seen within the test; long enough that on a loaded machine the
+# step-up task (a Lambda that records the task token) and a test's answer both land well within it.
+STEP_UP_TIMEOUT_SECONDS = 5
 REFUND_JOBS_VISIBILITY_TIMEOUT = 1
 
 

@@ -189,7 +189,7 @@ def test_step_up_timeout_fails_cleanly(api: Api) -> None:
         "FAILED",
         "authentication_timed_out",
         "DECLINED",
-    )
+    ), view  # the whole view (the error's message names the state's error) if it fails
     late = api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "passed"})
     assert late.status == 409
 
