@@ -85,6 +85,22 @@ def _suppressions(args: argparse.Namespace) -> int:
     return suppressions(args.action, args.address, table=args.table)
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from payments.delivery.build import build, report  # noqa: PLC0415
+    from payments.local.cfn_yaml import load_template  # noqa: PLC0415
+
+    root = Path(args.root).resolve()
+    manifest = build(
+        load_template(root / "template.yaml"),
+        root=root,
+        out=Path(args.out),
+        only=set(args.only) or None,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print("\n".join(report(manifest)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--table", default="receipt-suppressions-local", help="the suppression list's table"
         )
         command.set_defaults(run=_suppressions, action=name)
+
+    bundle = commands.add_parser(
+        "bundle", help="build every function's and layer's zip for python3.12 / arm64 (reproducibly)"
+    )
+    bundle.add_argument("--out", default="build/bundles", help="where the zips and manifest.json go")
+    bundle.add_argument("--root", default=".", help="the project (template.yaml, src/, requirements.lock)")
+    bundle.add_argument("--only", action="append", default=[], metavar="LOGICAL_ID", help="just these")
+    bundle.set_defaults(run=_bundle)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

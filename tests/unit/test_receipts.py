@@ -13,16 +13,18 @@ from payments.adapters.ses_templates import load_email_templates, templates_dige
 from payments.domain.errors import InvalidRequest
 from payments.domain.intents import CaptureMethod, PaymentIntent, ReceiptStatus, refund_id_for
 from payments.domain.money import Money
+from payments.domain.receipt_data import (
+    format_money,
+    is_singular,
+    payment_receipt_data,
+    refund_receipt_data,
+)
 from payments.domain.receipts import (
     LOCALES,
     TEMPLATES,
     Feedback,
     FeedbackKind,
-    format_money,
-    is_singular,
     parse_feedback,
-    payment_receipt_data,
-    refund_receipt_data,
     supersedes,
 )
 from payments.local.cfn_yaml import load_template

@@ -14,6 +14,7 @@ from typing import Any, Final
 from payments.domain.errors import ConcurrentUpdate
 from payments.domain.events import EventType
 from payments.domain.intents import PaymentIntent, ReceiptStatus
+from payments.domain.receipt_data import payment_receipt_data, refund_receipt_data
 from payments.domain.receipts import (
     ESCALATE_AT_BOUNCES,
     PAYMENT_RECEIPT,
@@ -21,8 +22,6 @@ from payments.domain.receipts import (
     Feedback,
     FeedbackKind,
     normalise_address,
-    payment_receipt_data,
-    refund_receipt_data,
     supersedes,
 )
 from payments.service.ports import IntentRepository, Mailer, OpsAlerts, SuppressionList

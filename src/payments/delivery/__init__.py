@@ -1,0 +1,1 @@
+"""Delivery: what each function ships (its import closure) and reproducible deployment bundles."""

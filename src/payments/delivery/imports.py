@@ -1,0 +1,190 @@
+"""Which third-party distributions a Lambda handler needs, read from the source, not guessed.
+
+A handler's closure is every `payments` module it imports, directly or not, including imports made
+inside functions (the cold-start habit of importing late) and excluding `if TYPE_CHECKING:` blocks.
+`payments.bootstrap` builds every adapter lazily, so following all of it would give every function
+everything: instead only the builders a reached module calls (`bootstrap.mailer()`) are followed,
+with the builders those call in turn. The third-party top-level imports found are mapped to their
+distributions, which bring their own requirements for Lambda's platform (python3.12, Linux, aarch64).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+BOOTSTRAP: Final = "payments.bootstrap"
+LAMBDA_ENVIRONMENT: Final = {
+    "python_version": "3.12",
+    "python_full_version": "3.12.0",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "aarch64",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+}
+
+
+@dataclass
+class _Found:
+    modules: set[str] = field(default_factory=set)  # payments.* modules (and packages) imported
+    third_party: set[str] = field(default_factory=set)  # top-level names of other imports
+    builders: set[str] = field(default_factory=set)  # bootstrap.<name> used
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _walk(nodes: Iterable[ast.AST]) -> Iterable[ast.AST]:
+    """Every node under `nodes`, skipping `if TYPE_CHECKING:` bodies (annotations only)."""
+    for node in nodes:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            yield from _walk(node.orelse)
+            continue
+        yield node
+        yield from _walk(ast.iter_child_nodes(node))
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")[: -node.level]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _scan(module: str, nodes: Iterable[ast.AST]) -> _Found:
+    found = _Found()
+
+    def add(name: str) -> None:
+        if name == "payments" or name.startswith("payments."):
+            found.modules.add(name)
+        elif name.split(".", maxsplit=1)[0] not in sys.stdlib_module_names and name != "__future__":
+            found.third_party.add(name.split(".", maxsplit=1)[0])
+
+    for node in _walk(nodes):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            source = _resolve(module, node)
+            add(source)
+            if source == "payments" or source.startswith("payments."):
+                for alias in node.names:  # `from payments import bootstrap` names a module
+                    found.modules.add(f"{source}.{alias.name}")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "bootstrap"
+        ):
+            found.builders.add(node.attr)
+    return found
+
+
+class ImportGraph:
+    def __init__(self, source_root: Path) -> None:
+        self._root = source_root  # the directory holding the `payments` package
+
+    def _path(self, module: str) -> Path | None:
+        base = self._root.joinpath(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _tree(self, module: str) -> ast.Module | None:
+        path = self._path(module)
+        return None if path is None else ast.parse(path.read_text(), filename=str(path))
+
+    def closure(self, module: str) -> tuple[set[str], set[str]]:
+        """(payments modules, third-party top-level names) the module needs when it runs."""
+        modules: set[str] = set()
+        third_party: set[str] = set()
+        builders: set[str] = set()
+        pending = [module]
+        while pending:
+            current = pending.pop()
+            if current in modules:
+                continue
+            modules.add(current)
+            if current == BOOTSTRAP:
+                continue  # followed builder by builder, below
+            tree = self._tree(current)
+            if tree is None:
+                continue  # `from payments.x import name` where name is not a module
+            found = _scan(current, tree.body)
+            third_party |= found.third_party
+            builders |= found.builders
+            pending.extend(found.modules - modules)
+            parent = current.rpartition(".")[0]
+            if parent and parent not in modules:
+                pending.append(parent)  # importing a module runs its package's __init__
+            if BOOTSTRAP in modules or BOOTSTRAP in found.modules:
+                extra_modules, extra_third, builders = self._builders(builders)
+                third_party |= extra_third
+                pending.extend(extra_modules - modules)
+        return modules, third_party
+
+    def _builders(self, wanted: set[str]) -> tuple[set[str], set[str], set[str]]:
+        """The imports of bootstrap's module level and of each wanted builder, with the builders they call."""
+        tree = self._tree(BOOTSTRAP)
+        assert tree is not None
+        functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+        top = [node for node in tree.body if not isinstance(node, ast.FunctionDef | ast.ClassDef)]
+        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        found = _scan(BOOTSTRAP, [*top, *classes])
+        modules, third_party, seen = set(found.modules), set(found.third_party), set()
+        pending = list(wanted)
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in functions:
+                continue
+            seen.add(name)
+            scanned = _scan(BOOTSTRAP, [functions[name]])
+            modules |= scanned.modules
+            third_party |= scanned.third_party
+            calls = {
+                node.func.id
+                for node in ast.walk(functions[name])
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            }
+            pending.extend(calls & set(functions))
+        return modules, third_party, wanted | seen
+
+
+def distributions_for(top_level_names: Iterable[str]) -> set[str]:
+    """The installed distributions providing these imports, with their requirements on Lambda, closed."""
+    providers = metadata.packages_distributions()
+    wanted = [canonicalize_name(dist) for name in top_level_names for dist in providers.get(name, [])]
+    found: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for spec in metadata.requires(name) or []:
+            requirement = Requirement(spec)
+            if requirement.marker is None or Marker(str(requirement.marker)).evaluate(LAMBDA_ENVIRONMENT):
+                wanted.append(canonicalize_name(requirement.name))
+    return found
+
+
+def handler_distributions(handler: str, *, source_root: Path) -> set[str]:
+    """`payments.functions.authorize.handler` -> the distributions that function needs."""
+    module = handler.rpartition(".")[0]
+    _, third_party = ImportGraph(source_root).closure(module)
+    return distributions_for(third_party)

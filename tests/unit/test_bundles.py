@@ -1,0 +1,116 @@
+"""Deployment bundles: each function ships what its handler imports (read from the source), and the
+same files always make the same zip."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from payments.delivery.build import pins, units
+from payments.delivery.bundle import bundle_files, write_zip
+from payments.delivery.imports import ImportGraph, handler_distributions
+from payments.local.cfn_yaml import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+
+
+def needs(handler: str) -> set[str]:
+    return handler_distributions(f"payments.functions.{handler}", source_root=SRC)
+
+
+def test_the_api_path_carries_neither_pyarrow_nor_babel() -> None:
+    authorize = needs("authorize.handler")
+    assert {"boto3", "aws-lambda-powertools", "pydantic"} <= authorize
+    assert not {"pyarrow", "babel", "moto", "pyyaml", "mypy-boto3-dynamodb"} & authorize
+
+
+def test_receipts_carry_babel_and_settlements_pyarrow() -> None:
+    assert "babel" in needs("refund_receipts.handler")
+    assert "babel" in needs("receipt_feedback.handler")
+    assert "pyarrow" in needs("settlement_enricher.handler")
+    assert "pyarrow" not in needs("request_settlement.handler")  # it only asks the gateway
+
+
+def test_a_chat_poster_needs_no_third_party_code_at_all() -> None:
+    assert needs("ops_alerts.handler") == set()
+
+
+def test_imports_inside_functions_count_and_type_checking_ones_do_not(tmp_path: Path) -> None:
+    package = tmp_path / "payments"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "late.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import mypy_boto3_s3\n"
+        "def handler(event, context):\n    import yaml\n    return yaml\n"
+    )
+    _, third_party = ImportGraph(tmp_path).closure("payments.late")
+    assert third_party == {"yaml"}
+
+
+def test_bootstrap_is_followed_builder_by_builder(tmp_path: Path) -> None:
+    package = tmp_path / "payments"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "bootstrap.py").write_text(
+        "import os\n"
+        "def client():\n    import boto3\n    return boto3\n"
+        "def mailer():\n    return client()\n"
+        "def parquet():\n    import pyarrow\n    return pyarrow\n"
+    )
+    (package / "fn.py").write_text(
+        "from payments import bootstrap\ndef handler(e, c):\n    return bootstrap.mailer()\n"
+    )
+    _, third_party = ImportGraph(tmp_path).closure("payments.fn")
+    assert third_party == {"boto3"}  # mailer -> client; parquet is never called
+
+
+def test_what_a_layer_provides_is_left_out_of_its_functions() -> None:
+    found = {unit.logical_id: unit for unit in units(load_template(ROOT / "template.yaml"), root=ROOT)}
+    layer = found["SettlementLayer"]
+    assert "pyarrow" in layer.distributions
+    enricher = found["SettlementEnricherFunction"]
+    assert enricher.layers == ("SettlementLayer",)
+    assert "pyarrow" not in enricher.distributions
+    assert "boto3" in enricher.distributions
+    pinned = pins(ROOT / "requirements.lock")
+    assert all(name in pinned for unit in found.values() for name in unit.distributions)
+
+
+def _tree(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "b.py").write_text("B = 2\n")
+    (root / "pkg" / "a.py").write_text("A = 1\n")
+    (root / "pkg" / "__pycache__").mkdir()
+    (root / "pkg" / "__pycache__" / "a.cpython-312.pyc").write_bytes(b"\0")
+    return root
+
+
+def test_the_same_files_make_the_same_zip_whenever_and_wherever(tmp_path: Path) -> None:
+    first, second = _tree(tmp_path / "one"), _tree(tmp_path / "two")
+    os.utime(second / "pkg" / "a.py", (1_000_000_000, 1_000_000_000))  # another mtime
+    (second / "pkg" / "a.py").chmod(0o600)  # other permissions
+    one = write_zip(bundle_files(first), tmp_path / "one.zip")
+    two = write_zip(bundle_files(second), tmp_path / "two.zip")
+    assert one == two == hashlib.sha256((tmp_path / "two.zip").read_bytes()).hexdigest()
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        assert archive.namelist() == ["pkg/a.py", "pkg/b.py"]  # sorted, no caches
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_a_changed_byte_changes_the_zip(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t")
+    before = write_zip(bundle_files(tree), tmp_path / "before.zip")
+    (tree / "pkg" / "b.py").write_text("B = 3\n")
+    assert write_zip(bundle_files(tree), tmp_path / "after.zip") != before
+
+
+@pytest.mark.parametrize("prefix", ["", "python/"])
+def test_layers_put_their_packages_under_python(tmp_path: Path, prefix: str) -> None:
+    names = [name for name, _ in bundle_files(_tree(tmp_path / "t"), prefix=prefix)]
+    assert names == [f"{prefix}pkg/a.py", f"{prefix}pkg/b.py"]
