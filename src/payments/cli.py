@@ -101,6 +101,34 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _package(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    import boto3  # noqa: PLC0415
+
+    from payments.delivery.package import PackageError, package  # noqa: PLC0415
+    from payments.local.cfn_yaml import load_template  # noqa: PLC0415
+
+    root = Path(args.root).resolve()
+    try:
+        packaged, counts = package(
+            load_template(root / "template.yaml"),
+            root=root,
+            bundles=Path(args.bundles),
+            s3=boto3.client("s3"),
+            bucket=args.bucket,
+            prefix=args.prefix,
+        )
+    except PackageError as error:
+        print(f"payments package: {error}", file=sys.stderr)
+        return 2
+    Path(args.output_template).write_text(json.dumps(packaged, indent=2) + "\n")
+    print(
+        f"{args.output_template}: {counts['uploaded']} uploaded, {counts['reused']} already in s3://{args.bucket}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     bundle.add_argument("--root", default=".", help="the project (template.yaml, src/, requirements.lock)")
     bundle.add_argument("--only", action="append", default=[], metavar="LOGICAL_ID", help="just these")
     bundle.set_defaults(run=_bundle)
+
+    packaging = commands.add_parser(
+        "package", help="upload the bundles and write the template that points at them"
+    )
+    packaging.add_argument("--bucket", required=True, help="the artifact bucket (SSE-KMS)")
+    packaging.add_argument("--prefix", default="", help="a key prefix, e.g. payments/")
+    packaging.add_argument("--bundles", default="build/bundles", help="what `payments bundle` wrote")
+    packaging.add_argument("--output-template", default="build/packaged.json", help="the packaged template")
+    packaging.add_argument("--root", default=".", help="the project (template.yaml, statemachines/)")
+    packaging.set_defaults(run=_package)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)
