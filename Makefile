@@ -22,8 +22,8 @@ run: venv ## bring the whole stack up on this machine (Ctrl-C stops it)
 
 test: lint unit integration e2e ## every tier, as CI runs it
 
-unit: venv
-	$(PYTEST) tests/unit -q
+unit: venv ## UNIT_FLAGS="--cov=payments" adds coverage (CodeBuild does)
+	$(PYTEST) tests/unit -q $(UNIT_FLAGS)
 
 integration: venv
 	$(PYTEST) tests/integration -q
