@@ -40,34 +40,35 @@ def test_a_chat_poster_needs_no_third_party_code_at_all() -> None:
     assert needs("ops_alerts.handler") == set()
 
 
-def test_imports_inside_functions_count_and_type_checking_ones_do_not(tmp_path: Path) -> None:
+def third_party_of(tmp_path: Path, module: str, sources: dict[str, str]) -> set[str]:
+    """The third-party imports `payments.<module>` needs, in a `payments` package made of `sources`."""
     package = tmp_path / "payments"
     package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "late.py").write_text(
+    for name, text in {"__init__": "", **sources}.items():
+        (package / f"{name}.py").write_text(text)
+    _, third_party = ImportGraph(tmp_path).closure(f"payments.{module}")
+    return third_party
+
+
+def test_imports_inside_functions_count_and_type_checking_ones_do_not(tmp_path: Path) -> None:
+    late = (
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    import mypy_boto3_s3\n"
         "def handler(event, context):\n    import yaml\n    return yaml\n"
     )
-    _, third_party = ImportGraph(tmp_path).closure("payments.late")
-    assert third_party == {"yaml"}
+    assert third_party_of(tmp_path, "late", {"late": late}) == {"yaml"}
 
 
 def test_bootstrap_is_followed_builder_by_builder(tmp_path: Path) -> None:
-    package = tmp_path / "payments"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "bootstrap.py").write_text(
+    bootstrap = (
         "import os\n"
         "def client():\n    import boto3\n    return boto3\n"
         "def mailer():\n    return client()\n"
         "def parquet():\n    import pyarrow\n    return pyarrow\n"
     )
-    (package / "fn.py").write_text(
-        "from payments import bootstrap\ndef handler(e, c):\n    return bootstrap.mailer()\n"
-    )
-    _, third_party = ImportGraph(tmp_path).closure("payments.fn")
-    assert third_party == {"boto3"}  # mailer -> client; parquet is never called
+    fn = "from payments import bootstrap\ndef handler(e, c):\n    return bootstrap.mailer()\n"
+    # mailer -> client; parquet is never called
+    assert third_party_of(tmp_path, "fn", {"bootstrap": bootstrap, "fn": fn}) == {"boto3"}
 
 
 def test_what_a_layer_provides_is_left_out_of_its_functions() -> None:
