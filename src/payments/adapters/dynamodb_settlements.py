@@ -3,7 +3,8 @@ which movements are settled, and the reconciliation reports (newest first).
 
 The settlements table holds three kinds of item:
 - `REPORTS` / `<createdAt>#<settlementKey>`: a report, listed newest first by one Query;
-- `REPORT#<settlementKey>` / `REPORT`: the guard that keeps each file's report once;
+- `REPORT#<settlementKey>` / `REPORT`: the same report, found by its file; written under a condition, it
+  keeps each file's report once;
 - `MOVEMENT#<movementId>` / `SETTLED`: the file that settled a movement.
 """
 
@@ -121,6 +122,7 @@ class DynamoDBSettlementReports(SettlementReports):
 
     def add(self, report: dict[str, object]) -> bool:
         key, created = str(report["settlementKey"]), str(report["createdAt"])
+        body = {"S": json.dumps(report)}
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -130,7 +132,7 @@ class DynamoDBSettlementReports(SettlementReports):
                             "Item": {
                                 "pk": {"S": f"REPORT#{key}"},
                                 "sk": {"S": "REPORT"},
-                                "listedAs": {"S": f"{created}#{key}"},
+                                "report": body,
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
@@ -141,7 +143,7 @@ class DynamoDBSettlementReports(SettlementReports):
                             "Item": {
                                 "pk": {"S": _REPORTS},
                                 "sk": {"S": f"{created}#{key}"},
-                                "report": {"S": json.dumps(report)},
+                                "report": body,
                             },
                         }
                     },
@@ -154,13 +156,10 @@ class DynamoDBSettlementReports(SettlementReports):
         return True
 
     def get(self, settlement_key: str) -> dict[str, object] | None:
-        guard = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"REPORT#{settlement_key}"}, "sk": {"S": "REPORT"}}
-        ).get("Item")
-        if guard is None:
-            return None
         item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": _REPORTS}, "sk": guard["listedAs"]}, ConsistentRead=True
+            TableName=self._table,
+            Key={"pk": {"S": f"REPORT#{settlement_key}"}, "sk": {"S": "REPORT"}},
+            ConsistentRead=True,
         ).get("Item")
         return None if item is None else dict(json.loads(item["report"]["S"]))
 

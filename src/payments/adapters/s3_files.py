@@ -63,5 +63,13 @@ class S3FileStore(FileStore):
         body: bytes = response["Body"].read()
         return body, dict(response.get("Metadata", {}))
 
+    def metadata(self, key: str) -> dict[str, str]:
+        try:
+            return dict(self._client.head_object(Bucket=self._bucket, Key=key).get("Metadata", {}))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NotFound"}:
+                raise NotFound(f"no file {key}") from None
+            raise
+
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)

@@ -27,7 +27,7 @@ from payments.delivery.bundle import (
     unzipped_mb,
     write_zip,
 )
-from payments.delivery.imports import distributions_for, handler_distributions
+from payments.delivery.imports import distributions_for, handler_distributions, import_names_of
 
 PLATFORM: Final = ("--platform", "manylinux_2_28_aarch64", "--platform", "manylinux2014_aarch64")
 
@@ -63,7 +63,7 @@ def units(template: dict[str, Any], *, root: Path) -> list[Unit]:
                 for line in requirements.read_text().splitlines()
                 if line.strip() and not line.startswith("#")
             ]
-            layer_dists[logical_id] = frozenset(distributions_for(_import_names(names)))
+            layer_dists[logical_id] = frozenset(distributions_for(import_names_of(names)))
             found.append(Unit(logical_id, "layer", layer_dists[logical_id]))
     for logical_id, resource in sorted(resources.items()):
         if resource["Type"] != "AWS::Serverless::Function":
@@ -74,18 +74,6 @@ def units(template: dict[str, Any], *, root: Path) -> list[Unit]:
         provided = frozenset().union(*(layer_dists.get(layer, frozenset()) for layer in layers))
         found.append(Unit(logical_id, "function", frozenset(needed - provided), layers))
     return found
-
-
-def _import_names(distributions: list[str]) -> list[str]:
-    """The top-level import names of installed distributions (pyarrow -> pyarrow)."""
-    from importlib import metadata  # noqa: PLC0415
-
-    wanted = {canonicalize_name(name) for name in distributions}
-    return [
-        top
-        for top, dists in metadata.packages_distributions().items()
-        if any(canonicalize_name(dist) in wanted for dist in dists)
-    ]
 
 
 def install(distributions: frozenset[str], pinned: dict[str, str], target: Path) -> None:

@@ -11,8 +11,9 @@ distributions, which bring their own requirements for Lambda's platform (python3
 from __future__ import annotations
 
 import ast
+import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -98,6 +99,7 @@ def _scan(module: str, nodes: Iterable[ast.AST]) -> _Found:
 class ImportGraph:
     def __init__(self, source_root: Path) -> None:
         self._root = source_root  # the directory holding the `payments` package
+        self._trees: dict[str, ast.Module | None] = {}  # each module parsed once, for every closure
 
     def _path(self, module: str) -> Path | None:
         base = self._root.joinpath(*module.split("."))
@@ -107,34 +109,34 @@ class ImportGraph:
         return None
 
     def _tree(self, module: str) -> ast.Module | None:
-        path = self._path(module)
-        return None if path is None else ast.parse(path.read_text(), filename=str(path))
+        if module not in self._trees:
+            path = self._path(module)
+            self._trees[module] = None if path is None else ast.parse(path.read_text(), filename=str(path))
+        return self._trees[module]
 
     def closure(self, module: str) -> tuple[set[str], set[str]]:
         """(payments modules, third-party top-level names) the module needs when it runs."""
         modules: set[str] = set()
         third_party: set[str] = set()
         builders: set[str] = set()
+        followed: set[str] | None = None  # the builders bootstrap was followed for, once it is reached
         pending = [module]
         while pending:
             current = pending.pop()
-            if current in modules:
-                continue
-            modules.add(current)
-            if current == BOOTSTRAP:
-                continue  # followed builder by builder, below
-            tree = self._tree(current)
-            if tree is None:
-                continue  # `from payments.x import name` where name is not a module
-            found = _scan(current, tree.body)
-            third_party |= found.third_party
-            builders |= found.builders
-            pending.extend(found.modules - modules)
-            parent = current.rpartition(".")[0]
-            if parent and parent not in modules:
-                pending.append(parent)  # importing a module runs its package's __init__
-            if BOOTSTRAP in modules or BOOTSTRAP in found.modules:
-                extra_modules, extra_third, builders = self._builders(builders)
+            if current not in modules:
+                modules.add(current)
+                tree = None if current == BOOTSTRAP else self._tree(current)
+                if tree is not None:  # None: bootstrap (below), or a name imported from a module
+                    found = _scan(current, tree.body)
+                    third_party |= found.third_party
+                    builders |= found.builders
+                    pending.extend(found.modules - modules)
+                    parent = current.rpartition(".")[0]
+                    if parent and parent not in modules:
+                        pending.append(parent)  # importing a module runs its package's __init__
+            if BOOTSTRAP in modules and (followed is None or builders - followed):
+                extra_modules, extra_third, followed = self._builders(builders)
+                builders |= followed
                 third_party |= extra_third
                 pending.extend(extra_modules - modules)
         return modules, third_party
@@ -166,9 +168,26 @@ class ImportGraph:
         return modules, third_party, wanted | seen
 
 
+@functools.cache
+def _providers() -> Mapping[str, list[str]]:
+    """Top-level import name -> distributions (reading every installed distribution: once)."""
+    return metadata.packages_distributions()
+
+
+@functools.cache
+def _graph(source_root: Path) -> ImportGraph:
+    return ImportGraph(source_root)
+
+
+def import_names_of(distributions: Iterable[str]) -> list[str]:
+    """The top-level import names installed distributions provide (pyarrow -> pyarrow)."""
+    wanted = {canonicalize_name(name) for name in distributions}
+    return [top for top, dists in _providers().items() if any(canonicalize_name(d) in wanted for d in dists)]
+
+
 def distributions_for(top_level_names: Iterable[str]) -> set[str]:
     """The installed distributions providing these imports, with their requirements on Lambda, closed."""
-    providers = metadata.packages_distributions()
+    providers = _providers()
     wanted = [canonicalize_name(dist) for name in top_level_names for dist in providers.get(name, [])]
     found: set[str] = set()
     while wanted:
@@ -186,5 +205,5 @@ def distributions_for(top_level_names: Iterable[str]) -> set[str]:
 def handler_distributions(handler: str, *, source_root: Path) -> set[str]:
     """`payments.functions.authorize.handler` -> the distributions that function needs."""
     module = handler.rpartition(".")[0]
-    _, third_party = ImportGraph(source_root).closure(module)
+    _, third_party = _graph(source_root).closure(module)
     return distributions_for(third_party)

@@ -3,8 +3,8 @@ delivers its Parquet file into our settlements bucket under raw/. Locally `POST 
 invokes it on demand.
 
 The schedule's event id is the gateway call's Idempotency-Key, so a retried invocation gets the same
-file back instead of closing a second batch. The file is then read back from the bucket, and its
-`record-count` checked against the gateway's answer.
+file back instead of closing a second batch. The file's metadata is then read back from the bucket
+(HEAD, not the file), and its `record-count` checked against the gateway's answer.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         kms_key=config.data_key,
     )
     # Trust, then verify: the file is in our bucket with the rows the gateway says it holds.
-    _, metadata = bootstrap.settlement_files().get_with_metadata(str(delivered["key"]))
-    if metadata.get("record-count") != str(delivered["rows"]):
-        counted = metadata.get("record-count")
+    counted = bootstrap.settlement_files().metadata(str(delivered["key"])).get("record-count")
+    if counted != str(delivered["rows"]):
         raise ValueError(f"{delivered['key']} holds {counted} rows; the gateway said {delivered['rows']}")
     return delivered

@@ -215,7 +215,6 @@ class SandboxGateway:
         self._last_cutoff = datetime(1970, 1, 1, tzinfo=UTC)
         self._omit: set[str] = set()  # merchant references the next settlement leaves out (tests)
         self._misstate: dict[str, int] = {}  # ... and amounts it misstates, by merchant reference
-        self._key: str = ""
         self._lock = threading.Lock()
         self._keys: dict[str, _KeyState] = {}
         self._authorizations: dict[str, _Authorization] = {}
@@ -267,7 +266,7 @@ class SandboxGateway:
             raise _invalid("card numbers are not accepted: use a test payment method (pm_...)")
         if method == "GET" and (match := _AUTHORIZATION.fullmatch(path)):
             return SandboxResponse(200, self._find(match[1]).view())
-        operation = self._operation(method, path)
+        operation = self._operation(method, path, key or "")
         if not key:
             raise _invalid("the Idempotency-Key header is required")
         if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -279,7 +278,6 @@ class SandboxGateway:
             raise _Refusal(422, "idempotency_conflict", "this Idempotency-Key was used with another request")
         if state.response is None:
             state.attempts += 1
-            self._key = key
             try:
                 response = operation(payload, state.attempts)
             except _Refusal as refusal:
@@ -289,17 +287,18 @@ class SandboxGateway:
             state.response = response
         return state.response
 
-    def _operation(self, method: str, path: str) -> Operation:
+    def _operation(self, method: str, path: str, key: str) -> Operation:
+        """The request's operation; capture and refund keep `key`, the merchant's reference for them."""
         if method == "POST":
             if path == "/v1/authorizations":
                 return self._authorize
             if path == "/v1/refunds":
-                return lambda payload, _attempt: self._refund(payload)
+                return lambda payload, _attempt: self._refund(payload, key)
             if path == SETTLEMENT_FILES:
                 return lambda payload, _attempt: self._settlement_file(payload)
             if match := _CAPTURE.fullmatch(path):
                 authorization_id = match[1]
-                return lambda payload, _attempt: self._capture(authorization_id, payload)
+                return lambda payload, _attempt: self._capture(authorization_id, payload, key)
             if match := _VOID.fullmatch(path):
                 authorization_id = match[1]
                 return lambda payload, _attempt: self._void(authorization_id, payload)
@@ -341,7 +340,7 @@ class SandboxGateway:
             return unavailable
         return None
 
-    def _capture(self, authorization_id: str, payload: dict[str, Any]) -> SandboxResponse:
+    def _capture(self, authorization_id: str, payload: dict[str, Any], key: str) -> SandboxResponse:
         _fields(payload, required={"amount"}, optional={"currency"})
         amount = _amount(payload)
         authorization = self._find(authorization_id)
@@ -351,7 +350,7 @@ class SandboxGateway:
         if amount > authorization.amount:
             raise _invalid_state(f"the capture exceeds the authorized amount ({authorization.amount})")
         authorization.capture_id, authorization.captured = _new_id("cap"), amount
-        self._record(authorization.capture_id, MovementType.CAPTURE, authorization, amount)
+        self._record(authorization.capture_id, MovementType.CAPTURE, authorization, amount, key)
         self._count(captures=1)
         return SandboxResponse(
             200,
@@ -375,7 +374,7 @@ class SandboxGateway:
             200, {"id": authorization.void_id, "status": APPROVED, "authorizationId": authorization.id}
         )
 
-    def _refund(self, payload: dict[str, Any]) -> SandboxResponse:
+    def _refund(self, payload: dict[str, Any], key: str) -> SandboxResponse:
         _fields(payload, required={"authorizationId", "amount"}, optional={"currency"})
         amount = _amount(payload)
         if not isinstance(payload["authorizationId"], str):
@@ -389,7 +388,7 @@ class SandboxGateway:
             raise _invalid_state(f"the refund exceeds what is left to refund ({remaining})")
         refund_id = _new_id("re")
         authorization.refunds[refund_id] = amount
-        self._record(refund_id, MovementType.REFUND, authorization, amount)
+        self._record(refund_id, MovementType.REFUND, authorization, amount, key)
         self._count(refunds=1)
         return SandboxResponse(
             200,
@@ -403,7 +402,7 @@ class SandboxGateway:
         )
 
     def _record(
-        self, movement_id: str, kind: MovementType, authorization: _Authorization, amount: int
+        self, movement_id: str, kind: MovementType, authorization: _Authorization, amount: int, key: str
     ) -> None:
         self._movements.append(
             _Movement(
@@ -411,7 +410,7 @@ class SandboxGateway:
                 kind,
                 authorization.id,
                 authorization.reference,
-                self._key,
+                key,
                 amount,
                 authorization.currency,
                 self._clock(),

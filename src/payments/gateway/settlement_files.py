@@ -5,18 +5,13 @@ bucket, as a processor drops its hourly files (`raw/YYYY/MM/DD/HH/<batch>.parque
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from payments.adapters.dynamodb_items import format_time  # the ledger's `createdAt` format
 from payments.gateway.sandbox import Settlement, SettlementSink
 from payments.settlement.rows import PARQUET_CONTENT_TYPE, raw_key
 
 SOURCE = "sandbox-gateway"
-
-
-def stamp(moment: datetime) -> str:
-    """UTC to the millisecond, as the ledger writes `createdAt`, so windows compare as strings."""
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def s3_settlement_sink(s3: Callable[[], Any]) -> SettlementSink:
@@ -33,8 +28,8 @@ def s3_settlement_sink(s3: Callable[[], Any]) -> SettlementSink:
                 "source": SOURCE,
                 "record-count": str(len(settlement.rows)),
                 "batch-id": settlement.batch_id,
-                "window-start": stamp(settlement.window_start),
-                "window-end": stamp(settlement.window_end),
+                "window-start": format_time(settlement.window_start),
+                "window-end": format_time(settlement.window_end),
             },
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=str(request["kmsKeyId"]),

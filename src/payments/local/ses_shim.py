@@ -15,6 +15,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from payments.adapters.dynamodb_items import format_time
+
 SIMULATOR_DOMAIN: Final = "simulator.amazonses.com"
 FEEDBACK_DELAY_SECONDS: Final = 0.1
 _OUTCOMES: Final = {"bounce": "Bounce", "complaint": "Complaint", "success": "Delivery"}
@@ -28,15 +30,11 @@ def simulated_outcome(address: str) -> str | None:
     return _OUTCOMES.get(local.split("+", 1)[0])
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def feedback_event(
     outcome: str, *, recipient: str, message_id: str, source: str, tags: dict[str, list[str]]
 ) -> dict[str, Any]:
     """The event as SES's event publishing writes it (the body of the SNS notification)."""
-    at = _now()
+    at = format_time(datetime.now(UTC))
     event: dict[str, Any] = {
         "eventType": outcome,
         "mail": {

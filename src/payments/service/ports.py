@@ -314,6 +314,10 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]: ...
 
+    @abc.abstractmethod
+    def metadata(self, key: str) -> dict[str, str]:
+        """The file's user metadata, without reading the file."""
+
 
 class RefundJobQueue(abc.ABC):
     @abc.abstractmethod

@@ -68,11 +68,14 @@ def reconcile_settlement_file(
     rows = parquet.rows_of(parquet.read_table(data))
     booked = books.booked([row.movement_id for row in rows if row.type is not MovementType.CHARGEBACK])
     chargebacks = [row for row in rows if row.type is MovementType.CHARGEBACK]
-    for payment, entry in books.chargebacks([row.payment_intent_id for row in chargebacks]).items():
-        for row in chargebacks:
-            if row.payment_intent_id == payment:
-                booked[row.movement_id] = entry
-    window = (metadata.get("window-start", EPOCH), metadata.get("window-end", clock().isoformat()))
+    disputed = books.chargebacks([row.payment_intent_id for row in chargebacks])
+    booked |= {
+        row.movement_id: disputed[row.payment_intent_id]
+        for row in chargebacks
+        if row.payment_intent_id in disputed
+    }
+    now = clock()
+    window = (metadata.get("window-start", EPOCH), metadata.get("window-end", now.isoformat()))
     result = reconcile(rows, booked, books.unsettled(*window))
     lines_key, summary_key = report_keys(raw)
     report: dict[str, object] = {
@@ -81,7 +84,7 @@ def reconcile_settlement_file(
         "windowStart": window[0],
         "windowEnd": window[1],
         "reportKey": lines_key,
-        "createdAt": clock().isoformat(timespec="milliseconds"),
+        "createdAt": now.isoformat(timespec="milliseconds"),
     }
     files.put_once(
         lines_key, parquet.report_to_parquet(result.lines), content_type=PARQUET_CONTENT_TYPE, metadata={}
