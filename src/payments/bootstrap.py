@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_lambda.client import LambdaClient
 
+    from payments.adapters.deployment_hooks import CodeDeployLifecycleHooks, LambdaFunctionCaller
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
     from payments.functions.http import IdempotentRequests
+    from payments.service.canary import CanaryTargets
 
 T = TypeVar("T")
 _lock = threading.RLock()
@@ -296,6 +298,34 @@ def webhook_secret() -> str:
         "SecretString"
     ]
     return secret
+
+
+@once
+def function_caller() -> LambdaFunctionCaller:
+    from payments.adapters.deployment_hooks import LambdaFunctionCaller  # noqa: PLC0415
+
+    return LambdaFunctionCaller(lambda_client())
+
+
+@once
+def lifecycle_hooks() -> CodeDeployLifecycleHooks:
+    from payments.adapters.deployment_hooks import CodeDeployLifecycleHooks  # noqa: PLC0415
+
+    return CodeDeployLifecycleHooks(_client("codedeploy"))
+
+
+@once
+def canary_targets() -> CanaryTargets:
+    from payments.service.canary import CanaryTargets  # noqa: PLC0415
+
+    config = settings()
+    return CanaryTargets(
+        create_intent=config.canary_create_intent_function,
+        authorize=config.canary_authorize_function,
+        void=config.canary_void_function,
+        start_checkout=config.canary_start_checkout_function,
+        get_checkout=config.canary_get_checkout_function,
+    )
 
 
 def reset() -> None:

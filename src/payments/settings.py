@@ -78,6 +78,13 @@ class Settings:
     events_table: str = ""
     payment_events_topic_arn: str = ""
     webhook_secret_arn: str = ""
+    # The deployment hooks: the function versions a canary checks, and the sandbox card it pays with.
+    canary_create_intent_function: str = ""
+    canary_authorize_function: str = ""
+    canary_void_function: str = ""
+    canary_start_checkout_function: str = ""
+    canary_get_checkout_function: str = ""
+    canary_payment_method: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

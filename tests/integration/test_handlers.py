@@ -91,7 +91,7 @@ def test_authorize_counts_five_aws_calls_in_its_own_function(local_stack: LocalS
         "dynamodb PutItem:payments-idempotency-local": 1,
         "dynamodb UpdateItem:payments-idempotency-local": 1,
         "dynamodb GetItem:payment-intents-local": 1,
-        "lambda Invoke:payments-fraud-check-local": 1,
+        "lambda Invoke:arn:aws:lambda:us-east-1:123456789012:function:payments-fraud-check-local:live": 1,
         "dynamodb TransactWriteItems": 1,
         "dynamodb UpdateItem:fraud-velocity-local": 2,
     }

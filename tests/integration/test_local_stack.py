@@ -36,7 +36,11 @@ def test_functions_carry_the_template_settings(local_stack: LocalStack) -> None:
     assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.12", 512, 10)
     assert config["Architectures"] == ["arm64"]
     assert authorize["Concurrency"]["ReservedConcurrentExecutions"] == 100
-    assert config["Environment"]["Variables"]["FRAUD_FUNCTION_NAME"] == "payments-fraud-check-local"
+    fraud_alias = "arn:aws:lambda:us-east-1:123456789012:function:payments-fraud-check-local:live"
+    assert config["Environment"]["Variables"]["FRAUD_FUNCTION_NAME"] == fraud_alias
+    # Every function has its `live` alias (the one version a local start publishes), as in AWS.
+    alias = lambda_client.get_alias(FunctionName="payments-authorize-local", Name="live")
+    assert alias["FunctionVersion"] == "1"
     # One role per function, each with its own inline policy.
     roles = {f["Role"] for f in lambda_client.list_functions()["Functions"]}
     assert len(roles) == len(local_stack.deployed.functions)

@@ -146,6 +146,8 @@ FUNCTIONS = {
         "payments.functions.ops_alerts.customer_success_handler",
         None,
     ),
+    "PreTrafficHookFunction": ("pre-traffic", "payments.functions.deploy_hooks.before_allow_traffic", None),
+    "PostTrafficHookFunction": ("post-traffic", "payments.functions.deploy_hooks.after_allow_traffic", None),
     **{
         f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
         for task, name, handler in (
@@ -161,6 +163,33 @@ FUNCTIONS = {
         )
     },
 }
+
+# CodeDeploy's role may invoke only hooks whose names start with CodeDeployHook_.
+DEPLOYMENT_HOOKS = {"PreTrafficHookFunction", "PostTrafficHookFunction"}
+# Functions off the synchronous payment path: deployed at once, without canary, hooks or alarms.
+DEPLOYED_AT_ONCE = {
+    "EmailTemplatesFunction",
+    "ReceiptFeedbackFunction",
+    "RefundReceiptsFunction",
+    "CustomerSuccessFunction",
+    "OpsAlertsFunction",
+    "EventsPublisherFunction",
+    "FraudFeedbackFunction",
+    "LedgerFunction",
+    "RefundBatchSplitterFunction",
+    "RefundJobsWorkerFunction",
+    "RequestSettlementFunction",
+    "SettlementEnricherFunction",
+    "SettlementReconcilerFunction",
+    *DEPLOYMENT_HOOKS,
+}
+ROLLBACK_ALARMS = ["DeclineRateAlarm", "ApiErrorsAlarm", "ApiLatencyAlarm", "CheckoutErrorsAlarm"]
+
+
+def _function_name(logical_id: str, name: str) -> str:
+    prefix = "CodeDeployHook_" if logical_id in DEPLOYMENT_HOOKS else ""
+    return f"{prefix}payments-{name}-${{Stage}}"
+
 
 # Statements allowed a "*" resource, each with the reason it cannot name one.
 ALLOWED_WILDCARD_RESOURCES = {
@@ -207,6 +236,7 @@ COMMON_ENV = {
     "STAGE": {"Ref": "Stage"},
     "POWERTOOLS_SERVICE_NAME": "payments",
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_METRICS_NAMESPACE": "Payments",
 }
 
 # Nothing is ignored on the translated template. W3037 (unknown IAM action) is a known false positive
@@ -284,7 +314,9 @@ def test_sam_template_lints_clean_in_every_region() -> None:
 def _lint_translated(document: dict[str, Any], regions: list[str]) -> list[Any]:
     config = ManualArgs(regions=regions, ignore_checks=TRANSLATED_IGNORED_CHECKS)
     matches: list[Any] = lint(json.dumps(document), config=config)
-    return matches
+    # The transform itself reads DeploymentType (it writes the deployment group's config name from the
+    # value CloudFormation passes it), so the translated template no longer mentions it.
+    return [m for m in matches if not (m.rule.id == "W2001" and "DeploymentType" in str(m))]
 
 
 def test_translated_template_lints_clean(translated: dict[str, Any]) -> None:
@@ -317,6 +349,8 @@ def test_translation_needs_a_region(template: dict[str, Any], monkeypatch: pytes
 # runs ten refunds against the gateway.
 LONGER_TIMEOUTS = {
     "RefundBatchSplitterFunction": 300,
+    "PreTrafficHookFunction": 60,  # a synthetic payment: three calls to the new versions
+    "PostTrafficHookFunction": 120,  # a checkout through the workflow, waited for up to a minute
     "RefundJobsWorkerFunction": 30,
     "EmailTemplatesFunction": 60,  # SES throttles its template APIs to about one call a second
     "RequestSettlementFunction": 60,  # the gateway builds the hour's file before it answers
@@ -330,7 +364,7 @@ def test_functions_are_translated_with_the_global_settings(translated: dict[str,
     assert set(functions) == set(FUNCTIONS)
     for logical_id, (name, handler, _) in FUNCTIONS.items():
         props = functions[logical_id]["Properties"]
-        assert props["FunctionName"] == {"Fn::Sub": f"payments-{name}-${{Stage}}"}
+        assert props["FunctionName"] == {"Fn::Sub": _function_name(logical_id, name)}
         assert props["Handler"] == handler
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
@@ -356,7 +390,7 @@ def test_only_authorize_reserves_concurrency(translated: dict[str, Any]) -> None
 def test_function_specific_environment(translated: dict[str, Any]) -> None:
     functions = _resources(translated, "AWS::Lambda::Function")
     authorize = functions["AuthorizeFunction"]["Properties"]["Environment"]["Variables"]
-    assert authorize["FRAUD_FUNCTION_NAME"] == {"Ref": "FraudCheckFunction"}
+    assert authorize["FRAUD_FUNCTION_NAME"] == {"Ref": "FraudCheckFunctionAliaslive"}
     assert authorize["GATEWAY_BASE_URL"] == {"Ref": "GatewayBaseUrl"}
     assert authorize["GATEWAY_TIMEOUT_SECONDS"] == {"Ref": "GatewayTimeoutSeconds"}
     fraud = functions["FraudCheckFunction"]["Properties"]["Environment"]["Variables"]
@@ -372,7 +406,7 @@ def test_each_function_has_its_own_role(translated: dict[str, Any]) -> None:
     used = [res["Properties"]["Role"] for res in functions.values()]
     assert all(role.keys() == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn" for role in used)
     role_ids = [role["Fn::GetAtt"][0] for role in used]
-    function_roles = set(roles) - {"CheckoutStateMachineRole"}
+    function_roles = set(roles) - {"CheckoutStateMachineRole", "CodeDeployServiceRole"}
     assert len(set(role_ids)) == len(functions) == len(function_roles)
     assert set(role_ids) == function_roles
 
@@ -392,14 +426,15 @@ def test_api_routes_reach_their_functions(translated: dict[str, Any]) -> None:
         integration = routes[route]
         assert integration["type"] == "aws_proxy"
         assert integration["payloadFormatVersion"] == "2.0"
-        assert f"${{{logical_id}.Arn}}" in integration["uri"]["Fn::Sub"]
+        # The API calls the `live` alias, which a deployment moves as a canary.
+        assert f"${{{logical_id}Aliaslive}}" in integration["uri"]["Fn::Sub"]
     permissions = _resources(translated, "AWS::Lambda::Permission")
     allowed = {
         res["Properties"]["FunctionName"]["Ref"]
         for res in permissions.values()
         if res["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
-    assert allowed == set(expected.values())
+    assert allowed == {f"{logical_id}Aliaslive" for logical_id in expected.values()}
 
 
 def test_api_stage_logs_access_as_json_and_throttles(translated: dict[str, Any]) -> None:
@@ -407,8 +442,12 @@ def test_api_stage_logs_access_as_json_and_throttles(translated: dict[str, Any])
     props = stage["Properties"]
     assert props["ApiId"] == {"Ref": "PaymentsApi"}
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["PaymentsApiAccessLogs", "Arn"]}
-    fields = json.loads(props["AccessLogSettings"]["Format"])
-    assert {"requestId", "status", "routeKey"} <= fields.keys()
+    log_format = props["AccessLogSettings"]["Format"]["Fn::Sub"]
+    # Status and latency are numbers, so the log's metric filters can compare them.
+    sample = log_format.replace("$context.status", "502").replace("$context.responseLatency", "31")
+    fields = json.loads(sample.replace("${Stage}", "dev"))
+    assert {"requestId", "status", "routeKey", "stage"} <= fields.keys()
+    assert (fields["status"], fields["responseLatency"], fields["stage"]) == (502, 31, "dev")
     assert props["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 100}
 
 
@@ -565,6 +604,27 @@ def SETTLEMENTS(prefix: str) -> str:  # noqa: N802 (reads as a constant)
     return json.dumps({"Fn::Sub": f"{bucket}/{prefix}/*"})
 
 
+def INVOKE_ANY_VERSION(*names: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
+    function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function"
+    return {
+        ("lambda:InvokeFunction", json.dumps({"Fn::Sub": f"{function}:payments-{name}-${{Stage}}:*"}))
+        for name in names
+    }
+
+
+REPORT_TO_CODEDEPLOY = {
+    (
+        f"codedeploy:{action}",
+        json.dumps(
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
+                "deploymentgroup:${ServerlessDeploymentApplication}/*"
+            }
+        ),
+    )
+    for action in ("GetDeployment", "PutLifecycleEventHookExecutionStatus")
+}
+
 IDEMPOTENCY_GRANTS = {
     (f"dynamodb:{action}", _arn("IdempotencyTable"))
     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
@@ -591,7 +651,7 @@ IDEMPOTENCY_GRANTS = {
                 for table in MONEY_TABLES
             }
             | IDEMPOTENCY_GRANTS
-            | {("lambda:InvokeFunction", _arn("FraudCheckFunction"))},
+            | {("lambda:InvokeFunction", json.dumps({"Ref": "FraudCheckFunction.Alias"}))},
         ),
         ("FraudCheckFunction", {("dynamodb:UpdateItem", _arn("FraudVelocityTable"))}),
         # The ledger: one TransactWriteItems per posting (the entry, its balances); reads of the books
@@ -695,6 +755,16 @@ IDEMPOTENCY_GRANTS = {
             },
         ),
         ("ListSettlementReportsFunction", {("dynamodb:Query", _arn("SettlementsTable"))}),
+        # The deployment hooks: any version of the functions they call, and this stack's deployments.
+        (
+            "PreTrafficHookFunction",
+            INVOKE_ANY_VERSION("create-intent", "authorize", "void-intent") | REPORT_TO_CODEDEPLOY,
+        ),
+        (
+            "PostTrafficHookFunction",
+            INVOKE_ANY_VERSION("create-intent", "start-checkout", "get-checkout", "void-intent")
+            | REPORT_TO_CODEDEPLOY,
+        ),
         (
             "GetLedgerBalancesFunction",
             {
@@ -953,3 +1023,52 @@ def test_the_hourly_settlement_and_its_s3_chain(template: dict[str, Any]) -> Non
             {"Name": "prefix", "Value": prefix},
             {"Name": "suffix", "Value": ".parquet"},
         ]
+
+
+def test_api_and_workflow_functions_deploy_as_a_canary_checked_by_hooks_and_alarms(
+    translated: dict[str, Any],
+) -> None:
+    groups = _resources(translated, "AWS::CodeDeploy::DeploymentGroup")
+    aliases = _resources(translated, "AWS::Lambda::Alias")
+    canaried = set(FUNCTIONS) - DEPLOYED_AT_ONCE
+    assert {name.removesuffix("DeploymentGroup") for name in groups} == canaried
+    for logical_id in canaried:
+        group = groups[f"{logical_id}DeploymentGroup"]["Properties"]
+        assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
+        assert [alarm["Name"] for alarm in group["AlarmConfiguration"]["Alarms"]] == [
+            {"Ref": alarm} for alarm in ROLLBACK_ALARMS
+        ]
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        update = aliases[f"{logical_id}Aliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHookFunction"}
+        assert update["AfterAllowTrafficHook"] == {"Ref": "PostTrafficHookFunction"}
+    # Every function still has a `live` alias: event sources call it, deployed at once or not.
+    assert {name.removesuffix("Aliaslive") for name in aliases} == set(FUNCTIONS)
+
+
+def test_the_workflow_and_authorize_call_live_aliases(template: dict[str, Any]) -> None:
+    machine = template["Resources"]["CheckoutStateMachine"]["Properties"]
+    tasks = {key: value for key, value in machine["DefinitionSubstitutions"].items() if "Function" in key}
+    assert len(tasks) == 10
+    assert all(value == {"Ref": value["Ref"]} and value["Ref"].endswith(".Alias") for value in tasks.values())
+    (invoke,) = [s for s in machine["Policies"][0]["Statement"] if s["Sid"] == "InvokeTasks"]
+    assert sorted(invoke["Resource"], key=json.dumps) == sorted(tasks.values(), key=json.dumps)
+
+
+def test_rollback_alarms_watch_this_stage(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    for alarm in ROLLBACK_ALARMS:
+        props = resources[alarm]["Properties"]
+        assert props["Namespace"] == "Payments"
+        assert {"Name": "stage", "Value": {"Ref": "Stage"}} in props["Dimensions"]
+        assert props["TreatMissingData"] == "notBreaching"
+    assert resources["DeclineRateAlarm"]["Properties"]["Threshold"] == {"Ref": "DeclineRateAlarmPercent"}
+    assert resources["ApiLatencyAlarm"]["Properties"]["ExtendedStatistic"] == "p99"
+    # The API's errors and latency come from its access log: metric filters write the metrics.
+    filters = {
+        props["MetricTransformations"][0]["MetricName"]: props
+        for props in (res["Properties"] for res in _resources(template, "AWS::Logs::MetricFilter").values())
+    }
+    assert filters["ApiServerErrors"]["FilterPattern"] == "{ $.status >= 500 }"
+    assert filters["ApiLatency"]["MetricTransformations"][0]["MetricValue"] == "$.responseLatency"
+    assert all(props["LogGroupName"] == {"Ref": "PaymentsApiAccessLogs"} for props in filters.values())

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from payments import bootstrap
-from payments.domain.errors import PaymentsError
+from payments.adapters import emf_metrics
+from payments.domain.errors import CardDeclined, FraudSuspected, PaymentsError
 from payments.functions import http
 from payments.functions.schemas import AuthorizeBody, intent_body
 from payments.service.authorize import AuthorizeIntent, authorize_intent
@@ -27,13 +28,19 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         return http.error_response(error)
 
     def work() -> http.Response:
-        intent = authorize_intent(
-            command,
-            intents=bootstrap.intent_repository(),
-            fraud=bootstrap.fraud_screen(),
-            gateway=bootstrap.gateway(),
-            clock=bootstrap.now,
-        )
+        stage = bootstrap.settings().stage
+        try:
+            intent = authorize_intent(
+                command,
+                intents=bootstrap.intent_repository(),
+                fraud=bootstrap.fraud_screen(),
+                gateway=bootstrap.gateway(),
+                clock=bootstrap.now,
+            )
+        except (CardDeclined, FraudSuspected):
+            emf_metrics.record_authorization(declined=True, stage=stage)
+            raise
+        emf_metrics.record_authorization(declined=False, stage=stage)
         return http.respond(200, intent_body(intent))
 
     return bootstrap.idempotent_requests()(event, context, work)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from payments import bootstrap
+from payments.adapters import emf_metrics
 from payments.adapters.event_topic import event_body
+from payments.domain.errors import CardDeclined
 from payments.domain.events import event_for
 from payments.service import checkout, receipts
 from payments.service.authorize import AuthorizeIntent, authorize_intent
@@ -30,6 +32,7 @@ def step_up(event: dict[str, Any], context: Any) -> None:
 
 
 def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The fraud check blocked the payment: a decline like the issuer's, and counted as one."""
     checkout.decline_checkout(
         event["paymentIntentId"],
         event["trackingId"],
@@ -39,6 +42,7 @@ def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
         checkouts=bootstrap.checkout_repository(),
         clock=bootstrap.now,
     )
+    emf_metrics.record_authorization(declined=True, stage=bootstrap.settings().stage)
     return {"code": event["code"]}
 
 
@@ -46,17 +50,23 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The gateway authorization; its answer carries the AUTHORIZED event as recorded, which the
     PublishEvent state sends as is (the very body the transactions stream publishes)."""
     intents = bootstrap.intent_repository()
-    intent = authorize_intent(
-        AuthorizeIntent(
-            payment_intent_id=event["paymentIntentId"],
-            three_d_secure_passed=bool(event.get("threeDSecurePassed")),
-            capture_if_automatic=False,
-        ),
-        intents=intents,
-        fraud=None,  # the workflow's FraudCheck state screened this attempt
-        gateway=bootstrap.checkout_gateway(),
-        clock=bootstrap.now,
-    )
+    stage = bootstrap.settings().stage
+    try:
+        intent = authorize_intent(
+            AuthorizeIntent(
+                payment_intent_id=event["paymentIntentId"],
+                three_d_secure_passed=bool(event.get("threeDSecurePassed")),
+                capture_if_automatic=False,
+            ),
+            intents=intents,
+            fraud=None,  # the workflow's FraudCheck state screened this attempt
+            gateway=bootstrap.checkout_gateway(),
+            clock=bootstrap.now,
+        )
+    except CardDeclined:
+        emf_metrics.record_authorization(declined=True, stage=stage)
+        raise
+    emf_metrics.record_authorization(declined=False, stage=stage)
     assert intent.transaction_id is not None, "an authorized payment has its authorization"
     authorization = intents.get_transaction(intent.transaction_id)
     return {
@@ -72,8 +82,15 @@ def record_ledger(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"holdPosted": posted}
 
 
+def _count_if_fault(error: dict[str, Any]) -> None:
+    if checkout.is_unexpected_failure(error):
+        emf_metrics.record_checkout_error(stage=bootstrap.settings().stage)
+
+
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    code, message = checkout.failure_from(event.get("error") or {})
+    error = event.get("error") or {}
+    code, message = checkout.failure_from(error)
+    _count_if_fault(error)
     return checkout.compensate(
         event["paymentIntentId"],
         event["trackingId"],
@@ -111,5 +128,7 @@ def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def record_failure(event: dict[str, Any], context: Any) -> None:
     """The intent was not fit for a checkout (unknown, not PENDING, expired): nothing to undo."""
-    code, message = checkout.failure_from(event.get("error") or {})
+    error = event.get("error") or {}
+    code, message = checkout.failure_from(error)
     bootstrap.checkout_repository().record_failure(event["trackingId"], code, message)
+    _count_if_fault(error)

@@ -28,6 +28,9 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+# Resources the SAM transform adds that a template may name: the CodeDeploy application behind every
+# DeploymentPreference. Locally nothing deploys gradually, so it is only a name.
+SAM_IMPLICIT_RESOURCES = frozenset({"ServerlessDeploymentApplication"})
 
 
 class StackError(RuntimeError):
@@ -149,6 +152,8 @@ class Template:
     def name(self, logical_id: str) -> str:
         """The resource's name: its name property when the template sets one, else a generated one."""
         resource = self.resources.get(logical_id)
+        if resource is None and logical_id in SAM_IMPLICIT_RESOURCES:
+            return f"{self.stack_name}-{logical_id}"
         if resource is None:
             raise StackError(f"reference to unknown resource {logical_id}")
         properties = resource.get("Properties", {})
@@ -212,7 +217,21 @@ class Template:
         return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
     def _ref(self, name: str) -> Any:
-        return self.parameters[name] if name in self.parameters else self.physical_id(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        logical_id, _, suffix = name.partition(".")
+        if suffix == "Alias":  # SAM's `!Ref Fn.Alias`: the ARN of the function's AutoPublishAlias
+            return f"{self.attribute(logical_id, 'Arn')}:{self.alias_of(logical_id)}"
+        return self.physical_id(name)
+
+    def alias_of(self, logical_id: str) -> str:
+        """The alias SAM publishes for a function (`AutoPublishAlias`, its own or from Globals)."""
+        properties = self.resources.get(logical_id, {}).get("Properties", {})
+        default = self.document.get("Globals", {}).get("Function", {}).get("AutoPublishAlias")
+        alias = properties.get("AutoPublishAlias", default)
+        if not alias:
+            raise StackError(f"{logical_id}.Alias: the function publishes no alias")
+        return str(alias)
 
     def _get_att(self, argument: Any) -> str:
         logical_id, name = argument if isinstance(argument, list) else argument.split(".", 1)
@@ -355,6 +374,7 @@ class StackBuilder:
             "AWS::SNS::Topic": self._topic,
             "AWS::SQS::Queue": self._queue,
             "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::Logs::MetricFilter": self._metric_filter,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::SES::EmailIdentity": self._ses_identity,
@@ -641,6 +661,13 @@ class StackBuilder:
             Architectures=properties.get("Architectures", ["x86_64"]),
             Environment={"Variables": environment},
         )
+        if properties.get("AutoPublishAlias"):
+            # Published once, as a first deploy does; `DeploymentPreference` (a canary) needs a second
+            # deploy to mean anything, so locally the alias simply points at the one version.
+            version = lambda_client.publish_version(FunctionName=name)["Version"]
+            lambda_client.create_alias(
+                FunctionName=name, Name=str(properties["AutoPublishAlias"]), FunctionVersion=version
+            )
         if "ReservedConcurrentExecutions" in properties:
             lambda_client.put_function_concurrency(
                 FunctionName=name,
@@ -715,6 +742,22 @@ class StackBuilder:
         current.setdefault("LambdaFunctionConfigurations", []).append(configuration)
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=current)
 
+    def _metric_filter(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        self._client("logs").put_metric_filter(
+            logGroupName=properties["LogGroupName"],
+            filterName=properties.get("FilterName", f"{self.template.stack_name}-{logical_id}"),
+            filterPattern=properties["FilterPattern"],
+            metricTransformations=[
+                {
+                    "metricName": transformation["MetricName"],
+                    "metricNamespace": transformation["MetricNamespace"],
+                    "metricValue": transformation["MetricValue"],
+                }
+                for transformation in properties["MetricTransformations"]
+            ],
+        )
+
     def _alarm(self, logical_id: str, resource: dict[str, Any]) -> None:
         properties = self._properties(resource)
         request = {
@@ -724,7 +767,9 @@ class StackBuilder:
                 "Namespace",
                 "MetricName",
                 "Statistic",
+                "ExtendedStatistic",
                 "Period",
+                "DatapointsToAlarm",
                 "EvaluationPeriods",
                 "Threshold",
                 "ComparisonOperator",
@@ -734,6 +779,9 @@ class StackBuilder:
             )
             if key in properties
         }
+        for number in ("Threshold", "Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if number in request:  # a `!Ref` to a Number parameter arrives as a string
+                request[number] = float(request[number]) if number == "Threshold" else int(request[number])
         self._client("cloudwatch").put_metric_alarm(AlarmName=self.template.name(logical_id), **request)
 
     def _merge_environment(self, spec: FunctionSpec) -> None:

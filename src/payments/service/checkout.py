@@ -218,6 +218,12 @@ FAILURE_CODES = {
 }
 
 
+def is_unexpected_failure(error: dict[str, Any]) -> bool:
+    """The checkout failed on no payment outcome we know (a crash, an unknown error): a fault, which
+    the deployment alarms count, unlike a decline or an unreachable gateway."""
+    return str(error.get("Error", "States.TaskFailed")) not in FAILURE_CODES
+
+
 def failure_from(error: dict[str, Any]) -> tuple[str, str]:
     """(code, message) from a Catch's `{"Error", "Cause"}`; a Lambda's Cause is its JSON error payload."""
     name = str(error.get("Error", "States.TaskFailed"))
