@@ -1072,3 +1072,15 @@ def test_rollback_alarms_watch_this_stage(template: dict[str, Any]) -> None:
     assert filters["ApiServerErrors"]["FilterPattern"] == "{ $.status >= 500 }"
     assert filters["ApiLatency"]["MetricTransformations"][0]["MetricValue"] == "$.responseLatency"
     assert all(props["LogGroupName"] == {"Ref": "PaymentsApiAccessLogs"} for props in filters.values())
+
+
+@pytest.mark.parametrize(("given", "generated"), [("", True), ("s" * 24, False)])
+def test_the_webhook_secret_is_generated_unless_one_is_given(given: str, generated: bool) -> None:
+    from payments.local.stack import Template  # noqa: PLC0415
+
+    stack = Template.load(TEMPLATE_PATH, stack_name="payments", parameters={"GatewayWebhookSecret": given})
+    stack.created["PaymentsDataKey"] = "key-id"  # what the key's creation would have recorded
+    properties = stack.resolve(stack.resources["WebhookSecret"]["Properties"])
+    assert ("GenerateSecretString" in properties, "SecretString" in properties) == (generated, not generated)
+    if not generated:
+        assert properties["SecretString"] == given

@@ -474,6 +474,12 @@ class StackBuilder:
         for field_name in ("Description", "SecretString", "KmsKeyId"):
             if field_name in properties:
                 request[field_name] = str(properties[field_name])
+        generate = properties.get("GenerateSecretString")
+        if generate is not None:  # what CloudFormation does for it: Secrets Manager's own generator
+            request["SecretString"] = self._client("secretsmanager").get_random_password(
+                PasswordLength=int(generate.get("PasswordLength", 32)),
+                ExcludePunctuation=bool(generate.get("ExcludePunctuation", False)),
+            )["RandomPassword"]
         self.template.created[logical_id] = self._client("secretsmanager").create_secret(**request)["ARN"]
 
     def _bucket(self, logical_id: str, resource: dict[str, Any]) -> None:
