@@ -727,7 +727,7 @@ IDEMPOTENCY_GRANTS = {
         # Settlements: each function reads and writes its own prefix of the bucket, nothing more
         (
             "RequestSettlementFunction",
-            {("s3:GetObject", SETTLEMENTS("raw")), ("kms:Decrypt", _arn("PaymentsDataKey"))},
+            {("s3:GetObject", SETTLEMENTS("raw")), *DATA_KEY_GRANTS},
         ),
         (
             "SettlementEnricherFunction",
@@ -1084,3 +1084,38 @@ def test_the_webhook_secret_is_generated_unless_one_is_given(given: str, generat
     assert ("GenerateSecretString" in properties, "SecretString" in properties) == (generated, not generated)
     if not generated:
         assert properties["SecretString"] == given
+
+
+# Invoked asynchronously (S3 notifications, the EventBridge schedule): Lambda drops an event after its
+# retries unless the function has somewhere to keep it.
+ASYNC_FILE_FUNCTIONS = (
+    "RefundBatchSplitterFunction",
+    "SettlementEnricherFunction",
+    "SettlementReconcilerFunction",
+    "RequestSettlementFunction",
+)
+
+
+@pytest.mark.parametrize("function", ASYNC_FILE_FUNCTIONS)
+def test_file_and_schedule_events_that_keep_failing_are_kept(template: dict[str, Any], function: str) -> None:
+    properties = template["Resources"][function]["Properties"]
+    assert properties["DeadLetterQueue"] == {
+        "Type": "SQS",
+        "TargetArn": {"Fn::GetAtt": ["FileEventsDeadLetterQueue", "Arn"]},
+    }
+    # The queue is encrypted with the data key, so the function must be able to encrypt for it.
+    assert ("kms:GenerateDataKey", _arn("PaymentsDataKey")) in _policy_grants(template, function)
+    alarm = template["Resources"]["FileEventsDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["FileEventsDeadLetterQueue", "QueueName"]}
+
+
+def test_every_log_group_is_encrypted_with_the_data_key(template: dict[str, Any]) -> None:
+    groups = _resources(template, "AWS::Logs::LogGroup")
+    assert len(groups) > 40
+    assert all(
+        g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]} for g in groups.values()
+    )
+    statements = template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s["Sid"] == "LogsEncryptLogGroups"]
+    # Only for log groups of this account and region.
+    assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]

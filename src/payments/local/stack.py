@@ -420,7 +420,8 @@ class StackBuilder:
         properties = self._properties(resource)
         logs = self._client("logs")
         name = self.template.physical_id(logical_id)
-        logs.create_log_group(logGroupName=name)
+        encryption = {"kmsKeyId": str(properties["KmsKeyId"])} if "KmsKeyId" in properties else {}
+        logs.create_log_group(logGroupName=name, **encryption)
         if "RetentionInDays" in properties:
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
 
