@@ -4,10 +4,13 @@ PYTHON ?= $(shell scripts/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The template scanner lives apart: checkov pins its own boto3, which would clash with ours.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 PYTEST := $(BIN)/pytest
 PORT ?= 8080
 
-.PHONY: run test unit integration e2e lint format bench demo venv clean
+.PHONY: run test unit integration e2e lint scan format bench demo venv clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (python3.12 preferred)"; exit 1; }
@@ -17,10 +20,16 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
+$(SCAN_STAMP): requirements-scan.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (python3.12 preferred)"; exit 1; }
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.lock
+	@touch $@
+
 run: venv ## bring the whole stack up on this machine (Ctrl-C stops it)
 	$(BIN)/payments local up --port $(PORT)
 
-test: lint unit integration e2e ## every tier, as CI runs it
+test: lint scan unit integration e2e ## every tier, as CI runs it
 
 unit: venv ## UNIT_FLAGS="--cov=payments" adds coverage (CodeBuild does)
 	$(PYTEST) tests/unit -q $(UNIT_FLAGS)
@@ -35,6 +44,9 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+scan: venv $(SCAN_STAMP) ## security scan of both templates; findings fixed or suppressed with a reason
+	$(BIN)/python -m payments.delivery.scan --checkov $(SCAN_VENV)/bin/checkov
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -53,4 +65,4 @@ demo: venv
 	$(BIN)/payments demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

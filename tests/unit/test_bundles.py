@@ -4,13 +4,16 @@ same files always make the same zip."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
+import shutil
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from payments.delivery.build import pins, units
+from payments.delivery.build import build, pins, units
 from payments.delivery.bundle import bundle_files, write_zip
 from payments.delivery.imports import ImportGraph, handler_distributions
 from payments.local.cfn_yaml import load_template
@@ -115,3 +118,44 @@ def test_a_changed_byte_changes_the_zip(tmp_path: Path) -> None:
 def test_layers_put_their_packages_under_python(tmp_path: Path, prefix: str) -> None:
     names = [name for name, _ in bundle_files(_tree(tmp_path / "t"), prefix=prefix)]
     assert names == [f"{prefix}pkg/a.py", f"{prefix}pkg/b.py"]
+
+
+def _copy_from_this_environment(distributions: frozenset[str], _pinned: dict[str, str], target: Path) -> None:
+    """An offline stand-in for pip: each distribution's files as installed here, copied afresh (new
+    timestamps each time), so two builds differ in everything a zip must not depend on."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in sorted(distributions):
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or []:
+            source = Path(str(distribution.locate_file(file)))
+            if ".." in file.parts or not source.is_file():
+                continue  # console scripts live outside site-packages
+            destination = target / file
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+
+
+def test_two_builds_of_real_bundles_are_byte_identical(tmp_path: Path) -> None:
+    template = load_template(ROOT / "template.yaml")
+    chosen = {"FraudCheckFunction", "OpsAlertsFunction"}  # with and without third-party code
+    manifests = []
+    for attempt in ("first", "second"):
+        manifests.append(
+            build(
+                template,
+                root=ROOT,
+                out=tmp_path / attempt,
+                only=chosen,
+                installer=_copy_from_this_environment,
+            )
+        )
+        time.sleep(1.1)  # zip timestamps have 2-second resolution; files copied later get later mtimes
+    first, second = ({entry["logicalId"]: entry["sha256"] for entry in manifest} for manifest in manifests)
+    assert set(first) == chosen
+    assert first == second
+    for name in chosen:
+        assert (tmp_path / "first" / f"{name}.zip").read_bytes() == (
+            tmp_path / "second" / f"{name}.zip"
+        ).read_bytes()
+    # Different closures give different bundles: the check compares real contents, not empty zips.
+    assert len(set(first.values())) == len(chosen)

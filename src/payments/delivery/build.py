@@ -102,6 +102,7 @@ def build(
     out: Path,
     only: set[str] | None = None,
     progress: Callable[[str], None] = lambda _line: None,
+    installer: Callable[[frozenset[str], dict[str, str], Path], None] = install,
 ) -> list[dict[str, Any]]:
     pinned = pins(root / "requirements.lock")
     manifest = []
@@ -113,7 +114,7 @@ def build(
             if unit.distributions not in installed:
                 target = Path(scratch) / f"deps-{len(installed)}"
                 progress(f"installing {len(unit.distributions)} distributions for {unit.logical_id} ...")
-                install(unit.distributions, pinned, target)
+                installer(unit.distributions, pinned, target)
                 installed[unit.distributions] = target
             deps = installed[unit.distributions]
             if unit.kind == "layer":
