@@ -41,11 +41,8 @@ def main() -> int:
     emulator = Emulator()
     emulator.start()
     try:
-        environment = {
-            **os.environ,
-            **emulator.environment(),
-            **buildspec.get("env", {}).get("variables", {}),
-        }
+        os.environ.update(emulator.environment())  # this process's boto3 (the bucket, the count) too
+        environment = {**os.environ, **buildspec.get("env", {}).get("variables", {})}
         environment.pop("VIRTUAL_ENV", None)
         environment["ARTIFACT_BUCKET"] = BUCKET
         environment["PIP_CACHE_DIR"] = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
