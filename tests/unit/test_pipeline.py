@@ -18,11 +18,9 @@ from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 
 from payments.local.cfn_yaml import load_template
-from payments.local.sam import translate
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_PATH = ROOT / "pipeline" / "pipeline.yaml"
-APPLICATION_PATH = ROOT / "template.yaml"
 # The regions the application is meant for (test_template.py): the pipeline deploys it there.
 REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 
@@ -59,19 +57,6 @@ REGION = "eu-west-1"
 @pytest.fixture(scope="module")
 def pipeline() -> dict[str, Any]:
     return load_template(PIPELINE_PATH)
-
-
-@pytest.fixture(scope="module")
-def application() -> dict[str, Any]:
-    return load_template(APPLICATION_PATH)
-
-
-@pytest.fixture(scope="module")
-def translated(application: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield translate(application)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -472,15 +457,15 @@ def _allowed(grants: list[tuple[list[str], list[str]]], action: str, arn: str) -
 
 
 def test_the_application_holds_only_resource_types_the_roles_were_read_against(
-    translated: dict[str, Any],
+    translated_application: dict[str, Any],
 ) -> None:
-    kinds = {resource["Type"] for resource in translated["Resources"].values()}
+    kinds = {resource["Type"] for resource in translated_application["Resources"].values()}
     assert kinds - REVIEWED_TYPES == set()
 
 
 @pytest.mark.parametrize(("stage", "role"), [("dev", "DevDeployRole"), ("prod", "ProdDeployRole")])
 def test_each_deployment_role_may_create_every_named_resource_of_its_stage(
-    pipeline: dict[str, Any], application: dict[str, Any], stage: str, role: str
+    pipeline: dict[str, Any], application_template: dict[str, Any], stage: str, role: str
 ) -> None:
     """Names (and CloudFormation's generated ones) against the role's ARNs; conditions are not evaluated."""
     stack = f"payments-{stage}"
@@ -488,7 +473,7 @@ def test_each_deployment_role_may_create_every_named_resource_of_its_stage(
     parameters = {"ApplicationName": "payments", "DevStage": "dev", "ProdStage": "prod"}
     grants = _grants(_role_statements(pipeline, role), {**values, **parameters})
     missing = []
-    for logical_id, resource in application["Resources"].items():
+    for logical_id, resource in application_template["Resources"].items():
         if resource["Type"] not in NAMED_TYPES:
             continue
         name_property, action, arn = NAMED_TYPES[resource["Type"]]
@@ -509,11 +494,11 @@ def test_each_deployment_role_may_create_every_named_resource_of_its_stage(
 
 
 def test_the_deployment_roles_attach_only_the_managed_policies_the_transform_uses(
-    pipeline: dict[str, Any], translated: dict[str, Any]
+    pipeline: dict[str, Any], translated_application: dict[str, Any]
 ) -> None:
     used = {
         re.sub(r"^arn:aws:", "arn:${AWS::Partition}:", arn)
-        for resource in translated["Resources"].values()
+        for resource in translated_application["Resources"].values()
         if resource["Type"] == "AWS::IAM::Role"
         for arn in resource["Properties"].get("ManagedPolicyArns", [])
     }

@@ -247,16 +247,13 @@ TRANSLATED_IGNORED_CHECKS: list[str] = []
 
 
 @pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    return load_template(TEMPLATE_PATH)
+def template(application_template: dict[str, Any]) -> dict[str, Any]:
+    return application_template
 
 
 @pytest.fixture(scope="module")
-def translated(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)
-        yield translate(template)
+def translated(translated_application: dict[str, Any]) -> dict[str, Any]:
+    return translated_application
 
 
 def _resources(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

@@ -132,53 +132,52 @@ def api_event(
     return event
 
 
-def _answer(response: dict[str, Any], expected_status: int, what: str) -> dict[str, Any]:
+def _request(
+    caller: FunctionCaller,
+    function: str,
+    method: str,
+    path: str,
+    expected_status: int,
+    *,
+    body: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """One API request to `function`; its body, if it answered `expected_status`."""
+    response = caller.call(function, api_event(method, path, body=body, idempotency_key=idempotency_key))
     status = response.get("statusCode")
-    body: dict[str, Any] = json.loads(response.get("body") or "{}")
+    answer: dict[str, Any] = json.loads(response.get("body") or "{}")
     if status != expected_status:
-        raise CanaryFailed(f"{what}: expected HTTP {expected_status}, got {status} {body}")
-    return body
+        raise CanaryFailed(f"{method} {path}: expected HTTP {expected_status}, got {status} {answer}")
+    return answer
 
 
 def _create_intent(caller: FunctionCaller, targets: CanaryTargets, payment_method: str, run_id: str) -> str:
-    created = _answer(
-        caller.call(
-            targets.create_intent,
-            api_event(
-                "POST",
-                "/v1/payment-intents",
-                body={
-                    "amount": 100,
-                    "currency": "USD",
-                    # A customer of its own per run: the fraud check's velocity limits never see a
-                    # burst of deployment checks as one customer paying too often.
-                    "customerId": f"cus_canary_{hashlib.sha256(run_id.encode()).hexdigest()[:16]}",
-                    "merchantId": SYNTHETIC_MERCHANT,
-                    "paymentMethod": payment_method,
-                    "description": f"deployment check {run_id}",
-                },
-                idempotency_key=f"canary-{run_id}-create",
-            ),
-        ),
-        201,
-        "create intent",
+    body = {
+        "amount": 100,
+        "currency": "USD",
+        # A customer of its own per run: the fraud check's velocity limits never see a burst of
+        # deployment checks as one customer paying too often.
+        "customerId": f"cus_canary_{hashlib.sha256(run_id.encode()).hexdigest()[:16]}",
+        "merchantId": SYNTHETIC_MERCHANT,
+        "paymentMethod": payment_method,
+        "description": f"deployment check {run_id}",
+    }
+    key = f"canary-{run_id}-create"
+    created = _request(
+        caller, targets.create_intent, "POST", "/v1/payment-intents", 201, body=body, idempotency_key=key
     )
     return str(created["paymentIntentId"])
 
 
+def _expect_status(answer: dict[str, Any], status: str, what: str) -> None:
+    if answer.get("status") != status:
+        raise CanaryFailed(f"{what}: the intent is {answer.get('status')}, not {status}")
+
+
 def _void(caller: FunctionCaller, targets: CanaryTargets, intent_id: str, run_id: str) -> None:
-    voided = _answer(
-        caller.call(
-            targets.void,
-            api_event(
-                "POST", f"/v1/payment-intents/{intent_id}/void", idempotency_key=f"canary-{run_id}-void"
-            ),
-        ),
-        200,
-        "void",
-    )
-    if voided.get("status") != "VOIDED":
-        raise CanaryFailed(f"void: the intent is {voided.get('status')}, not VOIDED")
+    path = f"/v1/payment-intents/{intent_id}/void"
+    voided = _request(caller, targets.void, "POST", path, 200, idempotency_key=f"canary-{run_id}-void")
+    _expect_status(voided, "VOIDED", "void")
 
 
 def synthetic_payment(
@@ -186,21 +185,10 @@ def synthetic_payment(
 ) -> str:
     """Create, authorize and void one sandbox payment through the new versions; the intent's id."""
     intent_id = _create_intent(caller, targets, payment_method, run_id)
-    authorized = _answer(
-        caller.call(
-            targets.authorize,
-            api_event(
-                "POST",
-                f"/v1/payment-intents/{intent_id}/authorize",
-                body={},
-                idempotency_key=f"canary-{run_id}-auth",
-            ),
-        ),
-        200,
-        "authorize",
-    )
-    if authorized.get("status") != "AUTHORIZED":
-        raise CanaryFailed(f"authorize: the intent is {authorized.get('status')}, not AUTHORIZED")
+    path = f"/v1/payment-intents/{intent_id}/authorize"
+    key = f"canary-{run_id}-auth"
+    authorized = _request(caller, targets.authorize, "POST", path, 200, body={}, idempotency_key=key)
+    _expect_status(authorized, "AUTHORIZED", "authorize")
     _void(caller, targets, intent_id, run_id)
     return intent_id
 
@@ -217,18 +205,9 @@ def checkout_smoke_test(
 ) -> str:
     """Run one checkout through the live workflow to SUCCEEDED, then void it; the tracking id."""
     intent_id = _create_intent(caller, targets, payment_method, run_id)
-    started = _answer(
-        caller.call(
-            targets.start_checkout,
-            api_event(
-                "POST",
-                "/v1/checkouts",
-                body={"paymentIntentId": intent_id},
-                idempotency_key=f"canary-{run_id}-checkout",
-            ),
-        ),
-        202,
-        "start checkout",
+    body, key = {"paymentIntentId": intent_id}, f"canary-{run_id}-checkout"
+    started = _request(
+        caller, targets.start_checkout, "POST", "/v1/checkouts", 202, body=body, idempotency_key=key
     )
     tracking_id = str(started["trackingId"])
     deadline = clock() + wait_seconds
@@ -237,12 +216,9 @@ def checkout_smoke_test(
         if clock() >= deadline:
             raise CanaryFailed(f"checkout {tracking_id} still {status} after {wait_seconds:g} s")
         sleep(0.5)
-        checkout = _answer(
-            caller.call(targets.get_checkout, api_event("GET", f"/v1/checkouts/{tracking_id}")),
-            200,
-            "get checkout",
+        status = str(
+            _request(caller, targets.get_checkout, "GET", f"/v1/checkouts/{tracking_id}", 200).get("status")
         )
-        status = str(checkout.get("status"))
     if status != "SUCCEEDED":
         raise CanaryFailed(f"checkout {tracking_id} ended {status}")
     _void(caller, targets, intent_id, run_id)
