@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,7 @@ class RunningStack:
     api: Api
     aws_endpoint: str
     gateway_url: str
-    output: list[str]
+    output: Iterable[str]
 
     def aws(self, service: str) -> Any:
         import boto3  # noqa: PLC0415

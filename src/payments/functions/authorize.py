@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from payments import bootstrap
 from payments.adapters import emf_metrics
 from payments.domain.errors import CardDeclined, FraudSuspected, PaymentsError
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import AuthorizeBody, intent_body
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 
@@ -21,6 +23,7 @@ def _command(event: http.Event) -> AuthorizeIntent:
     )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         command = _command(event)
@@ -29,6 +32,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
 
     def work() -> http.Response:
         stage = bootstrap.settings().stage
+        started = time.perf_counter()
         try:
             intent = authorize_intent(
                 command,
@@ -40,6 +44,8 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         except (CardDeclined, FraudSuspected):
             emf_metrics.record_authorization(declined=True, stage=stage)
             raise
+        finally:
+            emf_metrics.record_authorize_latency((time.perf_counter() - started) * 1000, stage=stage)
         emf_metrics.record_authorization(declined=False, stage=stage)
         return http.respond(200, intent_body(intent))
 

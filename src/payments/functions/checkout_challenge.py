@@ -6,10 +6,12 @@ from typing import Any
 
 from payments import bootstrap
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import ChallengeBody
 from payments.service.checkout import answer_challenge
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         tracking_id = http.path_parameter(event, "trackingId")

@@ -13,17 +13,20 @@ from payments.adapters import emf_metrics
 from payments.adapters.event_topic import event_body
 from payments.domain.errors import CardDeclined
 from payments.domain.events import event_for
+from payments.functions.observability import observed
 from payments.service import checkout, receipts
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.ledger import post_hold_ahead
 
 
+@observed
 def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return checkout.validate_for_checkout(
         event["paymentIntentId"], intents=bootstrap.intent_repository(), clock=bootstrap.now
     )
 
 
+@observed
 def step_up(event: dict[str, Any], context: Any) -> None:
     """Waits on a task token: the challenge endpoint answers it (SendTaskSuccess / SendTaskFailure)."""
     checkout.require_step_up(
@@ -31,6 +34,7 @@ def step_up(event: dict[str, Any], context: Any) -> None:
     )
 
 
+@observed
 def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The fraud check blocked the payment: a decline like the issuer's, and counted as one."""
     checkout.decline_checkout(
@@ -42,10 +46,13 @@ def decline(event: dict[str, Any], context: Any) -> dict[str, Any]:
         checkouts=bootstrap.checkout_repository(),
         clock=bootstrap.now,
     )
-    emf_metrics.record_authorization(declined=True, stage=bootstrap.settings().stage)
+    stage = bootstrap.settings().stage
+    emf_metrics.record_authorization(declined=True, stage=stage)
+    emf_metrics.record_checkout_outcome("DECLINED", stage=stage)
     return {"code": event["code"]}
 
 
+@observed
 def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The gateway authorization; its answer carries the AUTHORIZED event as recorded, which the
     PublishEvent state sends as is (the very body the transactions stream publishes)."""
@@ -76,21 +83,28 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+@observed
 def record_ledger(event: dict[str, Any], context: Any) -> dict[str, Any]:
     intent = bootstrap.intent_repository().get(event["paymentIntentId"], consistent=True)
     posted = post_hold_ahead(intent, ledger=bootstrap.ledger(), clock=bootstrap.now)
     return {"holdPosted": posted}
 
 
-def _count_if_fault(error: dict[str, Any]) -> None:
+def _count_failure(error: dict[str, Any]) -> None:
+    """A checkout ending in failure: DECLINED when the card was, else FAILED; a fault also counts as
+    a checkout error (what the rollback alarm watches)."""
+    stage = bootstrap.settings().stage
+    declined = error.get("Error") == "CardDeclined"
+    emf_metrics.record_checkout_outcome("DECLINED" if declined else "FAILED", stage=stage)
     if checkout.is_unexpected_failure(error):
-        emf_metrics.record_checkout_error(stage=bootstrap.settings().stage)
+        emf_metrics.record_checkout_error(stage=stage)
 
 
+@observed
 def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     error = event.get("error") or {}
     code, message = checkout.failure_from(error)
-    _count_if_fault(error)
+    _count_failure(error)
     return checkout.compensate(
         event["paymentIntentId"],
         event["trackingId"],
@@ -105,6 +119,7 @@ def compensate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
+@observed
 def send_receipt(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return receipts.send_payment_receipt(
         event["paymentIntentId"],
@@ -115,6 +130,7 @@ def send_receipt(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
 
+@observed
 def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
     key = checkout.write_audit(
         event["trackingId"],
@@ -123,12 +139,15 @@ def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
         archive=bootstrap.audit_archive(),
         clock=bootstrap.now,
     )
+    # The audit record is the workflow's last step: the checkout has succeeded.
+    emf_metrics.record_checkout_outcome("SUCCEEDED", stage=bootstrap.settings().stage)
     return {"auditKey": key}
 
 
+@observed
 def record_failure(event: dict[str, Any], context: Any) -> None:
     """The intent was not fit for a checkout (unknown, not PENDING, expired): nothing to undo."""
     error = event.get("error") or {}
     code, message = checkout.failure_from(error)
     bootstrap.checkout_repository().record_failure(event["trackingId"], code, message)
-    _count_if_fault(error)
+    _count_failure(error)

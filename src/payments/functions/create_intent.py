@@ -10,6 +10,7 @@ from payments.domain.errors import PaymentsError
 from payments.domain.intents import CaptureMethod
 from payments.domain.money import Money
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import CreateIntentBody, intent_body
 from payments.service.intents import CreateIntent, create_intent
 
@@ -29,6 +30,7 @@ def _command(event: http.Event) -> CreateIntent:
     )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         command = _command(event)  # a request refused here writes nothing, not even an idempotency record

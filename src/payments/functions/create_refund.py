@@ -8,10 +8,12 @@ from typing import Any
 from payments import bootstrap
 from payments.domain.errors import PaymentsError
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import RefundBody, refund_body
 from payments.service.movements import RefundIntent, refund_intent
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         body = http.parse(RefundBody, http.json_body(event))

@@ -8,6 +8,7 @@ from typing import Any, Final
 from payments import bootstrap
 from payments.domain.errors import InvalidRequest, PaymentsError
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import refund_batch_body
 from payments.service.refund_batches import import_refund_file
 
@@ -15,6 +16,7 @@ from payments.service.refund_batches import import_refund_file
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     """With an Idempotency-Key, a retried upload answers the first batch instead of starting another
     (which would refund its rows again, as far as anything is left to refund). A body refused before

@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from payments import bootstrap
+from payments.functions.observability import observed
 from payments.service import canary
 
 # A checkout normally ends in a couple of seconds; this is well inside the hook function's timeout.
 CHECKOUT_WAIT_SECONDS = 60.0
 
 
+@observed
 def before_allow_traffic(event: dict[str, Any], context: Any) -> dict[str, str]:
     hook = canary.HookEvent.parse(event)
     return canary.run_hook(
@@ -28,6 +30,7 @@ def before_allow_traffic(event: dict[str, Any], context: Any) -> dict[str, str]:
     )
 
 
+@observed
 def after_allow_traffic(event: dict[str, Any], context: Any) -> dict[str, str]:
     hook = canary.HookEvent.parse(event)
     return canary.run_hook(

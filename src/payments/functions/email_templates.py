@@ -11,12 +11,9 @@ import json
 from typing import Any
 from urllib.request import Request, urlopen
 
-from aws_lambda_powertools import Logger
-
 from payments import bootstrap
 from payments.adapters.ses_templates import delete_email_templates, publish_email_templates
-
-logger = Logger()
+from payments.functions.observability import logger, observed
 
 
 def _respond(event: dict[str, Any], *, status: str, reason: str, data: dict[str, Any]) -> None:
@@ -36,6 +33,7 @@ def _respond(event: dict[str, Any], *, status: str, reason: str, data: dict[str,
         response.read()
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     stage = str(event["ResourceProperties"]["Stage"])
     ses = bootstrap.ses()

@@ -10,6 +10,7 @@ from typing import Any
 
 from payments import bootstrap
 from payments.adapters.dynamodb_items import transaction_from_item
+from payments.functions.observability import observed
 from payments.service.events import publish_movement
 
 
@@ -24,6 +25,7 @@ def _publish(record: Any) -> None:
     )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 (cold start)
         BatchProcessor,

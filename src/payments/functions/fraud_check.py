@@ -6,9 +6,11 @@ from typing import Any
 
 from payments import bootstrap
 from payments.adapters.fraud_client import assessment_to_payload, signals_from_payload
+from payments.functions.observability import observed
 from payments.service.fraud import screen
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     assessment = screen(
         signals_from_payload(event),

@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from payments import bootstrap
+from payments.functions.observability import observed
 from payments.service.fraud import remember_approval
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     counted = sum(
         remember_approval(json.loads(record["Sns"]["Message"]), history=bootstrap.approval_history())

@@ -10,9 +10,11 @@ from payments import bootstrap
 from payments.domain import webhooks
 from payments.domain.errors import InvalidRequest
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.service.webhooks import handle_gateway_event, parse_event
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         raw = http.raw_body(event)

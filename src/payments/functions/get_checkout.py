@@ -6,9 +6,11 @@ from typing import Any
 
 from payments import bootstrap
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.service.checkout import checkout_view
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         view = checkout_view(

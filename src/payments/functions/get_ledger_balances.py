@@ -6,10 +6,12 @@ from typing import Any
 
 from payments import bootstrap
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import balance_body
 from payments.service.ledger import trial_balance
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         balances = trial_balance(ledger=bootstrap.ledger())

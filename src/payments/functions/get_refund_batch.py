@@ -6,9 +6,11 @@ from typing import Any
 
 from payments import bootstrap
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import refund_batch_body
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         batch = bootstrap.refund_batches().get(http.path_parameter(event, "batchId"))

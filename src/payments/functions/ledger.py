@@ -11,9 +11,11 @@ from typing import Any
 
 from payments import bootstrap
 from payments.adapters.event_topic import event_from_body
+from payments.functions.observability import observed
 from payments.service.ledger import post_event
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     posted = sum(
         post_event(event_from_body(json.loads(record["Sns"]["Message"])), ledger=bootstrap.ledger())

@@ -7,6 +7,7 @@ from typing import Any
 from payments import bootstrap
 from payments.domain.errors import InvalidRequest
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import intent_body
 from payments.service.intents import list_customer_intents
 
@@ -22,6 +23,7 @@ def page_limit(raw: str | None) -> int:
     return int(raw)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         page = list_customer_intents(

@@ -8,8 +8,10 @@ from payments import bootstrap
 from payments.domain.errors import InvalidRequest
 from payments.functions import http
 from payments.functions.list_customer_intents import page_limit
+from payments.functions.observability import observed
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         payment_intent_id = http.query_parameter(event, "paymentIntentId")

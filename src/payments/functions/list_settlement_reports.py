@@ -7,6 +7,7 @@ from typing import Any
 from payments import bootstrap
 from payments.functions import http
 from payments.functions.list_customer_intents import page_limit
+from payments.functions.observability import observed
 
 REPORT_FIELDS = (
     "settlementKey",
@@ -22,6 +23,7 @@ REPORT_FIELDS = (
 )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         page = bootstrap.settlement_reports().newest(

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 from payments import bootstrap
+from payments.functions.observability import observed
 
 
 def chat_message(alert: dict[str, Any], *, icon: str = ":rotating_light:") -> dict[str, Any]:
@@ -39,10 +40,12 @@ def post_each(event: dict[str, Any], url: str, *, icon: str) -> dict[str, int]:
     return {"posted": posted}
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     return post_each(event, bootstrap.settings().ops_webhook_url, icon=":rotating_light:")
 
 
+@observed
 def customer_success_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     """customer-success: the same chat post, to customer success's channel."""
     return post_each(event, bootstrap.settings().customer_success_webhook_url, icon=":email:")

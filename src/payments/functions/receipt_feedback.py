@@ -12,9 +12,11 @@ from typing import Any
 
 from payments import bootstrap
 from payments.domain.receipts import parse_feedback
+from payments.functions.observability import observed
 from payments.service.receipts import record_feedback
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results = [
         record_feedback(

@@ -6,9 +6,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from payments import bootstrap
+from payments.functions.observability import observed
 from payments.service.refund_batches import queue_refund_file
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     queued = 0
     for record in event.get("Records", []):

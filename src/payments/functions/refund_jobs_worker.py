@@ -9,7 +9,9 @@ import json
 from typing import Any
 
 from payments import bootstrap
+from payments.adapters import emf_metrics
 from payments.adapters.sqs_refund_jobs import row_from_body
+from payments.functions.observability import observed
 from payments.service.refund_batches import run_refund_job
 
 
@@ -27,6 +29,7 @@ def _run(record: Any) -> None:
     )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 (cold start)
         SqsFifoPartialProcessor,
@@ -34,6 +37,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    return dict(
+    response: dict[str, Any] = dict(
         process_partial_response(event=event, record_handler=_run, processor=processor, context=context)
     )
+    finished = len(event.get("Records", [])) - len(response.get("batchItemFailures") or [])
+    emf_metrics.record_refunds_processed(finished, stage=bootstrap.settings().stage)
+    return response

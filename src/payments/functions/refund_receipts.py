@@ -11,6 +11,7 @@ import json
 from typing import Any, Final
 
 from payments import bootstrap
+from payments.functions.observability import observed
 from payments.service.receipts import send_refund_receipt, wants_refund_receipt
 
 KEPT_FOR_SECONDS: Final = 7 * 24 * 3600  # longer than SNS and Lambda ever retry one delivery
@@ -52,6 +53,7 @@ def _send_once() -> Any:
     )
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     results = []
     for record in event.get("Records", []):

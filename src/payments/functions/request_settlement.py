@@ -13,8 +13,10 @@ import uuid
 from typing import Any
 
 from payments import bootstrap
+from payments.functions.observability import observed
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = bootstrap.settings()
     delivered = bootstrap.settlement_gateway().settlement_file(

@@ -11,9 +11,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from payments import bootstrap
+from payments.functions.observability import observed
 from payments.service.settlements import reconcile_settlement_file
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
         "reports": [

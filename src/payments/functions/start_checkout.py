@@ -7,10 +7,12 @@ from typing import Any
 from payments import bootstrap
 from payments.domain.errors import PaymentsError
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import StartCheckoutBody
 from payments.service.checkout import StartCheckout, start_checkout
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         body = http.parse(StartCheckoutBody, http.json_body(event))

@@ -7,10 +7,12 @@ from typing import Any
 from payments import bootstrap
 from payments.domain.errors import PaymentsError
 from payments.functions import http
+from payments.functions.observability import observed
 from payments.functions.schemas import intent_body
 from payments.service.movements import void_intent
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         payment_intent_id = http.path_parameter(event, "paymentIntentId")

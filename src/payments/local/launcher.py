@@ -12,11 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _URL_LINE = re.compile(r"\s+(API|AWS|Gateway):\s+(http://\S+)")
+
+
+OUTPUT_LINES_KEPT = 50_000  # a benchmark's stack logs for hours: memory must not grow with it
 
 
 class LaunchError(RuntimeError):
@@ -27,7 +31,8 @@ class LaunchError(RuntimeError):
 class LaunchedStack:
     process: subprocess.Popen[str]
     urls: dict[str, str]
-    output: list[str] = field(default_factory=list)
+    # What it printed: the start-up, then its log lines (one per invocation), the latest kept.
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES_KEPT))
 
     @property
     def api(self) -> str:
@@ -83,7 +88,7 @@ def launch(
     return stack
 
 
-def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+def _drain(process: subprocess.Popen[str], output: deque[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
         output.append(line)
