@@ -355,6 +355,7 @@ REVIEWED_TYPES = {
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Stage",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
     "AWS::CodeDeploy::Application",
     "AWS::CodeDeploy::DeploymentGroup",
     "AWS::DynamoDB::Table",
@@ -405,6 +406,11 @@ NAMED_TYPES = {
         "AlarmName",
         "cloudwatch:PutMetricAlarm",
         "cloudwatch:{region}:{account}:alarm:{name}",
+    ),
+    "AWS::CloudWatch::Dashboard": (
+        "DashboardName",
+        "cloudwatch:PutDashboard",
+        "cloudwatch::{account}:dashboard/{name}",
     ),
     # Secrets Manager appends six characters to the name.
     "AWS::SecretsManager::Secret": (

@@ -1116,3 +1116,68 @@ def test_every_log_group_is_encrypted_with_the_data_key(template: dict[str, Any]
     (logs,) = [s for s in statements if s["Sid"] == "LogsEncryptLogGroups"]
     # Only for log groups of this account and region.
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+
+
+def test_every_dead_letter_queue_pages_when_anything_waits_in_it(template: dict[str, Any]) -> None:
+    queues = {
+        logical_id
+        for logical_id, resource in _resources(template, "AWS::SQS::Queue").items()
+        if "dlq" in json.dumps(resource["Properties"]["QueueName"])
+    }
+    watched = {
+        props["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for props in (res["Properties"] for res in _resources(template, "AWS::CloudWatch::Alarm").values())
+        if props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert len(queues) == 4
+    assert watched == queues
+
+
+def test_background_functions_errors_and_throttles_page(template: dict[str, Any]) -> None:
+    """Every function a stream, topic, queue, file or schedule drives (the alert posters aside: their
+    failures land in a DLQ that pages) is in the errors and the throttles alarms."""
+    posters = {"OpsAlertsFunction", "CustomerSuccessFunction"}
+    background = {
+        logical_id
+        for logical_id, resource in _resources(template, "AWS::Serverless::Function").items()
+        if any(
+            event["Type"] in {"SNS", "S3", "SQS", "DynamoDB", "Schedule"}
+            for event in resource["Properties"].get("Events", {}).values()
+        )
+    } - posters
+    for alarm in ("BackgroundErrorsAlarm", "BackgroundThrottlesAlarm"):
+        metrics = template["Resources"][alarm]["Properties"]["Metrics"]
+        named = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in metrics if "MetricStat" in m
+        }
+        assert named == background, alarm
+        assert len(metrics) <= 11  # CloudWatch takes at most 10 metrics and an expression per alarm
+
+
+def test_the_dashboard_shows_every_business_metric_the_code_emits(template: dict[str, Any]) -> None:
+    import re  # noqa: PLC0415
+
+    from payments.local.stack import Template  # noqa: PLC0415
+
+    emitted = set(re.findall(r'_emit\("(\w+)"', (ROOT / "src/payments/adapters/emf_metrics.py").read_text()))
+    stack = Template.load(TEMPLATE_PATH, stack_name="payments", parameters={"GatewayWebhookSecret": ""})
+    body = json.loads(
+        stack.resolve(template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"])
+    )
+    shown = {
+        metric[1]
+        for widget in body["widgets"]
+        for metric in widget["properties"].get("metrics", [])
+        if isinstance(metric, list) and metric[0] == "Payments"
+    }
+    assert len(emitted) == 5
+    assert emitted | {"ApiServerErrors", "ApiLatency"} == shown
+    # The errors, throttles and p99 of every function, found by name, whatever functions are added.
+    searches = [
+        metric["expression"]
+        for widget in body["widgets"]
+        for metric in widget["properties"].get("metrics", [])
+        if isinstance(metric, dict)
+    ]
+    assert [expression.split('"')[1] for expression in searches] == ["Errors", "Throttles", "Duration"]
+    assert all("payments dev" in expression for expression in searches)  # this stage's functions

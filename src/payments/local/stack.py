@@ -192,13 +192,14 @@ class Template:
             ("AWS::SNS::Topic", "TopicArn"): f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{resource_name}",
             ("AWS::SNS::Topic", "TopicName"): resource_name,
             ("AWS::S3::Bucket", "Arn"): f"arn:aws:s3:::{resource_name}",
-            ("AWS::Serverless::StateMachine", "Arn"): self.physical_id(logical_id),
             ("AWS::Serverless::StateMachine", "Name"): resource_name,
             ("AWS::SQS::Queue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resource_name}",
             ("AWS::SQS::Queue", "QueueName"): resource_name,
         }
         if (kind, name) in known:
             return known[(kind, name)]
+        if (kind, name) == ("AWS::Serverless::StateMachine", "Arn"):
+            return self.physical_id(logical_id)
         raise StackError(f"attribute {logical_id}.{name} is not known before it is created")
 
     # -- intrinsic functions --------------------------------------------------------------------
@@ -376,6 +377,7 @@ class StackBuilder:
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::Logs::MetricFilter": self._metric_filter,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::SES::EmailIdentity": self._ses_identity,
             "AWS::SES::ConfigurationSet": self._ses_configuration_set,
@@ -765,6 +767,13 @@ class StackBuilder:
             ],
         )
 
+    def _dashboard(self, logical_id: str, resource: dict[str, Any]) -> None:
+        properties = self._properties(resource)
+        self._client("cloudwatch").put_dashboard(
+            DashboardName=properties.get("DashboardName", self.template.name(logical_id)),
+            DashboardBody=properties["DashboardBody"],
+        )
+
     def _alarm(self, logical_id: str, resource: dict[str, Any]) -> None:
         properties = self._properties(resource)
         request = {
@@ -783,6 +792,7 @@ class StackBuilder:
                 "TreatMissingData",
                 "AlarmActions",
                 "Dimensions",
+                "Metrics",
             )
             if key in properties
         }
