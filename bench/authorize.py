@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from payments.local.launcher import launch
+from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,12 +97,13 @@ def run(base_url: str, intent_ids: list[str], concurrency: int) -> dict[str, Any
             server.append(server_ms)
             errors += status != 200
             done += 1
-            if done % 100 == 0:
-                print(f"  concurrency {concurrency}: {done}/{len(intent_ids)}", file=sys.stderr, flush=True)
+            progress.update(done)
 
+    progress = Progress(f"  concurrency {concurrency}", len(intent_ids))
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(authorize, intent_ids))
+    progress.finish()
     wall = time.perf_counter() - started
     return {
         "concurrency": concurrency,

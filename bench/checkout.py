@@ -22,6 +22,7 @@ from typing import Any
 from authorize import Client, create_intents
 from emulator import emulator_client
 from payments.local.launcher import LaunchedStack, launch
+from payments.progress import Progress
 from prices import LIST_PRICES_USD, dynamodb_units
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,13 +111,14 @@ def main() -> None:
         intent_ids = create_intents(stack.api, args.checkouts, receiptEmail=RECEIPT_EMAIL)
         latencies, tracking_ids, polls = [], [], 0
         before = api_calls(client)
-        for done, intent_id in enumerate(intent_ids, start=1):
+        progress = Progress("  checkouts", len(intent_ids))
+        for intent_id in intent_ids:
             seconds, tracking_id, gets = run_checkout(client, intent_id)
             latencies.append(seconds)
             tracking_ids.append(tracking_id)
             polls += gets
-            if done % 25 == 0:
-                print(f"  {done}/{len(intent_ids)} checkouts", file=sys.stderr, flush=True)
+            progress.advance()
+        progress.finish()
         counted = delta(api_calls(client), before)
         per_get = _calls_per_get(client, tracking_ids[0])
         state_transitions = transitions(stack, tracking_ids[:50])

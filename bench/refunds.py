@@ -28,6 +28,7 @@ from payments.adapters.gateway_client import HttpGateway
 from payments.domain.intents import PaymentIntent
 from payments.domain.money import Money
 from payments.local.launcher import LaunchedStack, LaunchError, launch
+from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 AMOUNT = 10_000  # minor units captured per payment
@@ -112,12 +113,12 @@ def main() -> None:
         answer = post_file(f"{stack.api}/v1/refund-batches", body)
         batch_id = answer["batchId"]
         accepted = time.perf_counter() - started
+        progress = Progress("  settled", int(answer["total"]))
         while True:
             _, batch, _ = client.call("GET", f"/v1/refund-batches/{batch_id}")
-            done = batch["total"] - batch["pending"]
-            rate = done / (time.perf_counter() - started)
-            print(f"  {done}/{batch['total']} settled, {rate:.0f} refunds/s", file=sys.stderr, flush=True)
+            progress.update(batch["total"] - batch["pending"])
             if batch["pending"] == 0:
+                progress.finish()
                 break
             time.sleep(2)
         seconds = time.perf_counter() - started

@@ -21,7 +21,9 @@ def _local_up(args: argparse.Namespace) -> int:
     parameters = dict(item.split("=", 1) for item in args.parameter)
     # `kill -USR1 <pid>` prints every thread's stack: what a stuck local stack is waiting on.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    stack = LocalStack(host=args.host, port=args.port, parameters=parameters, progress=progress)
+    stack = LocalStack(
+        host=args.host, port=args.port, parameters=parameters, progress=progress, progress_out=sys.stderr
+    )
     try:
         stack.start()
     except OSError as error:

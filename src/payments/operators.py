@@ -20,7 +20,8 @@ from typing import Any, TextIO
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
-BAR_WIDTH = 30
+from payments.progress import Progress
+
 REDRIVE_BATCH = 10
 
 
@@ -31,16 +32,6 @@ def _call(url: str, *, data: bytes | None = None, headers: dict[str, str] | None
             return response.status, json.loads(response.read() or b"null")
     except HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def progress_line(batch: dict[str, Any]) -> str:
-    total = max(1, int(batch["total"]))
-    done = int(batch["total"]) - int(batch["pending"])
-    filled = BAR_WIDTH * done // total
-    return (
-        f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{batch['total']} settled"
-        f" (succeeded {batch['succeeded']}, failed {batch['failed']}, dead-lettered {batch['deadLettered']})"
-    )
 
 
 def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_seconds: float = 0.5) -> int:
@@ -56,14 +47,16 @@ def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_secon
     print(f"batch {batch_id}: {answer['total']} rows, {len(answer['errors'])} refused at import", file=out)
     for error in answer["errors"]:
         print(f"  line {error['line']}: {error['message']}", file=out)
-    interactive = out.isatty()
+    progress = Progress("settled", int(answer["total"]), out=out)
     while True:
         _, batch = _call(f"{api}/v1/refund-batches/{batch_id}")
-        line = progress_line(batch)
-        print(f"\r{line}" if interactive else line, end="" if interactive else "\n", file=out, flush=True)
+        detail = (
+            f"(succeeded {batch['succeeded']}, failed {batch['failed']},"
+            f" dead-lettered {batch['deadLettered']})"
+        )
+        progress.update(int(batch["total"]) - int(batch["pending"]), detail)
         if batch["pending"] == 0:
-            if interactive:
-                print(file=out)
+            progress.finish(detail)
             break
         time.sleep(poll_seconds)
     if batch["deadLettered"]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from payments.local.custom_resources import create_custom_resource
 from payments.local.emulator import Emulator
@@ -24,6 +24,7 @@ from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
 from payments.local.mailbox import sent_emails
 from payments.local.stack import Deployed, StackBuilder, Template
+from payments.progress import Progress
 
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
@@ -48,6 +49,7 @@ class LocalStack:
     gateway_stall_seconds: float = 1.5
     parameters: Mapping[str, str] = field(default_factory=dict)  # template parameter overrides
     progress: Callable[[str], None] = lambda _message: None
+    progress_out: TextIO | None = None  # where to draw the resources' progress bar (none if None)
 
     def __post_init__(self) -> None:
         self.invoker = LocalLambda()
@@ -113,7 +115,15 @@ class LocalStack:
                 **self.parameters,
             },
         )
-        self.deployed = StackBuilder(template, self._client, template_dir=self.template_path.parent).build()
+        builder = StackBuilder(template, self._client, template_dir=self.template_path.parent)
+        if self.progress_out is None:
+            self.deployed = builder.build()
+        else:
+            bar = Progress(
+                "  .. resources", len(template.resources), out=self.progress_out, every_seconds=2.0
+            )
+            self.deployed = builder.build(on_created=lambda done, _total, _id: bar.update(done))
+            bar.finish()
         for spec in self.deployed.functions:
             self.invoker.register(spec)
         self.invoker.dead_letter_sink = self._dead_letter

@@ -395,7 +395,10 @@ class StackBuilder:
         kind = str(resource["Type"])
         return CUSTOM_RESOURCE if kind.startswith("Custom::") else kind
 
-    def build(self) -> Deployed:
+    def build(
+        self, on_created: Callable[[int, int, str], None] = lambda _done, _total, _id: None
+    ) -> Deployed:
+        """Create every resource, in dependency order; `on_created(done, total, logical_id)` after each."""
         unknown = {
             f"{logical_id} ({resource['Type']})"
             for logical_id, resource in self.template.resources.items()
@@ -404,13 +407,13 @@ class StackBuilder:
         if unknown:
             raise StackError(f"the local runtime cannot create: {', '.join(sorted(unknown))}")
         order = list(self._creators)
-        for logical_id, resource in sorted(
-            self.template.resources.items(), key=lambda item: order.index(self._kind(item[1]))
-        ):
+        resources = sorted(self.template.resources.items(), key=lambda item: order.index(self._kind(item[1])))
+        for done, (logical_id, resource) in enumerate(resources, start=1):
             if "Condition" in resource and not self.template.condition(resource["Condition"]):
                 continue
             self._creators[self._kind(resource)](logical_id, resource)
             self.deployed.resources[logical_id] = self.template.physical_id(logical_id)
+            on_created(done, len(resources), logical_id)
         self._http_api_routes()
         return self.deployed
 
