@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 # The template scanner lives apart: checkov pins its own boto3, which would clash with ours.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# Debian's Chromium, which the console's end-to-end tests drive headless (through Playwright).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST := $(BIN)/pytest
 PORT ?= 8080
 
-.PHONY: run test unit integration e2e lint scan format bench demo venv clean
+.PHONY: run test unit integration e2e lint scan format bench demo venv browser clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is needed (python3.12 preferred)"; exit 1; }
@@ -26,6 +29,13 @@ $(SCAN_STAMP): requirements-scan.lock
 	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.lock
 	@touch $@
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser tests need Chromium at $(CHROMIUM) (Debian's chromium)"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
 run: venv ## bring the whole stack up on this machine (Ctrl-C stops it)
 	$(BIN)/payments local up --port $(PORT)
 
@@ -37,7 +47,7 @@ unit: venv ## UNIT_FLAGS="--cov=payments" adds coverage (CodeBuild does)
 integration: venv
 	$(PYTEST) tests/integration -q
 
-e2e: venv
+e2e: venv browser ## includes the console's tests in headless Chromium; screenshots in artifacts/
 	$(PYTEST) tests/e2e -q
 
 lint: venv

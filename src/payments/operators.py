@@ -79,7 +79,7 @@ def _source_of(sqs: Any, dlq_url: str) -> str:
     arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
     if len(sources) != 1:
-        raise SystemExit(f"{arn} is the dead-letter queue of {len(sources)} queues; expected one")
+        raise LookupError(f"{arn} is the dead-letter queue of {len(sources)} queues; expected one")
     return str(sources[0])
 
 
@@ -97,10 +97,10 @@ def dlq_show(queue: str, *, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
-    """Move every message back to its queue: sent first, then deleted, so none is lost in between (a
-    crash in between leaves a copy in both, which the worker's idempotency absorbs)."""
-    sqs = _sqs()
+def redrive_messages(sqs: Any, queue: str) -> tuple[int, str]:
+    """Move every message of the dead-letter queue `queue` back to its source queue: sent first, then
+    deleted, so none is lost in between (a crash in between leaves a copy in both, which the worker's
+    idempotency absorbs). (messages moved, the source queue's name)."""
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     target = _source_of(sqs, url)
     moved = 0
@@ -121,7 +121,16 @@ def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
             sqs.send_message(**send)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
-    print(f"moved {moved} message(s) from {queue} back to {target.rsplit('/', 1)[-1]}", file=out)
+    return moved, str(target).rsplit("/", 1)[-1]
+
+
+def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
+    try:
+        moved, target = redrive_messages(_sqs(), queue)
+    except LookupError as error:
+        print(f"payments dlq redrive: {error}", file=sys.stderr)
+        return 1
+    print(f"moved {moved} message(s) from {queue} back to {target}", file=out)
     return 0
 
 

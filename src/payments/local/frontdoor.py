@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -122,6 +123,23 @@ def build_event(
     return event
 
 
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+def static_file(directory: Path, relative: str) -> tuple[int, dict[str, str], bytes]:
+    """A file of `directory` (index.html for the directory itself); nothing outside it."""
+    name = relative.strip("/") or "index.html"
+    path = (directory / name).resolve()
+    if not path.is_relative_to(directory.resolve()) or not path.is_file() or path.suffix not in STATIC_TYPES:
+        return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+    return 200, {"content-type": STATIC_TYPES[path.suffix], "cache-control": "no-cache"}, path.read_bytes()
+
+
 def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     """Payload 2.0 response rules: a dict with statusCode is used as is; anything else is JSON 200."""
     if isinstance(result, dict) and "statusCode" in result:
@@ -144,8 +162,10 @@ class FrontDoor:
         port: int = 8080,
         api_id: str = "local",
         local_endpoints: Mapping[str, LocalEndpoint] | None = None,
+        static: Mapping[str, Path] | None = None,
     ) -> None:
         self.invoker = invoker
+        self.static = dict(static or {})  # URL prefix (e.g. /console) -> a directory of files
         self.routes = [CompiledRoute(route) for route in routes]
         self.api_id = api_id
         self.local_endpoints = dict(local_endpoints or {})
@@ -177,6 +197,9 @@ class FrontDoor:
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         path = parts.path
+        for prefix, directory in self.static.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return static_file(directory, path.removeprefix(prefix))
         endpoint = self.local_endpoints.get(path) or next(
             (
                 handler

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from payments.local.console_api import checkout_execution
 from payments.local.custom_resources import create_custom_resource
 from payments.local.emulator import Emulator
 from payments.local.event_sources import QueuePoller, StreamPoller, queue_depths
@@ -24,11 +25,14 @@ from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
 from payments.local.mailbox import sent_emails
 from payments.local.stack import Deployed, StackBuilder, Template
+from payments.operators import redrive_messages
 from payments.progress import Progress
 
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
 STAGE = "local"
+# The operator console: static files that call the API (and /_local), served at /console.
+CONSOLE_DIRECTORY = Path(__file__).resolve().parents[1] / "console"
 SETTLEMENT_REQUEST_FUNCTION = f"payments-request-settlement-{STAGE}"
 
 
@@ -100,7 +104,12 @@ class LocalStack:
         # The front door binds first (answering 503 on /healthz), so its URL can be handed to the
         # stack: the ops chat webhook is its /_local/notifications sink.
         self.front_door = FrontDoor(
-            self.invoker, [], host=self.host, port=self.port, local_endpoints=self._local_endpoints()
+            self.invoker,
+            [],
+            host=self.host,
+            port=self.port,
+            local_endpoints=self._local_endpoints(),
+            static={"/console": CONSOLE_DIRECTORY},
         )
         self.progress(f"creating the resources of {self.template_path.name}")
         template = Template.load(
@@ -245,6 +254,8 @@ class LocalStack:
             "/healthz": healthz,
             "/_local/event-sources": event_sources,
             "/_local/queues": queues,
+            "/_local/queues/redrive": self._redrive,
+            "/_local/executions/": self._execution,
             "/_local/settlements/emit": self._emit_settlement,
             "/_local/api-calls": api_calls,
             "/_local/functions": functions,
@@ -252,6 +263,30 @@ class LocalStack:
             "/_local/emails": emails,
             "/_local/notifications": notifications,
         }
+
+    def _redrive(self, request: LocalRequest) -> tuple[int, Any]:
+        """POST {"queue": "<dead-letter queue>"}: its messages back to the queue they came from."""
+        if request.method != "POST":
+            return 405, {"error": {"code": "method_not_allowed", "message": "POST to redrive"}}
+        queue = str(json.loads(request.body or b"{}").get("queue", ""))
+        try:
+            moved, target = redrive_messages(self._client("sqs"), queue)
+        except (LookupError, self._client("sqs").exceptions.QueueDoesNotExist) as error:
+            return 409, {"error": {"code": "invalid_request", "message": str(error)}}
+        return 200, {"queue": queue, "movedTo": target, "moved": moved}
+
+    def _execution(self, request: LocalRequest) -> tuple[int, Any]:
+        """GET /_local/executions/<trackingId>: the checkout's execution drawn on its workflow."""
+        tracking_id = request.path.rsplit("/", 1)[-1]
+        try:
+            return 200, checkout_execution(
+                tracking_id,
+                dynamodb=self._client("dynamodb"),
+                stepfunctions=self._client("stepfunctions"),
+                checkouts_table=self.deployed.resources["CheckoutsTable"],
+            )
+        except LookupError as error:
+            return 404, {"error": {"code": "not_found", "message": str(error)}}
 
     def _emit_settlement(self, request: LocalRequest) -> tuple[int, Any]:
         """What the hourly schedule does, now: the gateway delivers its settlement file."""

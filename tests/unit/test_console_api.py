@@ -1,0 +1,105 @@
+"""A checkout's execution drawn on its workflow: each state's outcome read from the execution history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payments.local.console_api import execution_view
+
+DEFINITION = {
+    "StartAt": "Validate",
+    "States": {
+        "Validate": {
+            "Type": "Task",
+            "Next": "Route",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+        },
+        "Route": {"Type": "Choice", "Choices": [{"Next": "StepUp"}], "Default": "Both"},
+        "StepUp": {"Type": "Task", "Next": "Both"},
+        "Both": {
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "Authorize", "States": {"Authorize": {"Type": "Task", "End": True}}},
+                {"StartAt": "Ledger", "States": {"Ledger": {"Type": "Task", "End": True}}},
+            ],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Compensate"}],
+            "Next": "Done",
+        },
+        "Compensate": {"Type": "Task", "Next": "Failed"},
+        "Done": {"Type": "Succeed"},
+        "Failed": {"Type": "Fail"},
+    },
+}
+
+
+class History:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def add(self, kind: str, name: str | None = None, previous: int | None = None) -> int:
+        event: dict[str, Any] = {"id": len(self.events) + 1, "type": kind}
+        if previous is not None:
+            event["previousEventId"] = previous
+        if name and kind.endswith("Entered"):
+            event["stateEnteredEventDetails"] = {"name": name}
+        if name and kind.endswith("Exited"):
+            event["stateExitedEventDetails"] = {"name": name}
+        self.events.append(event)
+        return int(event["id"])
+
+    def task(self, name: str, *, fail: bool = False) -> None:
+        entered = self.add("TaskStateEntered", name)
+        started = self.add("LambdaFunctionStarted", previous=entered)
+        if fail:
+            self.add("LambdaFunctionFailed", previous=started)
+        else:
+            self.add("LambdaFunctionSucceeded", previous=started)
+            self.add("TaskStateExited", name)
+
+
+def _outcomes(view: dict[str, Any]) -> dict[str, str]:
+    return {state["name"]: state["outcome"] for state in view["states"]}
+
+
+def test_a_declined_card_fails_its_branch_and_the_parallel_state_and_ends_in_the_fail_state() -> None:
+    history = History()
+    history.task("Validate")
+    history.add("ChoiceStateEntered", "Route")
+    history.add("ChoiceStateExited", "Route")
+    history.add("ParallelStateEntered", "Both")
+    history.task("Ledger")
+    history.task("Authorize", fail=True)  # the card was declined
+    history.add("ParallelStateExited", "Both")
+    history.task("Compensate")
+    history.add("FailStateEntered", "Failed")
+    view = execution_view(DEFINITION, history.events, "FAILED")
+    assert _outcomes(view) == {
+        "Validate": "succeeded",
+        "Route": "succeeded",
+        "StepUp": "not_reached",
+        "Both": "failed",
+        "Compensate": "succeeded",
+        "Done": "not_reached",
+        "Failed": "failed",
+    }
+    (both,) = [state for state in view["states"] if state["name"] == "Both"]
+    assert [[inner["outcome"] for inner in branch] for branch in both["branches"]] == [
+        ["failed"],
+        ["succeeded"],
+    ]
+    assert view["failedStates"] == ["Authorize", "Failed"]
+    assert both["next"] == ["Done", "Compensate"]
+
+
+def test_a_checkout_waiting_for_its_challenge_is_running_in_the_step_up_state() -> None:
+    history = History()
+    history.task("Validate")
+    history.add("ChoiceStateEntered", "Route")
+    history.add("ChoiceStateExited", "Route")
+    history.add("TaskStateEntered", "StepUp")  # waits on its task token
+    view = execution_view(DEFINITION, history.events, "RUNNING")
+    assert view["currentStates"] == ["StepUp"]
+    assert _outcomes(view)["StepUp"] == "running"
+    assert view["visited"] == ["Validate", "Route", "StepUp"]
+    (route,) = [state for state in view["states"] if state["name"] == "Route"]
+    assert route["next"] == ["StepUp", "Both"]
