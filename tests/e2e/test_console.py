@@ -34,7 +34,9 @@ CHROMIUM_ARGS = [
 def browser() -> Iterator[Browser]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # Debian's Chromium where `make browser` installed it, else the one Playwright installed.
+        executable = CHROMIUM if Path(CHROMIUM).exists() else None
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
