@@ -100,10 +100,14 @@ def test_a_step_up_challenge_is_answered_from_the_console(page: Page, api: Api) 
     page.click("[data-testid=start-checkout]")
     expect(page.locator("[data-testid=checkout-status]")).to_have_text("ACTION_REQUIRED")
     expect(page.locator("g[data-state=StepUp]")).to_have_attribute("data-outcome", "running")
+    # The issuer's "authentication required" was handled by the step-up: caught, not failed.
+    expect(page.locator("g[data-state=AuthorizeAndRecord]")).to_have_attribute("data-outcome", "caught")
+    expect(page.locator("[data-testid=failed-states]")).to_have_count(0)
     _shot(page, "checkout-step-up")
     page.click("[data-testid=challenge-passed]")
     expect(page.locator("[data-testid=checkout-status]")).to_have_text("SUCCEEDED")
     expect(page.locator("g[data-state=StepUp]")).to_have_attribute("data-outcome", "succeeded")
+    expect(page.locator("g[data-state=AuthorizeAndRecord]")).to_have_attribute("data-outcome", "succeeded")
     _shot(page, "checkout-after-challenge")
     assert api.get_intent(payment_id).body["status"] == "AUTHORIZED"
 

@@ -181,4 +181,3 @@ def test_a_retried_upload_with_its_idempotency_key_is_the_same_batch(api: Api) -
     other = text.replace(b",500,", b",600,")
     reused = api.request("POST", "/v1/refund-batches", raw=other, content_type="text/csv", key="upload-1")
     assert (reused.status, reused.body["error"]["code"]) == (409, "idempotency_conflict")
-

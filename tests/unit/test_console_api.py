@@ -103,3 +103,31 @@ def test_a_checkout_waiting_for_its_challenge_is_running_in_the_step_up_state() 
     assert view["visited"] == ["Validate", "Route", "StepUp"]
     (route,) = [state for state in view["states"] if state["name"] == "Route"]
     assert route["next"] == ["StepUp", "Both"]
+
+
+def test_an_error_a_catch_handled_is_caught_while_the_execution_goes_on_and_gone_once_retried() -> None:
+    history = History()
+    history.task("Validate")
+    history.add("ChoiceStateEntered", "Route")
+    history.add("ChoiceStateExited", "Route")
+    history.add("ParallelStateEntered", "Both")
+    history.task("Ledger")
+    history.task("Authorize", fail=True)  # AuthenticationRequired: the Catch goes to the step-up
+    history.add("ParallelStateExited", "Both")
+    history.add("TaskStateEntered", "StepUp")
+    waiting = execution_view(DEFINITION, history.events, "RUNNING")
+    assert (_outcomes(waiting)["Both"], _outcomes(waiting)["StepUp"]) == ("caught", "running")
+    assert waiting["failedStates"] == []
+    # The challenge passed: the authorization runs again and succeeds.
+    history.add("TaskStateExited", "StepUp")
+    history.add("ParallelStateEntered", "Both")
+    history.task("Ledger")
+    history.task("Authorize")
+    history.add("ParallelStateExited", "Both")
+    history.add("SucceedStateEntered", "Done")
+    done = execution_view(DEFINITION, history.events, "SUCCEEDED")
+    assert (_outcomes(done)["Both"], _outcomes(done)["StepUp"], _outcomes(done)["Done"]) == (
+        "succeeded",
+        "succeeded",
+        "succeeded",
+    )

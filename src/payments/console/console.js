@@ -241,7 +241,7 @@ async function checkoutPage(trackingId) {
       <button class="primary" data-testid="challenge-passed">Customer passed</button>
       <button data-testid="challenge-failed">Customer failed</button></div>` : ""}
     <h2>Workflow</h2>
-    <p class="legend muted"><span>green: done</span><span>blue: running now</span><span>red: failed</span><span>grey: not reached</span></p>
+    <p class="legend muted"><span>green: done</span><span>blue: running now</span><span>red: failed</span><span>orange: raised, handled by a Catch</span><span>grey: not reached</span></p>
     ${view ? graph(view) : `<p class="muted">The execution is not available.</p>`}
     ${view?.failedStates.length ? `<p class="error" data-testid="failed-states">Failed in: ${view.failedStates.map(esc).join(", ")}</p>` : ""}`);
   for (const outcome of ["passed", "failed"]) {

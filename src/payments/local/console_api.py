@@ -36,12 +36,15 @@ def _targets(state: dict[str, Any]) -> list[str]:
 
 def execution_view(definition: dict[str, Any], history: list[dict[str, Any]], status: str) -> dict[str, Any]:
     """The workflow's states (top level, a Parallel's branch states inside it), each with the edges it
-    can take and how this execution went through it: succeeded, running, failed, or not reached."""
-    entered, exited, order, failed = _walk(history)
+    can take and how this execution went through it: succeeded, running, failed (the execution failed
+    there), caught (it raised, a Catch handled it and the execution went on), or not reached."""
+    entered, exited, order, errored = _walk(history)
+    execution_failed = status in {"FAILED", "TIMED_OUT", "ABORTED"}
 
     def outcome(name: str) -> str:
-        if name in failed:
-            return "failed"
+        if name in errored:
+            # An error a Catch handled while the execution went on (a step-up) is not its failure.
+            return "failed" if execution_failed else "caught"
         if name not in entered:
             return "not_reached"
         if entered[name] > exited.get(name, 0) and status == "RUNNING":
@@ -61,9 +64,12 @@ def execution_view(definition: dict[str, Any], history: list[dict[str, Any]], st
             }
             if state["Type"] == "Parallel":
                 node["branches"] = [describe(branch["States"]) for branch in state.get("Branches", [])]
-                # A branch's failure is the Parallel state's failure, whatever it did next.
-                if any(inner["outcome"] == "failed" for branch in node["branches"] for inner in branch):
-                    node["outcome"] = "failed"
+                # A branch's error is the Parallel state's, whatever it did next.
+                inner_outcomes = {inner["outcome"] for branch in node["branches"] for inner in branch}
+                for worst in ("failed", "caught"):
+                    if worst in inner_outcomes:
+                        node["outcome"] = worst
+                        break
             described.append(node)
         return described
 
@@ -72,18 +78,19 @@ def execution_view(definition: dict[str, Any], history: list[dict[str, Any]], st
         "startAt": definition["StartAt"],
         "states": describe(definition["States"]),
         "visited": order,
-        "failedStates": sorted(failed),
+        "failedStates": sorted(errored) if execution_failed else [],
         "currentStates": [name for name in order if outcome(name) == "running"],
     }
 
 
 def _walk(history: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int], list[str], set[str]]:
-    """(times each state was entered, times exited, states in the order first entered, failed states)."""
+    """(times each state was entered, times exited, states in the order first entered, states whose
+    latest attempt raised an error or that are Fail states)."""
     by_id = {event["id"]: event for event in history}
     entered: dict[str, int] = {}
     exited: dict[str, int] = {}
     order: list[str] = []
-    failed: set[str] = set()
+    errored: dict[str, bool] = {}  # state -> its latest attempt raised
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
@@ -91,8 +98,7 @@ def _walk(history: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]
             entered[name] = entered.get(name, 0) + 1
             if name not in order:
                 order.append(name)
-            if kind == "FailStateEntered":
-                failed.add(name)
+            errored[name] = kind == "FailStateEntered"
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             exited[name] = exited.get(name, 0) + 1
@@ -102,8 +108,8 @@ def _walk(history: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int]
             while previous in by_id and not by_id[previous]["type"].endswith("StateEntered"):
                 previous = by_id[previous].get("previousEventId")
             if previous in by_id:
-                failed.add(by_id[previous]["stateEnteredEventDetails"]["name"])
-    return entered, exited, order, failed
+                errored[by_id[previous]["stateEnteredEventDetails"]["name"]] = True
+    return entered, exited, order, {name for name, raised in errored.items() if raised}
 
 
 def checkout_execution(
