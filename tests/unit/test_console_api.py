@@ -57,15 +57,20 @@ class History:
             self.add("TaskStateExited", name)
 
 
+def _validated_and_routed() -> History:
+    history = History()
+    history.task("Validate")
+    history.add("ChoiceStateEntered", "Route")
+    history.add("ChoiceStateExited", "Route")
+    return history
+
+
 def _outcomes(view: dict[str, Any]) -> dict[str, str]:
     return {state["name"]: state["outcome"] for state in view["states"]}
 
 
 def test_a_declined_card_fails_its_branch_and_the_parallel_state_and_ends_in_the_fail_state() -> None:
-    history = History()
-    history.task("Validate")
-    history.add("ChoiceStateEntered", "Route")
-    history.add("ChoiceStateExited", "Route")
+    history = _validated_and_routed()
     history.add("ParallelStateEntered", "Both")
     history.task("Ledger")
     history.task("Authorize", fail=True)  # the card was declined
@@ -92,10 +97,7 @@ def test_a_declined_card_fails_its_branch_and_the_parallel_state_and_ends_in_the
 
 
 def test_a_checkout_waiting_for_its_challenge_is_running_in_the_step_up_state() -> None:
-    history = History()
-    history.task("Validate")
-    history.add("ChoiceStateEntered", "Route")
-    history.add("ChoiceStateExited", "Route")
+    history = _validated_and_routed()
     history.add("TaskStateEntered", "StepUp")  # waits on its task token
     view = execution_view(DEFINITION, history.events, "RUNNING")
     assert view["currentStates"] == ["StepUp"]
@@ -106,10 +108,7 @@ def test_a_checkout_waiting_for_its_challenge_is_running_in_the_step_up_state() 
 
 
 def test_an_error_a_catch_handled_is_caught_while_the_execution_goes_on_and_gone_once_retried() -> None:
-    history = History()
-    history.task("Validate")
-    history.add("ChoiceStateEntered", "Route")
-    history.add("ChoiceStateExited", "Route")
+    history = _validated_and_routed()
     history.add("ParallelStateEntered", "Both")
     history.task("Ledger")
     history.task("Authorize", fail=True)  # AuthenticationRequired: the Catch goes to the step-up
