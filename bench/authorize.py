@@ -31,7 +31,13 @@ class Client:
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
-        self._connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+        self._address = (parts.hostname or "127.0.0.1", parts.port)
+        self._connection = http.client.HTTPConnection(*self._address, timeout=30)
+
+    def reconnect(self) -> None:
+        """A new connection, after the old one failed."""
+        self._connection.close()
+        self._connection = http.client.HTTPConnection(*self._address, timeout=30)
 
     def call(
         self, method: str, path: str, body: Any = None, key: str | None = None

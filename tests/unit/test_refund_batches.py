@@ -72,3 +72,26 @@ def test_every_data_row_is_either_a_job_or_an_error(rows: list[tuple[bool, int]]
         range(2, len(rows) + 2)
     )
     assert len(parsed.rows) == sum(good for good, _ in rows)
+
+
+def test_a_line_holding_a_card_number_is_never_kept_and_the_good_rows_are_the_same() -> None:
+    from payments.domain.refund_batches import parse_refund_file  # noqa: PLC0415
+    from payments.service.refund_batches import _kept_copy  # noqa: PLC0415
+
+    good = "pi_01M86Z2WFPT4VV1JRHWRS425HZ"
+    text = (
+        "merchantId,paymentIntentId,amount,reason\n"
+        f'mer_1,{good},100,"late, and damaged"\n'
+        f"mer_1,{good},100,paid with 4242 4242 4242 4242\n"
+        f"4242424242424242,{good},100,\n"  # a card number where the merchant goes
+        f"mer_1,{good},,\n"
+        "mer_1,not-an-id,1,\n"
+    )
+    original = parse_refund_file(text)
+    kept = _kept_copy(original)
+    assert "4242" not in kept
+    assert [error.line for error in original.errors] == [3, 4, 6]
+    assert "card number" in original.errors[0].message
+    stored = parse_refund_file(kept)
+    assert stored.rows == original.rows  # the same rows, on the same lines: the same job ids
+    assert stored.errors == []  # what import refused is not in the file at all

@@ -43,9 +43,11 @@ def _candidates(run: str) -> list[str]:
 
 
 def contains_card_number(text: str) -> bool:
-    """True when `text` holds 13 to 19 digits, written together or in groups, that pass Luhn."""
+    """True when `text` holds 13 to 19 digits, written together or in groups, that pass Luhn and do
+    not start with 0 (no card number does: ISO/IEC 7812 keeps the leading 0 for no issuer, and a run
+    of zeros, a UUID's say, passes Luhn trivially)."""
     return any(
-        luhn_valid(candidate)
+        candidate[0] != "0" and luhn_valid(candidate)
         for match in _DIGIT_RUN.finditer(text)
         for candidate in _candidates(match.group())
     )

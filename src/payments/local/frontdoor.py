@@ -152,6 +152,13 @@ def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"content-type": "application/json"}, json.dumps(result).encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # The socket's listen backlog: socketserver's default of 5 resets connections that arrive
+    # together (20 clients opening theirs at once), which an API Gateway never does.
+    request_queue_size = 512
+    daemon_threads = True
+
+
 class FrontDoor:
     def __init__(
         self,
@@ -169,8 +176,7 @@ class FrontDoor:
         self.routes = [CompiledRoute(route) for route in routes]
         self.api_id = api_id
         self.local_endpoints = dict(local_endpoints or {})
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
 
     def set_routes(self, routes: list[Route]) -> None:
         self.routes = [CompiledRoute(route) for route in routes]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Final
 
 from payments.domain.errors import (
@@ -12,7 +14,15 @@ from payments.domain.errors import (
     UpstreamUnavailable,
 )
 from payments.domain.ids import new_id
-from payments.domain.refund_batches import RefundRow, RowError, RowState, job_id, parse_refund_file
+from payments.domain.refund_batches import (
+    HEADER,
+    RefundFile,
+    RefundRow,
+    RowError,
+    RowState,
+    job_id,
+    parse_refund_file,
+)
 from payments.service.intents import Clock
 from payments.service.movements import RefundIntent, refund_once
 from payments.service.ports import (
@@ -58,8 +68,28 @@ def import_refund_file(
         errors=tuple(parsed.errors[:KEPT_ERRORS]),
     )
     batches.create(batch)  # first: the file's arrival finds its batch
-    files.put(file_key(batch.batch_id), body, content_type="text/csv")
+    files.put(file_key(batch.batch_id), _kept_copy(parsed).encode("utf-8"), content_type="text/csv")
     return batch, parsed.errors
+
+
+def _kept_copy(parsed: RefundFile) -> str:
+    """The file as it is stored: the header and exactly the rows import accepted, each on its own line
+    number, every refused line left blank. A refused line may hold anything (a card number, say), so
+    it is never written to the bucket; the file's arrival queues the same rows, with the same lines."""
+    last = max([1, *(row.line for row in parsed.rows), *(error.line for error in parsed.errors)])
+    lines = [",".join(HEADER), *([""] * (last - 1))]
+    for row in parsed.rows:
+        cells = io.StringIO()
+        csv.writer(cells, lineterminator="").writerow(
+            [
+                row.merchant_id,
+                row.payment_intent_id,
+                "" if row.amount is None else row.amount,
+                row.reason or "",
+            ]
+        )
+        lines[row.line - 1] = cells.getvalue()
+    return "\n".join(lines) + "\n"
 
 
 def queue_refund_file(
