@@ -281,6 +281,11 @@ class FrontDoor:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the routes, as at API Gateway: one no route takes is a 404, not
+                # http.server's 501 (TRACE, QUERY or any other token a client sends).
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
         return Handler
