@@ -76,6 +76,23 @@ class Run:
             self.latencies.setdefault(label, []).append(elapsed)
         return status, answer
 
+    def reader(self, number: int) -> None:
+        """Reads only: one payment made, then read again and again (no data added while it runs)."""
+        client = Client(self.api)
+        body = {
+            "amount": 4200,
+            "currency": "USD",
+            "customerId": f"cus_read_{number}",
+            "merchantId": "mer_load",
+            "paymentMethod": "pm_card_visa",
+        }
+        status, intent = self._timed(client, "create", "POST", "/v1/payment-intents", body)
+        path = f"/v1/payment-intents/{intent.get('paymentIntentId')}"
+        while time.monotonic() < self.until:
+            status, answer = self._timed(client, "get", "GET", path, None)
+            if status != 200:
+                self._error(f"get: {status} {answer}")
+
     def client(self, number: int) -> None:
         client = Client(self.api)
         while time.monotonic() < self.until:
@@ -110,6 +127,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--reads-only", action="store_true", help="read one payment per client: memory with no data added"
+    )
     args = parser.parse_args()
     print("starting payments local up ...", file=sys.stderr, flush=True)
     stack = launch(cwd=ROOT)
@@ -119,7 +139,8 @@ def main() -> int:
         memory: list[tuple[float, float]] = []
         started = time.monotonic()
         run = Run(stack.api, started + args.seconds)
-        threads = [threading.Thread(target=run.client, args=(n,)) for n in range(args.clients)]
+        work = run.reader if args.reads_only else run.client
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(args.clients)]
         for thread in threads:
             thread.start()
         progress = Progress(f"  {args.clients} clients", int(args.seconds))
@@ -156,7 +177,7 @@ def main() -> int:
         f"second half's mean minus the first's: {growth:+.1f} MB"
     )
     figures = {
-        "bench": "load",
+        "bench": "load-reads" if args.reads_only else "load",
         "clients": args.clients,
         "seconds": round(elapsed, 1),
         "requests": requests,
