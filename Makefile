@@ -72,6 +72,7 @@ bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/refunds.py
 	$(BIN)/python bench/settlement.py
 	$(BIN)/python bench/bundle_size.py
+	$(BIN)/python bench/load.py
 
 demo: venv
 	$(BIN)/payments demo
