@@ -73,6 +73,7 @@ bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/settlement.py
 	$(BIN)/python bench/bundle_size.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/chaos.py
 
 demo: venv
 	$(BIN)/payments demo

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from payments.local.api_key import authorization
 from payments.local.launcher import launch
 from payments.progress import Progress
 
@@ -42,7 +43,7 @@ class Client:
     def call(
         self, method: str, path: str, body: Any = None, key: str | None = None
     ) -> tuple[int, Any, float]:
-        headers = {"content-type": "application/json"}
+        headers = {"content-type": "application/json", **authorization()}
         if key:
             headers["idempotency-key"] = key
         payload = None if body is None else json.dumps(body)

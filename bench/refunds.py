@@ -27,6 +27,7 @@ from payments.adapters.dynamodb_items import intent_to_item
 from payments.adapters.gateway_client import HttpGateway
 from payments.domain.intents import PaymentIntent
 from payments.domain.money import Money
+from payments.local.api_key import authorization
 from payments.local.launcher import LaunchedStack, LaunchError, launch
 from payments.progress import Progress
 
@@ -210,7 +211,8 @@ def wait_for_events(client: Client) -> float:
 def post_file(url: str, body: bytes) -> dict[str, Any]:
     from urllib.request import Request, urlopen  # noqa: PLC0415
 
-    request = Request(url, data=body, method="POST", headers={"content-type": "text/csv"})  # noqa: S310
+    headers = {"content-type": "text/csv", **authorization()}
+    request = Request(url, data=body, method="POST", headers=headers)  # noqa: S310
     with urlopen(request, timeout=120) as response:  # noqa: S310 (the local stack)
         assert response.status == 202
         answer: dict[str, Any] = json.loads(response.read())

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
 
     from payments.adapters.deployment_hooks import CodeDeployLifecycleHooks, LambdaFunctionCaller
+    from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
@@ -125,6 +126,13 @@ def intent_repository() -> DynamoDBIntentRepository:
     return DynamoDBIntentRepository(
         dynamodb(), intents_table=config.intents_table, transactions_table=config.transactions_table
     )
+
+
+@once
+def api_keys() -> DynamoDBApiKeys:
+    from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
+
+    return DynamoDBApiKeys(dynamodb(), table=settings().api_keys_table)
 
 
 @once

@@ -32,7 +32,9 @@ def _local_up(args: argparse.Namespace) -> int:
         return 1
     print("payments local stack is up", flush=True)
     print(f"  API:       {stack.api_url}", flush=True)
+    print(f"  API key:   {stack.api_key}   (Authorization: Bearer <key>, on every /v1 route)", flush=True)
     print(f"  Health:    {stack.api_url}/healthz", flush=True)
+    print(f"  Console:   {stack.api_url}/console", flush=True)
     print(
         f"  AWS:       {stack.emulator.endpoint}   (aws --endpoint-url {stack.emulator.endpoint} ...)",
         flush=True,
@@ -131,6 +133,26 @@ def _package(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_keys(args: argparse.Namespace) -> int:
+    from payments.operators import api_keys  # noqa: PLC0415
+
+    return api_keys(args.action, table=args.table, merchant=args.merchant, stage=args.stage, key=args.key)
+
+
+def _add_api_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("api-keys", help="merchants' API keys (AWS_ENDPOINT_URL locally)")
+    keys_commands = keys.add_subparsers(dest="api_keys_command", required=True)
+    create = keys_commands.add_parser("create", help="make a key for a merchant and print it once")
+    create.add_argument("--merchant", required=True, help="the merchant the key acts for")
+    create.add_argument("--stage", default="local", help="the stage, in the key's prefix (sk_<stage>_...)")
+    revoke = keys_commands.add_parser("revoke", help="stop a key working (by the key or its id)")
+    revoke.add_argument("key", help="the key, or its id as `create` printed it (sk_<stage>_…abcd)")
+    for command in (create, revoke):
+        command.add_argument("--table", default="payments-api-keys-local", help="the API keys' table")
+    create.set_defaults(run=_api_keys, action="create", key="")
+    revoke.set_defaults(run=_api_keys, action="revoke", merchant="", stage="")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--table", default="receipt-suppressions-local", help="the suppression list's table"
         )
         command.set_defaults(run=_suppressions, action=name)
+
+    _add_api_keys_commands(commands)
 
     bundle = commands.add_parser(
         "bundle", help="build every function's and layer's zip for python3.12 / arm64 (reproducibly)"

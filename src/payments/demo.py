@@ -9,6 +9,8 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
+from payments.local.api_key import authorization
+
 SCENARIOS = (
     ("an approved card, captured automatically", "pm_card_visa", "automatic"),
     ("an approved card, authorized only", "pm_card_mastercard", "manual"),
@@ -24,7 +26,11 @@ def call(api: str, method: str, path: str, body: dict[str, Any] | None = None) -
         f"{api.rstrip('/')}{path}",
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json", "idempotency-key": str(uuid.uuid4())},
+        headers={
+            "content-type": "application/json",
+            "idempotency-key": str(uuid.uuid4()),
+            **authorization(),  # PAYMENTS_API_KEY, or the local stack's sandbox key
+        },
     )
     try:
         with urlopen(request, timeout=30) as response:  # noqa: S310

@@ -20,13 +20,15 @@ from typing import Any, TextIO
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
+from payments.local.api_key import authorization
 from payments.progress import Progress
 
 REDRIVE_BATCH = 10
 
 
 def _call(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")  # noqa: S310
+    headers = {**(headers or {}), **authorization()}  # PAYMENTS_API_KEY, or the local stack's sandbox key
+    request = Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")  # noqa: S310
     try:
         with urlopen(request, timeout=60) as response:  # noqa: S310 (the operator's own API)
             return response.status, json.loads(response.read() or b"null")
@@ -162,3 +164,32 @@ def suppressions(action: str, address: str, *, table: str, out: TextIO = sys.std
         file=out,
     )
     return 0
+
+
+def _api_keys(table: str) -> Any:
+    import boto3  # noqa: PLC0415
+
+    from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
+
+    return DynamoDBApiKeys(boto3.client("dynamodb"), table=table)
+
+
+def api_keys(
+    action: str, *, table: str, merchant: str = "", stage: str = "", key: str = "", out: TextIO = sys.stdout
+) -> int:
+    """`create`: a new key for a merchant, printed once (only its hash is kept); `revoke`: by the key
+    itself or by its id (`sk_live_…a1b2`)."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from payments.domain.api_keys import new_secret  # noqa: PLC0415
+
+    keys = _api_keys(table)
+    if action == "create":
+        secret = new_secret(stage)
+        made = keys.add(secret, merchant_id=merchant, now=datetime.now(UTC))
+        print(f"{made.key_id} for {merchant}: {secret}", file=out)
+        print("Keep it now: it is not stored and cannot be shown again.", file=out)
+        return 0
+    revoked = keys.revoke(key, now=datetime.now(UTC))
+    print(f"{revoked} key(s) revoked (API Gateway may accept a revoked key for up to 5 minutes)", file=out)
+    return 0 if revoked else 1

@@ -58,6 +58,7 @@ class Settings:
     ledger_table: str = ""
     ledger_balances_table: str = ""
     refund_batches_table: str = ""
+    api_keys_table: str = ""
     refund_files_bucket: str = ""
     refund_jobs_queue_url: str = ""
     refund_jobs_max_receives: int = 3

@@ -17,6 +17,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from payments.local.api_key import authorization
 from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,7 @@ class Api:
         content_type: str = "application/json",
     ) -> Reply:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        headers = {"content-type": content_type}
+        headers = {"content-type": content_type, **authorization()}
         if key is not None:
             headers["idempotency-key"] = key
         request = Request(f"{self.base_url}{path}", method=method, data=data, headers=headers)  # noqa: S310

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -224,6 +225,48 @@ def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningS
         n for n in api.request("GET", "/_local/notifications").body["data"] if intent_id in json.dumps(n)
     ]
     assert len(alerts) == 1
+
+
+def lose_gateway_answers(stack: RunningStack, calls: int) -> None:
+    """The gateway does the next `calls` money-moving calls and loses their answers (502)."""
+    body = json.dumps({"requests": calls, "kind": "lost"}).encode()
+    request = Request(f"{stack.gateway_url}/_sandbox/outage", data=body, method="POST")  # noqa: S310
+    with urlopen(request, timeout=10):  # noqa: S310
+        pass
+
+
+def gateway_authorizations(stack: RunningStack, intent_id: str) -> list[dict[str, Any]]:
+    with urlopen(f"{stack.gateway_url}/v1/authorizations?reference={intent_id}", timeout=10) as found:  # noqa: S310
+        return list(json.loads(found.read())["data"])
+
+
+def test_an_approval_whose_answers_were_all_lost_is_found_and_voided(api: Api, stack: RunningStack) -> None:
+    # Given the gateway approves the authorization but every answer to it is lost (3 attempts a try,
+    # 3 tries), and the first void's answers too
+    intent_id = api.create_intent(receiptEmail="ana@example.com").body["paymentIntentId"]
+    lose_gateway_answers(stack, 12)
+    reply = api.request("POST", "/v1/checkouts", {"paymentIntentId": intent_id})
+    view = wait_for(api, reply.body["trackingId"], SETTLED, timeout=60)
+    # Then the checkout fails as the gateway being unreachable, and the hold it never heard of is voided
+    assert outcome(view) == ("FAILED", "DECLINED", "upstream_unavailable")
+    [authorization] = gateway_authorizations(stack, intent_id)
+    assert (authorization["status"], authorization["voided"]) == ("approved", True)
+    api.quiet()
+    assert net(api.ledger(intent_id)) == {}
+
+
+def test_a_synchronous_authorize_whose_answers_were_lost_is_approved_once_on_retry(
+    api: Api, stack: RunningStack
+) -> None:
+    intent_id = api.create_intent().body["paymentIntentId"]
+    lose_gateway_answers(stack, 3)
+    first = api.authorize(intent_id, key=f"{intent_id}-a")
+    assert (first.status, first.body["error"]["code"]) == (503, "upstream_unavailable")
+    assert api.get_intent(intent_id).body["status"] == "PENDING"
+    again = api.authorize(intent_id, key=f"{intent_id}-a")
+    assert (again.status, again.body["status"]) == (200, "AUTHORIZED")
+    [authorization] = gateway_authorizations(stack, intent_id)  # the first approval, not a second
+    assert (authorization["status"], authorization["voided"]) == ("approved", False)
 
 
 @pytest.mark.parametrize("capture_method", ["manual", "automatic"])

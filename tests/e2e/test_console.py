@@ -13,6 +13,7 @@ from urllib.request import Request, urlopen
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from payments.local.api_key import local_api_key
 from tests.e2e.conftest import Api, RunningStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +52,12 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _console(page: Page, api: Api, route: str) -> None:
+    """Open a page of the console, typing the API key in the first time, as an operator does."""
     page.goto(f"{api.base_url}/console/#{route}")
+    if page.input_value("#api-key") != local_api_key():
+        page.fill("#api-key", local_api_key())
+        page.dispatch_event("#api-key", "change")
+        page.reload()  # the page as it first renders with a key (the tab keeps it from now on)
 
 
 def _create_payment(page: Page, api: Api, method: str, customer: str, amount: int = 2_500) -> str:
@@ -183,3 +189,14 @@ def test_the_other_pages_render(page: Page, api: Api) -> None:
     _console(page, api, "/settlements")
     expect(page.locator("h1")).to_have_text("Settlement reports")
     _shot(page, "settlements")
+
+
+def test_without_an_api_key_the_console_asks_for_one(page: Page, api: Api) -> None:
+    page.goto(f"{api.base_url}/console/#/ledger")
+    expect(page.locator("[data-testid=error]")).to_contain_text("Enter a valid API key")
+    page.fill("#api-key", "sk_local_not_a_key")
+    page.dispatch_event("#api-key", "change")
+    expect(page.locator("[data-testid=error]")).to_contain_text("Enter a valid API key")
+    page.fill("#api-key", local_api_key())
+    page.dispatch_event("#api-key", "change")
+    expect(page.locator("[data-testid=error]")).to_have_count(0)

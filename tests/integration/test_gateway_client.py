@@ -206,6 +206,9 @@ def test_capture_refund_and_void_through_the_client(
         "captures": 1,
         "voids": 1,
         "refunds": 1,
+        "faultsRefused": 0,
+        "faultsTimedOut": 0,
+        "faultsLost": 0,
     }
 
 
@@ -245,3 +248,28 @@ def test_other_refusals_are_invalid_requests_and_not_retried(
             idempotency_key="pi_1:authorize", amount=usd(999), payment_method="pm_card_visa", reference="pi_1"
         )
     assert stats(server)["requests"] == 2
+
+
+def test_lost_answers_are_recovered_by_the_retry_without_a_second_authorization(
+    server: SandboxGatewayServer,
+) -> None:
+    client = HttpGateway(server.url, read_timeout=READ_TIMEOUT, max_attempts=8, backoff_seconds=0.001)
+    faults = urllib3.request("POST", f"{server.url}/_sandbox/faults", body=b'{"rate": 0.3, "seed": 4}')
+    assert faults.status == 200
+    results = [authorize(client, key=f"pi_{number}:authorize") for number in range(40)]
+    counted = stats(server)
+    assert len({result.reference for result in results}) == 40
+    assert counted["authorizations"] == 40
+    assert counted["faultsLost"] > 0
+    assert counted["faultsTimedOut"] > 0
+
+
+def test_open_authorizations_are_the_approved_holds_not_captured_or_voided(client: HttpGateway) -> None:
+    held = authorize(client, key="pi_1:authorize")
+    voided = authorize(client, key="pi_1:again")
+    client.void(idempotency_key="pi_1:void", authorization_id=str(voided.reference))
+    captured = authorize(client, key="pi_1:third")
+    client.capture(idempotency_key="pi_1:capture", authorization_id=str(captured.reference), amount=usd(1000))
+    authorize(client, "pm_card_declined", key="pi_1:declined")
+    assert client.open_authorizations(reference="pi_1") == [held.reference]
+    assert client.open_authorizations(reference="pi_nobody") == []

@@ -91,6 +91,7 @@ class FakeGateway(PaymentGateway):
         self.capture_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "cap_1")
         self.refund_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "re_1")
         self.calls: list[tuple[str, str]] = []
+        self.open: dict[str, list[str]] = {}  # reference -> authorizations holding money
 
     def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
         if isinstance(result, Exception):
@@ -120,6 +121,10 @@ class FakeGateway(PaymentGateway):
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
         self.calls.append(("refund", idempotency_key))
         return self._answer(self.refund_result)
+
+    def open_authorizations(self, *, reference: str) -> list[str]:
+        self.calls.append(("search", reference))
+        return list(self.open.get(reference, []))
 
 
 class FakeFraud(FraudScreen):

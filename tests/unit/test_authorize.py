@@ -51,10 +51,12 @@ def _intent(
     return create_intent(command, intents=repo, clock=clock, time_to_live=timedelta(hours=1))
 
 
-def _authorize(world: World, intent_id: str) -> PaymentIntent:
+def _authorize(world: World, intent_id: str, request_id: str | None = None) -> PaymentIntent:
     repo, fraud, gateway, clock = world
     return authorize_intent(
-        AuthorizeIntent(intent_id, device_fingerprint="dev_1", ip_address="198.51.100.7"),
+        AuthorizeIntent(
+            intent_id, device_fingerprint="dev_1", ip_address="198.51.100.7", request_id=request_id
+        ),
         intents=repo,
         fraud=fraud,
         gateway=gateway,
@@ -224,3 +226,37 @@ def test_the_checkout_authorizes_without_capturing_even_when_automatic(world: Wo
     assert result.status is Status.AUTHORIZED
     assert [call for call, _ in gateway.calls] == ["authorize"]
     assert fraud.seen == []
+
+
+# -- a request retried after its process died with the outcome recorded, its answer not kept -------
+
+
+def test_the_same_request_again_answers_its_authorization(world: World) -> None:
+    repo, _, gateway, clock = world
+    intent_id = _intent(repo, clock).payment_intent_id
+    first = _authorize(world, intent_id, "key-1")
+    again = _authorize(world, intent_id, "key-1")
+    assert (again.status, again.authorization_id) == (first.status, first.authorization_id)
+    assert len(gateway.calls) == 1
+    with pytest.raises(InvalidState):  # another request is still a second authorization, refused
+        _authorize(world, intent_id, "key-2")
+    with pytest.raises(InvalidState):
+        _authorize(world, intent_id, None)
+
+
+@pytest.mark.parametrize(("blocked_by", "error"), [("issuer", CardDeclined), ("fraud", FraudSuspected)])
+def test_the_same_request_again_answers_its_decline(
+    world: World, blocked_by: str, error: type[Exception]
+) -> None:
+    repo, fraud, gateway, clock = world
+    if blocked_by == "issuer":
+        gateway.authorize_result = GatewayResult(GatewayOutcome.DECLINED, "auth_9", "insufficient_funds")
+    else:
+        fraud.decision = Decision.BLOCK
+    intent_id = _intent(repo, clock).payment_intent_id
+    with pytest.raises(error):
+        _authorize(world, intent_id, "key-1")
+    with pytest.raises(error):
+        _authorize(world, intent_id, "key-1")
+    with pytest.raises(InvalidState):
+        _authorize(world, intent_id, "key-2")

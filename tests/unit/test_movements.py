@@ -217,3 +217,35 @@ def test_a_refund_job_delivered_again_refunds_once(
     # A different job for the same payment is a refund of its own
     other = refund_once(RefundIntent(intent_id, "rb_1:3", 500), intents=repo, gateway=gateway, clock=clock)
     assert other.transaction_id == refund_id_for(intent_id, 3)
+
+
+# -- a request retried after its process died with the movement recorded, its answer not kept ------
+
+
+def test_a_capture_retried_by_its_own_request_answers_the_capture_it_made(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _authorized(repo, clock).payment_intent_id
+    command = CaptureIntent(intent_id, 4_000, request_id="key-1")
+    first = capture_intent(command, intents=repo, gateway=gateway, clock=clock)
+    again = capture_intent(command, intents=repo, gateway=gateway, clock=clock)
+    assert (again.status, again.amount_captured) == (first.status, 4_000)
+    assert [call for call, _ in gateway.calls] == ["capture"]
+    with pytest.raises(InvalidState):  # another request still cannot capture again
+        capture_intent(
+            CaptureIntent(intent_id, 4_000, request_id="key-2"), intents=repo, gateway=gateway, clock=clock
+        )
+    with pytest.raises(InvalidState):  # nor can one with no key at all
+        capture_intent(CaptureIntent(intent_id, 4_000), intents=repo, gateway=gateway, clock=clock)
+
+
+def test_a_void_retried_by_its_own_request_answers_the_void_it_made(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _authorized(repo, clock).payment_intent_id
+    void_intent(intent_id, intents=repo, gateway=gateway, clock=clock, request_id="key-1")
+    again = void_intent(intent_id, intents=repo, gateway=gateway, clock=clock, request_id="key-1")
+    assert again.status is Status.VOIDED
+    assert [call for call, _ in gateway.calls] == ["void"]
+    with pytest.raises(InvalidState):
+        void_intent(intent_id, intents=repo, gateway=gateway, clock=clock, request_id="key-2")

@@ -504,8 +504,8 @@ def _codes(spec: dict[str, Any], responses: dict[str, Any], status: str) -> set[
 def test_the_refund_batch_calls_document_their_refusals(spec: dict[str, Any]) -> None:
     create = spec["paths"]["/v1/refund-batches"]["post"]["responses"]
     read = spec["paths"]["/v1/refund-batches/{batchId}"]["get"]["responses"]
-    assert set(create) == {"202", "400", "409", "413", "500"}
-    assert set(read) == {"200", "404", "500"}
+    assert set(create) == {"202", "400", "401", "403", "409", "413", "500"}
+    assert set(read) == {"200", "401", "403", "404", "500"}
     assert _codes(spec, create, "400") == {"invalid_request"}
     assert _codes(spec, create, "409") == {"idempotency_conflict", "idempotency_in_progress"}
     assert _codes(spec, create, "413") == {"payload_too_large"}
@@ -1183,7 +1183,7 @@ def test_the_settlement_reports_list_takes_a_page_only(spec: dict[str, Any]) -> 
     assert set(parameters) == {"limit", "nextToken"}
     assert all(parameter["in"] == "query" for parameter in parameters.values())
     assert not any(parameter["required"] for parameter in parameters.values())
-    assert set(operation["responses"]) == {"200", "400", "500"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "500"}
     assert _codes(spec, operation["responses"], "400") == {"invalid_request"}
 
 
@@ -1239,3 +1239,20 @@ def test_the_settlement_report_pages_in_the_examples_are_what_the_code_answers(
         messages.add(json.loads(response["body"])["error"]["message"])
     examples = resolve(spec, operation["responses"]["400"])["content"]["application/json"]["examples"]
     assert {example["value"]["error"]["message"] for example in examples.values()} == messages
+
+
+def test_every_operation_needs_a_merchant_api_key_but_the_signed_webhook(spec: dict[str, Any]) -> None:
+    assert spec["security"] == [{"MerchantApiKey": []}]
+    assert spec["components"]["securitySchemes"]["MerchantApiKey"]["scheme"] == "bearer"
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if path == "/v1/webhooks/gateway":
+                assert operation["security"] == [{"GatewaySignature": []}]
+                assert "401" in operation["responses"]  # its own: a bad signature
+                continue
+            assert "security" not in operation, (method, path)  # the API-wide key, never overridden
+            for status, name in (("401", "Unauthorized"), ("403", "Forbidden")):
+                assert operation["responses"][status] == {"$ref": f"#/components/responses/{name}"}, (
+                    method,
+                    path,
+                )

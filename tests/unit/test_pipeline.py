@@ -499,6 +499,32 @@ def test_each_deployment_role_may_create_every_named_resource_of_its_stage(
     assert not _allowed(grants, "dynamodb:CreateTable", other_table)
 
 
+@pytest.mark.parametrize(("stage", "role"), DEPLOY_ROLES)
+def test_each_deployment_role_lets_dynamodb_encrypt_its_tables_with_its_stages_data_key(
+    pipeline: dict[str, Any], stage: str, role: str
+) -> None:
+    """What AWS lists as DynamoDB's minimum on a customer-managed key, from the role that creates or
+    updates the table; through DynamoDB only, and on this stage's data key only."""
+    (statement,) = [s for s in _role_statements(pipeline, role) if s.get("Sid") == "EncryptTablesWithDataKey"]
+    assert set(statement["Action"]) == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+    }
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+    }
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}},
+        "ForAllValues:StringEquals": {
+            "kms:ResourceAliases": {"Fn::Sub": f"alias/payments-data-${{{stage}}}"}
+        },
+    }
+
+
 def test_the_deployment_roles_attach_only_the_managed_policies_the_transform_uses(
     pipeline: dict[str, Any], translated_application: dict[str, Any]
 ) -> None:

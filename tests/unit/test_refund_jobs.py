@@ -9,7 +9,7 @@ from payments.domain.errors import UpstreamUnavailable
 from payments.domain.refund_batches import RefundRow, RowState
 from payments.service.movements import CaptureIntent, capture_intent
 from payments.service.ports import RefundBatch, RefundBatchRepository
-from payments.service.refund_batches import batch_id_of, file_key, run_refund_job
+from payments.service.refund_batches import batch_id_of, count_last_delivery, file_key, run_refund_job
 from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository, unavailable
 from tests.unit.test_movements import _authorized
 
@@ -120,3 +120,22 @@ def test_files_are_named_by_their_batch() -> None:
     assert batch_id_of(file_key("rb_123")) == "rb_123"
     with pytest.raises(Exception, match="not a refund batch file"):
         batch_id_of("audit/x.json")
+
+
+def test_a_job_whose_last_delivery_never_finishes_is_already_counted_dead_lettered(
+    world: tuple[FakeIntentRepository, FakeGateway, FakeClock, Batches],
+) -> None:
+    repo, gateway, clock, batches = world
+    intent_id = captured(repo, gateway, clock)
+    skipped = RefundRow(3, "mer_1", intent_id, 1_000, None)
+    finished = RefundRow(4, "mer_1", intent_id, 2_000, None)
+    # Given both jobs are on their last delivery: counted before either runs
+    assert count_last_delivery("rb_1", skipped, batches=batches) is True
+    assert count_last_delivery("rb_1", finished, batches=batches) is True
+    # When only one runs (the worker died, or the FIFO group skipped the other)
+    assert run(world, finished, last=True) is RowState.SUCCEEDED
+    # Then nothing is left pending: one succeeded, one waits in the dead-letter queue, counted
+    assert (batches.get("rb_1").succeeded, batches.get("rb_1").dead_lettered) == (1, 1)
+    assert repo.get(intent_id).amount_refunded == 2_000
+    # A job already settled is not counted again
+    assert count_last_delivery("rb_1", finished, batches=batches) is False

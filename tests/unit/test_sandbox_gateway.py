@@ -451,6 +451,9 @@ def test_health_and_stats(gateway: SandboxGateway) -> None:
         "captures": 0,
         "voids": 0,
         "refunds": 0,
+        "faultsRefused": 0,
+        "faultsTimedOut": 0,
+        "faultsLost": 0,
     }
 
 
@@ -482,3 +485,91 @@ def test_an_outage_answers_503_without_effect_then_ends(gateway: SandboxGateway)
     assert gateway.stats().authorizations == before + 1
     assert post(gateway, "/_sandbox/outage", {"requests": -1}, None).status == 400
     assert post(gateway, "/_sandbox/outage", {"requests": True}, None).status == 400
+
+
+# -- faults at a rate (chaos campaigns) and the search by reference ----------------------------------
+
+
+def set_faults(gateway: SandboxGateway, **body: Any) -> SandboxResponse:
+    return gateway.handle("POST", "/_sandbox/faults", json.dumps(body).encode())
+
+
+def test_faults_at_a_rate_come_in_every_kind_and_never_move_money_twice(gateway: SandboxGateway) -> None:
+    assert set_faults(gateway, rate=0.3, seed=11).status == 200
+    answers = []
+    for number in range(300):  # each payment retried with its key until it has a final answer
+        for _attempt in range(20):
+            response = authorize(gateway, key=f"pi_{number}:authorize")
+            if response.status < 500:
+                answers.append(response.body["id"])
+                break
+    stats = gateway.stats()
+    assert len(answers) == len(set(answers)) == 300
+    assert stats.authorizations == 300  # a lost answer was kept: the retry got it, not a second one
+    assert min(stats.faults_refused, stats.faults_timed_out, stats.faults_lost) > 0
+    faults = stats.faults_refused + stats.faults_timed_out + stats.faults_lost
+    assert 0.2 < faults / stats.requests < 0.4
+
+
+def test_a_lost_answer_is_done_and_a_timeout_or_refusal_is_not(gateway: SandboxGateway) -> None:
+    set_faults(gateway, rate=1.0, seed=3)
+    kinds = {502: "lost", 503: "refused", 504: "timed_out"}
+    seen: dict[str, int] = {}
+    for number in range(60):
+        before = gateway.stats().authorizations
+        response = authorize(gateway, key=f"k-{number}")
+        kind = kinds[response.status]
+        seen[kind] = seen.get(kind, 0) + 1
+        made = gateway.stats().authorizations - before
+        assert made == (1 if kind == "lost" else 0), kind
+        assert (response.delay_seconds > 0) == (kind == "timed_out")
+    assert set(seen) == set(kinds.values())
+
+
+def test_the_same_seed_draws_the_same_faults() -> None:
+    def statuses(seed: int) -> list[int]:
+        gateway = SandboxGateway(stall_seconds=0)
+        set_faults(gateway, rate=0.5, seed=seed)
+        return [authorize(gateway, key=f"k-{n}").status for n in range(40)]
+
+    assert statuses(5) == statuses(5)
+    assert statuses(5) != statuses(6)
+
+
+def test_a_rate_of_zero_turns_faults_off(gateway: SandboxGateway) -> None:
+    set_faults(gateway, rate=1.0, seed=1)
+    set_faults(gateway, rate=0)
+    assert authorize(gateway).status == 200
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"rate": 1.5}, {"rate": -0.1}, {"rate": True}, {"rate": 0.1, "seed": "x"}]
+)
+def test_fault_settings_are_checked(gateway: SandboxGateway, body: dict[str, Any]) -> None:
+    assert set_faults(gateway, **body).status == 400
+
+
+def test_authorizations_are_found_by_reference(gateway: SandboxGateway) -> None:
+    first = approved_authorization(gateway)
+    void(gateway, first)
+    second = authorize(gateway, key="k-other", reference="pi_other").body["id"]
+    found = gateway.handle("GET", "/v1/authorizations?reference=pi_ref")
+    assert found.status == 200
+    assert [(a["id"], a["voided"]) for a in found.body["data"]] == [(first, True)]
+    other = gateway.handle("GET", "/v1/authorizations?reference=pi_other").body["data"]
+    assert [a["id"] for a in other] == [second]
+    assert gateway.handle("GET", "/v1/authorizations?reference=nobody").body["data"] == []
+    assert gateway.handle("GET", "/v1/authorizations").status == 400
+
+
+def test_an_outage_of_lost_answers_does_the_work_and_loses_only_the_answer(gateway: SandboxGateway) -> None:
+    assert post(gateway, "/_sandbox/outage", {"requests": 2, "kind": "lost"}, None).status == 200
+    assert gateway.handle("GET", "/v1/authorizations?reference=pi_ref").status == 200  # reads not counted
+    assert authorize(gateway).status == 502
+    assert authorize(gateway).status == 502
+    replayed = authorize(gateway)
+    assert replayed.status == 200
+    assert gateway.stats().authorizations == 1
+    found = gateway.handle("GET", "/v1/authorizations?reference=pi_ref").body["data"]
+    assert [authorization["id"] for authorization in found] == [replayed.body["id"]]
+    assert post(gateway, "/_sandbox/outage", {"requests": 1, "kind": "slow"}, None).status == 400

@@ -47,6 +47,7 @@ FUNCTIONS = {
         ("POST", "/v1/payment-intents/{paymentIntentId}/authorize"),
     ),
     "FraudCheckFunction": ("fraud-check", "payments.functions.fraud_check.handler", None),
+    "ApiAuthorizerFunction": ("api-authorizer", "payments.functions.api_authorizer.handler", None),
     "StartCheckoutFunction": (
         "start-checkout",
         "payments.functions.start_checkout.handler",
@@ -208,6 +209,7 @@ TABLES = {
     "LedgerTable": ("ledger", "entryId", False),
     "EventsTable": ("payment-events", "eventId", False),
     "ReceiptSuppressionsTable": ("receipt-suppressions", "address", False),
+    "ApiKeysTable": ("payments-api-keys", "keyHash", False),
 }
 MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
 # Tables that must survive the stack: money state, the books, checkouts in flight.
@@ -227,6 +229,8 @@ RETAINED_TABLES = (
     "ReceiptSuppressionsTable",
     # Which movements have settled, and every reconciliation report.
     "SettlementsTable",
+    # Who may call the API: losing it would lock every merchant out.
+    "ApiKeysTable",
 )
 
 COMMON_ENV = {
@@ -431,7 +435,27 @@ def test_api_routes_reach_their_functions(translated: dict[str, Any]) -> None:
         for res in permissions.values()
         if res["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
-    assert allowed == {f"{logical_id}Aliaslive" for logical_id in expected.values()}
+    # API Gateway may call each route's function, and the authorizer: their `live` aliases only.
+    assert allowed == {
+        f"{logical_id}Aliaslive" for logical_id in [*expected.values(), "ApiAuthorizerFunction"]
+    }
+
+
+def test_every_route_but_the_webhook_needs_a_merchant_api_key(translated: dict[str, Any]) -> None:
+    body = _resources(translated, "AWS::ApiGatewayV2::Api")["PaymentsApi"]["Properties"]["Body"]
+    scheme = body["components"]["securitySchemes"]["MerchantApiKeys"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["identitySource"] == ["$request.header.Authorization"]
+    assert authorizer["authorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["enableSimpleResponses"] is True
+    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    assert "ApiAuthorizerFunctionAliaslive" in json.dumps(authorizer["authorizerUri"])
+    for path, operations in body["paths"].items():
+        for method, operation in operations.items():
+            # SAM writes `Authorizer: NONE` as the NONE scheme, which API Gateway reads as no authorizer.
+            expected = [{"NONE": []}] if path == "/v1/webhooks/gateway" else [{"MerchantApiKeys": []}]
+            assert operation.get("security") == expected, (method, path)
 
 
 def test_api_stage_logs_access_as_json_and_throttles(translated: dict[str, Any]) -> None:
@@ -581,6 +605,21 @@ def _arn(table: str) -> str:
 
 
 DATA_KEY_GRANTS = {(f"kms:{action}", _arn("PaymentsDataKey")) for action in ("GenerateDataKey", "Decrypt")}
+# The tables are encrypted with the data key, and DynamoDB uses it with the caller's permissions: what
+# AWS lists as DynamoDB's minimum on a customer-managed key, but CreateGrant (the deploying role's).
+TABLES_KEY_ACTIONS = frozenset(
+    f"kms:{action}"
+    for action in (
+        "Encrypt",
+        "Decrypt",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "DescribeKey",
+    )
+)
+TABLES_KEY_GRANTS = {(action, _arn("PaymentsDataKey")) for action in TABLES_KEY_ACTIONS}
 
 
 def SENDS(template: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
@@ -769,12 +808,25 @@ IDEMPOTENCY_GRANTS = {
                 ("dynamodb:GetItem", _arn("LedgerBalancesTable")),
             },
         ),
+        # The authorizer reads a key's record by its hash, nothing else.
+        ("ApiAuthorizerFunction", {("dynamodb:GetItem", _arn("ApiKeysTable"))}),
     ],
 )
 def test_function_policies_grant_exactly_what_the_code_needs(
     template: dict[str, Any], function: str, expected: set[tuple[str, str]]
 ) -> None:
+    # Whatever reaches a table also uses the key the tables are encrypted with.
+    if any(action.startswith("dynamodb:") for action, _ in expected):
+        expected = expected | TABLES_KEY_GRANTS
     assert _policy_grants(template, function) == expected
+
+
+# Every table, with the stack's customer-managed key (not the AWS-managed aws/dynamodb).
+TABLE_ENCRYPTION = {
+    "SSEEnabled": True,
+    "SSEType": "KMS",
+    "KMSMasterKeyId": {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]},
+}
 
 
 def test_every_table_is_encrypted_and_on_demand(template: dict[str, Any]) -> None:
@@ -782,8 +834,90 @@ def test_every_table_is_encrypted_and_on_demand(template: dict[str, Any]) -> Non
     assert set(tables) == set(TABLES) | set(COMPOSITE_KEY_TABLES)
     for name, res in tables.items():
         props = res["Properties"]
-        assert props.get("SSESpecification", {}).get("SSEEnabled") is True, name
+        assert props["SSESpecification"] == TABLE_ENCRYPTION, name
         assert props["BillingMode"] == "PAY_PER_REQUEST", name
+
+
+def _tables_key_problems(document: dict[str, Any]) -> list[str]:
+    """Tables not encrypted with the data key, and roles that reach a table but may not use that key."""
+    problems = []
+    tables = _resources(document, "AWS::DynamoDB::Table")
+    if not tables:
+        problems.append("no tables")
+    problems += [
+        f"{name}: not encrypted with the data key: {res['Properties'].get('SSESpecification')!r}"
+        for name, res in tables.items()
+        if res["Properties"].get("SSESpecification") != TABLE_ENCRYPTION
+    ]
+    reaching: set[str] = set()
+    on_the_key: dict[str, set[str]] = {}
+    for name, statement in _statements(document):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [str(action) for action in _as_list(statement["Action"])]
+        if any(action.startswith("dynamodb:") for action in actions):
+            reaching.add(name)
+        if TABLE_ENCRYPTION["KMSMasterKeyId"] in _as_list(statement["Resource"]):
+            on_the_key.setdefault(name, set()).update(a for a in actions if a.startswith("kms:"))
+    # SAM's DynamoDB policy templates (DynamoDBCrudPolicy and the like) reach tables too.
+    for name, res in document["Resources"].items():
+        policies = res.get("Properties", {}).get("Policies", [])
+        if any(isinstance(p, dict) and any(str(k).startswith("DynamoDB") for k in p) for p in policies):
+            reaching.add(name)
+    if not reaching:
+        problems.append("no role reaches a table")
+    for name in sorted(reaching):
+        missing = TABLES_KEY_ACTIONS - on_the_key.get(name, set())
+        if missing:
+            problems.append(f"{name}: reaches a table but may not {sorted(missing)} with the data key")
+    return problems
+
+
+def test_every_table_is_encrypted_with_the_data_key_and_whatever_reaches_one_may_use_it(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    """Derived from the template: functions, the state machine, and the roles SAM writes for them."""
+    assert _tables_key_problems(template) == []
+    assert _tables_key_problems(translated) == []
+    # The key policy leaves its use to IAM (the roles' statements above): nothing in it stops DynamoDB.
+    statements = template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (account,) = [s for s in statements if s["Sid"] == "AccountAdministers"]
+    assert account["Action"] == "kms:*"
+    assert "Condition" not in account
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # Retained tables encrypted with a deleted key could not be read: the key is retained with them.
+    key = template["Resources"]["PaymentsDataKey"]
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_every_bucket_queue_and_topic_is_encrypted_with_the_data_key(template: dict[str, Any]) -> None:
+    key_arn = {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
+    buckets = _resources(template, "AWS::S3::Bucket")
+    assert buckets
+    for name, bucket in buckets.items():
+        (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        default = rule["ServerSideEncryptionByDefault"]
+        assert default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}, name
+    queues_and_topics = {**_resources(template, "AWS::SQS::Queue"), **_resources(template, "AWS::SNS::Topic")}
+    assert queues_and_topics
+    for name, res in queues_and_topics.items():
+        assert res["Properties"]["KmsMasterKeyId"] == {"Ref": "PaymentsDataKeyAlias"}, name
+
+
+def test_tables_key_guard_catches_a_table_or_a_role_without_the_key(template: dict[str, Any]) -> None:
+    broken = copy.deepcopy(template)
+    broken["Resources"]["LedgerTable"]["Properties"]["SSESpecification"] = {"SSEEnabled": True}
+    statements = broken["Resources"]["GetIntentFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements[:] = [s for s in statements if s["Sid"] != "TablesKey"]
+    broken["Resources"]["EmailTemplatesFunction"]["Properties"]["Policies"].append(
+        {"DynamoDBReadPolicy": {"TableName": {"Ref": "LedgerTable"}}}
+    )
+    problems = _tables_key_problems(broken)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "LedgerTable",
+        "EmailTemplatesFunction",
+        "GetIntentFunction",
+    ], problems
 
 
 @pytest.mark.parametrize("table", RETAINED_TABLES)
@@ -917,7 +1051,11 @@ def test_sam_functions_declare_their_routes_on_the_shared_api(template: dict[str
             continue
         (event,) = events
         assert event["Type"] == "HttpApi"
-        assert event["Properties"] == {"ApiId": {"Ref": "PaymentsApi"}, "Method": route[0], "Path": route[1]}
+        properties = dict(event["Properties"])
+        # Only the webhook opts out of the API key: the gateway's signature is its credential.
+        auth = properties.pop("Auth", None)
+        assert auth == ({"Authorizer": "NONE"} if route[1] == "/v1/webhooks/gateway" else None), route
+        assert properties == {"ApiId": {"Ref": "PaymentsApi"}, "Method": route[0], "Path": route[1]}
 
 
 def test_ops_alerts_subscribe_to_the_ops_topic(template: dict[str, Any]) -> None:
@@ -1181,3 +1319,24 @@ def test_the_dashboard_shows_every_business_metric_the_code_emits(template: dict
     ]
     assert [expression.split('"')[1] for expression in searches] == ["Errors", "Throttles", "Duration"]
     assert all("payments dev" in expression for expression in searches)  # this stage's functions
+
+
+def test_alarms_may_use_the_key_of_the_topics_they_notify(template: dict[str, Any]) -> None:
+    """An alarm's notification to a topic encrypted with a customer-managed key is dropped unless the
+    key lets CloudWatch use it."""
+    resources = template["Resources"]
+    notified = {
+        action["Ref"]
+        for alarm in _resources(template, "AWS::CloudWatch::Alarm").values()
+        for action in alarm["Properties"].get("AlarmActions", []) + alarm["Properties"].get("OKActions", [])
+        if isinstance(action, dict) and "Ref" in action
+    }
+    assert notified
+    statements = resources["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [
+        s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert len(cloudwatch) == 1
+    assert set(cloudwatch[0]["Action"]) >= {"kms:GenerateDataKey", "kms:Decrypt"}
+    for topic in notified:
+        assert resources[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "PaymentsDataKeyAlias"}, topic

@@ -100,3 +100,10 @@ def test_the_project_suppressions_are_well_formed() -> None:
     suppressions = load_suppressions(SUPPRESSIONS.read_text())
     assert suppressions
     assert all(len(s.reason) > 80 for s in suppressions), "a reason says why, not just that"
+
+
+def test_no_table_is_excused_from_the_customer_managed_key() -> None:
+    """Every table is encrypted with the stack's data key (test_template.py checks it): CKV_AWS_119
+    passes, and an excuse for it must not come back."""
+    checks = {s.check_id for s in load_suppressions(SUPPRESSIONS.read_text())}
+    assert "CKV_AWS_119" not in checks

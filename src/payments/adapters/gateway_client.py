@@ -94,6 +94,23 @@ class HttpGateway(PaymentGateway):
         body = {"authorizationId": authorization_id, **_money(amount)}
         return self._post("/v1/refunds", body, idempotency_key)
 
+    def open_authorizations(self, *, reference: str) -> list[str]:
+        status, answer = self._send(
+            "GET", f"/v1/authorizations?reference={quote(reference, safe='')}", b"", {}
+        )
+        found = answer.get("data") if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(found, list):
+            raise UpstreamUnavailable(
+                f"the gateway could not search its authorizations ({status})", upstream="gateway"
+            )
+        return [
+            str(authorization["id"])
+            for authorization in found
+            if authorization.get("status") == GatewayOutcome.APPROVED.value
+            and not authorization.get("voided")
+            and not authorization.get("captureId")
+        ]
+
     def settlement_file(self, *, idempotency_key: str, bucket: str, kms_key: str) -> dict[str, Any]:
         """Ask the gateway to close a settlement batch and deliver its file into our bucket:
         `{key, rows, batchId}`. The same key answers the same file."""

@@ -4,6 +4,14 @@
 const API = new URLSearchParams(location.search).get("api") || location.origin;
 const page = document.getElementById("page");
 document.getElementById("api-base").textContent = `API: ${API}`;
+// The merchant API key every /v1 call needs: typed by the operator, kept for this tab only.
+const KEY_STORE = "paymentsApiKey";
+const keyInput = document.getElementById("api-key");
+keyInput.value = sessionStorage.getItem(KEY_STORE) || "";
+keyInput.addEventListener("change", () => {
+  sessionStorage.setItem(KEY_STORE, keyInput.value.trim());
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
+});
 
 const TEST_METHODS = [
   "pm_card_visa", "pm_card_mastercard", "pm_card_declined", "pm_card_insufficient_funds",
@@ -33,9 +41,14 @@ function badge(status) {
 async function call(method, path, body) {
   const headers = { "content-type": "application/json" };
   if (method === "POST") headers["idempotency-key"] = crypto.randomUUID();
+  const key = sessionStorage.getItem(KEY_STORE);
+  if (key && path.startsWith("/v1/")) headers.authorization = `Bearer ${key}`;
   const response = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   const data = text ? JSON.parse(text) : {};
+  if (response.status === 401 || response.status === 403) {
+    data.error = { code: "unauthorized", message: "Enter a valid API key (sk_...) at the top right: the API refused this one." };
+  }
   return { status: response.status, ok: response.ok, data };
 }
 

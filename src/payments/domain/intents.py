@@ -203,20 +203,36 @@ class PaymentIntent:
     def expire(self, now: datetime) -> None:
         self._move_to(Status.EXPIRED, now)
 
-    def authorize(self, *, authorization_id: str, now: datetime) -> Transaction:
+    def authorize(
+        self, *, authorization_id: str, now: datetime, request_id: str | None = None
+    ) -> Transaction:
         self.ensure_authorizable(now)
         self._move_to(Status.AUTHORIZED, now)
         self.amount_authorized = self.amount.amount
         self.authorization_id = authorization_id
-        transaction = self._record(TransactionKind.AUTHORIZATION, self.amount, now, authorization_id)
+        transaction = self._record(
+            TransactionKind.AUTHORIZATION, self.amount, now, authorization_id, request_id=request_id
+        )
         self.transaction_id = transaction.transaction_id
         return transaction
 
-    def decline(self, *, decline_code: str, now: datetime, gateway_reference: str | None = None) -> None:
+    def decline(
+        self,
+        *,
+        decline_code: str,
+        now: datetime,
+        gateway_reference: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self._move_to(Status.DECLINED, now)
         self.decline_code = decline_code
         self._record(
-            TransactionKind.AUTHORIZATION, self.amount, now, gateway_reference, decline_code=decline_code
+            TransactionKind.AUTHORIZATION,
+            self.amount,
+            now,
+            gateway_reference,
+            decline_code=decline_code,
+            request_id=request_id,
         )
 
     def capturable(self, amount: Money | None) -> Money:
@@ -230,13 +246,20 @@ class PaymentIntent:
             raise InvalidRequest(f"capture amount must be between 1 and {self.amount_authorized}")
         return to_capture
 
-    def capture(self, *, amount: Money | None, now: datetime, gateway_reference: str) -> Transaction:
+    def capture(
+        self, *, amount: Money | None, now: datetime, gateway_reference: str, request_id: str | None = None
+    ) -> Transaction:
         """Capture all or part of the authorization; the rest is released, never captured later."""
         to_capture = self.capturable(amount)
         self._move_to(Status.CAPTURED, now)
         self.amount_captured = to_capture.amount
         return self._record(
-            TransactionKind.CAPTURE, to_capture, now, gateway_reference, released=self._hold()
+            TransactionKind.CAPTURE,
+            to_capture,
+            now,
+            gateway_reference,
+            released=self._hold(),
+            request_id=request_id,
         )
 
     @property
@@ -309,11 +332,18 @@ class PaymentIntent:
         kind = TransactionKind.DISPUTE_WON if won else TransactionKind.DISPUTE_LOST
         return self._record(kind, at_stake, now, gateway_reference, transaction_id=movement_id)
 
-    def void(self, *, now: datetime, gateway_reference: str) -> Transaction:
+    def void(self, *, now: datetime, gateway_reference: str, request_id: str | None = None) -> Transaction:
         if self.status is not Status.AUTHORIZED:
             raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {self.status}")
         self._move_to(Status.VOIDED, now)
-        return self._record(TransactionKind.VOID, self.amount, now, gateway_reference, released=self._hold())
+        return self._record(
+            TransactionKind.VOID,
+            self.amount,
+            now,
+            gateway_reference,
+            released=self._hold(),
+            request_id=request_id,
+        )
 
     def mark_receipt(self, status: ReceiptStatus, *, now: datetime) -> None:
         """Receipt delivery is tracked beside the payment's status, not as a transition of it."""

@@ -20,6 +20,7 @@ def _command(event: http.Event) -> AuthorizeIntent:
         payment_intent_id=http.path_parameter(event, "paymentIntentId"),
         device_fingerprint=body.deviceFingerprint,
         ip_address=body.ipAddress or http.source_ip(event),
+        request_id=http.header(event, "idempotency-key"),
     )
 
 

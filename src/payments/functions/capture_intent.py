@@ -16,7 +16,9 @@ from payments.service.movements import CaptureIntent, capture_intent
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     try:
         body = http.parse(CaptureBody, http.json_body(event, required=False))
-        command = CaptureIntent(http.path_parameter(event, "paymentIntentId"), body.amount)
+        command = CaptureIntent(
+            http.path_parameter(event, "paymentIntentId"), body.amount, http.header(event, "idempotency-key")
+        )
     except PaymentsError as error:
         return http.error_response(error)
 

@@ -64,6 +64,7 @@ def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 payment_intent_id=event["paymentIntentId"],
                 three_d_secure_passed=bool(event.get("threeDSecurePassed")),
                 capture_if_automatic=False,
+                request_id=event.get("trackingId"),
             ),
             intents=intents,
             fraud=None,  # the workflow's FraudCheck state screened this attempt

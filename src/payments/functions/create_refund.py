@@ -10,7 +10,7 @@ from payments.domain.errors import PaymentsError
 from payments.functions import http
 from payments.functions.observability import observed
 from payments.functions.schemas import RefundBody, refund_body
-from payments.service.movements import RefundIntent, refund_intent
+from payments.service.movements import RefundIntent, refund_once
 
 
 @observed
@@ -23,7 +23,8 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
     command = RefundIntent(body.paymentIntentId, request_id, body.amount, body.reason)
 
     def work() -> http.Response:
-        refund = refund_intent(
+        # Once per Idempotency-Key even when the idempotency record was lost with a crashed process.
+        refund = refund_once(
             command, intents=bootstrap.intent_repository(), gateway=bootstrap.gateway(), clock=bootstrap.now
         )
         return http.respond(201, refund_body(refund))

@@ -12,16 +12,19 @@ from payments import bootstrap
 from payments.adapters import emf_metrics
 from payments.adapters.sqs_refund_jobs import row_from_body
 from payments.functions.observability import observed
-from payments.service.refund_batches import run_refund_job
+from payments.service.refund_batches import count_last_delivery, run_refund_job
+
+
+def _last_delivery(receives: Any) -> bool:
+    return int(receives) >= bootstrap.settings().refund_jobs_max_receives
 
 
 def _run(record: Any) -> None:
     batch_id, row = row_from_body(json.loads(record.body))
-    receives = int(record.attributes.approximate_receive_count)
     run_refund_job(
         batch_id,
         row,
-        last_attempt=receives >= bootstrap.settings().refund_jobs_max_receives,
+        last_attempt=_last_delivery(record.attributes.approximate_receive_count),
         intents=bootstrap.intent_repository(),
         gateway=bootstrap.gateway(),
         batches=bootstrap.refund_batches(),
@@ -36,6 +39,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         process_partial_response,
     )
 
+    for record in event.get("Records", []):
+        if _last_delivery(record["attributes"]["ApproximateReceiveCount"]):
+            batch_id, row = row_from_body(json.loads(record["body"]))
+            count_last_delivery(batch_id, row, batches=bootstrap.refund_batches())
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     response: dict[str, Any] = dict(
         process_partial_response(event=event, record_handler=_run, processor=processor, context=context)

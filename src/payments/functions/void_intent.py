@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
             intents=bootstrap.intent_repository(),
             gateway=bootstrap.gateway(),
             clock=bootstrap.now,
+            request_id=http.header(event, "idempotency-key"),
         )
         return http.respond(200, intent_body(intent))
 

@@ -9,6 +9,7 @@ instant to test.
 from __future__ import annotations
 
 import json
+import random
 import re
 import secrets
 import threading
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 from payments.domain.cards import contains_card_number
 from payments.settlement.rows import MovementType, SettlementRow
@@ -56,6 +58,7 @@ _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _CAPTURE: Final = re.compile(r"/v1/authorizations/([^/]+)/capture")
 _VOID: Final = re.compile(r"/v1/authorizations/([^/]+)/void")
 _AUTHORIZATION: Final = re.compile(r"/v1/authorizations/([^/]+)")
+AUTHORIZATIONS: Final = "/v1/authorizations"
 SETTLEMENT_FILES: Final = "/v1/settlement-files"
 CHARGEBACK_FEE: Final = 1_500  # minor units
 
@@ -110,9 +113,23 @@ class SandboxStats:
     captures: int = 0
     voids: int = 0
     refunds: int = 0
+    # Faults drawn at the configured rate (`/_sandbox/faults`), by kind: refused (503, nothing done),
+    # timed_out (a stall past the client's timeout, nothing done), lost (done, the answer lost).
+    faults_refused: int = 0
+    faults_timed_out: int = 0
+    faults_lost: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """As the stats endpoint answers it: camelCase names."""
+        return {_camel(name): value for name, value in asdict(self).items()}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+FAULT_KINDS: Final = ("refused", "timed_out", "lost")
 
 
 class _Refusal(Exception):
@@ -220,6 +237,9 @@ class SandboxGateway:
         self._authorizations: dict[str, _Authorization] = {}
         self._stats = SandboxStats()
         self._outage = 0  # the next requests to answer 503 (an outage a test asks for)
+        self._lost_answers = 0  # the next money-moving calls done with their answers lost (tests)
+        self._fault_rate = 0.0  # the share of money-moving calls that fail (chaos campaigns)
+        self._fault_draws = random.Random(0)
 
     def stats(self) -> SandboxStats:
         with self._lock:
@@ -229,11 +249,12 @@ class SandboxGateway:
         self, method: str, path: str, body: bytes = b"", *, idempotency_key: str | None = None
     ) -> SandboxResponse:
         """Answer one request as the HTTP API would (status, JSON body, stall)."""
-        path = path.partition("?")[0]
+        path, _, query = path.partition("?")
         controls: dict[tuple[str, str], Callable[[], SandboxResponse]] = {
             ("GET", "/healthz"): lambda: SandboxResponse(200, {"status": "ok"}),
             ("GET", "/_sandbox/stats"): lambda: SandboxResponse(200, self.stats().as_dict()),
             ("POST", "/_sandbox/outage"): lambda: self._start_outage(body),
+            ("POST", "/_sandbox/faults"): lambda: self._set_faults(body),
             ("POST", "/_sandbox/settlement-faults"): lambda: self._settlement_faults(body),
         }
         if (method, path) in controls:
@@ -244,26 +265,69 @@ class SandboxGateway:
                 self._outage -= 1
                 return SandboxResponse(503, _error("service_unavailable", "the gateway is unavailable"))
             try:
-                return self._handle(method, path, body, idempotency_key)
+                return self._handle(method, path, query, body, idempotency_key)
             except _Refusal as refusal:
                 return refusal.response()
 
     def _start_outage(self, body: bytes) -> SandboxResponse:
-        """`{"requests": n}`: the next n requests (of any kind, for any payment) answer 503."""
+        """`{"requests": n}`: the next n requests (of any kind, for any payment) answer 503.
+        `{"requests": n, "kind": "lost"}`: the next n authorize, capture, void or refund calls are
+        done, and their answers lost (502), as when a connection drops on the way back."""
         try:
-            requests = json.loads(body or b"{}").get("requests")
+            request = json.loads(body or b"{}")
+            requests, kind = request.get("requests"), request.get("kind", "refused")
         except (ValueError, AttributeError):
-            requests = None
+            requests, kind = None, None
         if not isinstance(requests, int) or isinstance(requests, bool) or requests < 0:
             return SandboxResponse(400, _error("invalid_request", "requests must be a whole number >= 0"))
+        if kind not in ("refused", "lost"):
+            return SandboxResponse(400, _error("invalid_request", 'kind is "refused" or "lost"'))
         with self._lock:
-            self._outage = requests
-        return SandboxResponse(200, {"outage": requests})
+            if kind == "lost":
+                self._lost_answers = requests
+            else:
+                self._outage = requests
+        return SandboxResponse(200, {"outage": requests, "kind": kind})
 
-    def _handle(self, method: str, path: str, body: bytes, key: str | None) -> SandboxResponse:
+    def _set_faults(self, body: bytes) -> SandboxResponse:
+        """`{"rate": 0.1, "seed": 7}`: from now on each authorize, capture, void and refund call fails
+        with that probability, drawn from a generator seeded with `seed`; the kind of failure is drawn
+        too (see `SandboxStats`). A rate of 0 turns faults off."""
+        try:
+            request = json.loads(body or b"{}")
+            rate, seed = request.get("rate"), request.get("seed", 0)
+        except (ValueError, AttributeError):
+            rate, seed = None, None
+        if (
+            not isinstance(rate, int | float)
+            or isinstance(rate, bool)
+            or not 0 <= rate <= 1
+            or not isinstance(seed, int)
+            or isinstance(seed, bool)
+        ):
+            return SandboxResponse(
+                400, _error("invalid_request", "rate is a number from 0 to 1, seed an integer")
+            )
+        with self._lock:
+            self._fault_rate = float(rate)
+            self._fault_draws = random.Random(seed)
+        return SandboxResponse(200, {"rate": rate, "seed": seed})
+
+    def _draw_fault(self) -> str | None:
+        if self._lost_answers > 0:
+            self._lost_answers -= 1
+            return "lost"
+        if self._fault_rate and self._fault_draws.random() < self._fault_rate:
+            return self._fault_draws.choice(FAULT_KINDS)
+        return None
+
+    def _handle(self, method: str, path: str, query: str, body: bytes, key: str | None) -> SandboxResponse:
         # Refused before anything is parsed or kept, so a card number is never stored.
-        if any(_looks_like_card_number(text) for text in (path, key or "", body.decode("utf-8", "replace"))):
+        texts = (path, query, key or "", body.decode("utf-8", "replace"))
+        if any(_looks_like_card_number(text) for text in texts):
             raise _invalid("card numbers are not accepted: use a test payment method (pm_...)")
+        if method == "GET" and path == AUTHORIZATIONS:
+            return self._search(query)
         if method == "GET" and (match := _AUTHORIZATION.fullmatch(path)):
             return SandboxResponse(200, self._find(match[1]).view())
         operation = self._operation(method, path, key or "")
@@ -276,15 +340,34 @@ class SandboxGateway:
         state = self._keys.setdefault(key, _KeyState(fingerprint))
         if state.fingerprint != fingerprint:
             raise _Refusal(422, "idempotency_conflict", "this Idempotency-Key was used with another request")
+        return self._answer(
+            state, lambda attempt: operation(payload, attempt), faulty=path != SETTLEMENT_FILES
+        )
+
+    def _answer(
+        self, state: _KeyState, operation: Callable[[int], SandboxResponse], *, faulty: bool
+    ) -> SandboxResponse:
+        """The key's stored answer, or the operation's first final one; a drawn fault on the way."""
+        fault = self._draw_fault() if faulty else None
+        if fault == "refused":
+            self._count(faults_refused=1)
+            return SandboxResponse(503, _error("service_unavailable", "the gateway is unavailable"))
+        if fault == "timed_out":
+            self._count(faults_timed_out=1)
+            timeout = _error("gateway_timeout", "the issuer did not answer in time")
+            return SandboxResponse(504, timeout, delay_seconds=self.stall_seconds)
         if state.response is None:
             state.attempts += 1
             try:
-                response = operation(payload, state.attempts)
+                response = operation(state.attempts)
             except _Refusal as refusal:
                 response = refusal.response()
             if response.status >= 500:  # a failure is not an answer: the next attempt is evaluated again
                 return response
             state.response = response
+        if fault == "lost":  # done and kept under the key; only the answer goes missing
+            self._count(faults_lost=1)
+            return SandboxResponse(502, _error("bad_gateway", "the answer was lost on the way back"))
         return state.response
 
     def _operation(self, method: str, path: str, key: str) -> Operation:
@@ -475,6 +558,15 @@ class SandboxGateway:
             self._misstate |= misstate
         return SandboxResponse(200, {"omit": sorted(self._omit), "misstate": self._misstate})
 
+    def _search(self, query: str) -> SandboxResponse:
+        """`GET /v1/authorizations?reference=<merchant reference>`: every authorization made for it,
+        oldest first, so a merchant that never saw an answer (a lost response) can find and void it."""
+        references = parse_qs(query).get("reference", [])
+        if len(references) != 1 or not references[0]:
+            raise _invalid("give exactly one reference to search by")
+        found = [auth.view() for auth in self._authorizations.values() if auth.reference == references[0]]
+        return SandboxResponse(200, {"data": found})
+
     def _find(self, authorization_id: str) -> _Authorization:
         authorization = self._authorizations.get(authorization_id)
         if authorization is None:
@@ -482,7 +574,7 @@ class SandboxGateway:
         return authorization
 
     def _count(self, **increments: int) -> None:
-        current = self._stats.as_dict()
+        current = asdict(self._stats)
         self._stats = SandboxStats(**{name: current[name] + increments.get(name, 0) for name in current})
 
 

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -21,12 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from payments.local.emulator import ACCOUNT_ID
+from payments.local.emulator import ACCOUNT_ID, REGION
 from payments.local.invoker import LocalLambda
-from payments.local.stack import Route
+from payments.local.stack import Authorizer, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
+UNAUTHORIZED = b'{"message":"Unauthorized"}'
+FORBIDDEN = b'{"message":"Forbidden"}'
+MAX_CACHED_AUTHORIZATIONS = 10_000
 TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/xml")
 
 
@@ -152,6 +156,55 @@ def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"content-type": "application/json"}, json.dumps(result).encode()
 
 
+Refusal = tuple[int, dict[str, str], bytes]
+
+
+class RouteAuthorizers:
+    """The API's Lambda authorizers, applied as API Gateway applies them (simple responses)."""
+
+    def __init__(
+        self, invoker: LocalLambda, *, api_id: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._invoker = invoker
+        self._api_id = api_id
+        self._clock = clock
+        self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, authorizer: Authorizer, event: dict[str, Any]) -> tuple[Refusal | None, dict[str, Any]]:
+        """401 without the identity headers, the authorizer's answer cached per their values, 403 when
+        it says no, 500 when it fails; else its context, for the function's event."""
+        identity = tuple(event["headers"].get(header, "") for header in authorizer.identity_headers)
+        if not all(identity):
+            return (401, {"content-type": "application/json"}, UNAUTHORIZED), {}
+        key = (authorizer.function_name, identity)
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            answer = cached[1]
+        else:
+            method, _, path = event["routeKey"].partition(" ")
+            api = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self._api_id}"
+            request = {
+                **event,
+                "type": "REQUEST",
+                "identitySource": list(identity),
+                "routeArn": f"{api}/$default/{method}{path}",
+            }
+            result = self._invoker.invoke(authorizer.function_name, request)
+            if result.error or not isinstance(result.payload, dict):
+                return (500, {"content-type": "application/json"}, INTERNAL_ERROR), {}
+            answer = result.payload
+            with self._lock:
+                if len(self._cache) >= MAX_CACHED_AUTHORIZATIONS:
+                    self._cache.clear()
+                self._cache[key] = (now + authorizer.cache_seconds, answer)
+        if answer.get("isAuthorized") is not True:
+            return (403, {"content-type": "application/json"}, FORBIDDEN), {}
+        return None, dict(answer.get("context") or {})
+
+
 class _Server(ThreadingHTTPServer):
     # The socket's listen backlog: socketserver's default of 5 resets connections that arrive
     # together (20 clients opening theirs at once), which an API Gateway never does.
@@ -177,6 +230,7 @@ class FrontDoor:
         self.api_id = api_id
         self.local_endpoints = dict(local_endpoints or {})
         self._server = _Server((host, port), self._handler_class())
+        self._authorizers = RouteAuthorizers(invoker, api_id=api_id)
 
     def set_routes(self, routes: list[Route]) -> None:
         self.routes = [CompiledRoute(route) for route in routes]
@@ -232,6 +286,11 @@ class FrontDoor:
                 source_ip=source_ip,
                 api_id=self.api_id,
             )
+            if compiled.route.authorizer is not None:
+                refused, context = self._authorizers.check(compiled.route.authorizer, event)
+                if refused is not None:
+                    return refused
+                event["requestContext"]["authorizer"] = {"lambda": context}
             result = self.invoker.invoke(compiled.route.function_name, event)
             if result.error:
                 return 500, {"content-type": "application/json"}, INTERNAL_ERROR

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from payments.local.chaos import CRASH_ERROR, Chaos, InjectedCrash, deliver_with_faults
 from payments.local.emulator import ACCOUNT_ID, REGION
 
 Handler = Callable[[Any, Any], Any]
@@ -95,6 +96,7 @@ class LocalLambda:
         self._async_pending = 0  # queued or running
         self._async_idle = threading.Condition(self._lock)
         self._workers: list[threading.Thread] = []
+        self.chaos = Chaos()
 
     def register(self, spec: FunctionSpec) -> None:
         self._by_name[spec.name] = spec
@@ -156,7 +158,16 @@ class LocalLambda:
             }
             return Invocation(payload, error=True)
         try:
-            result = self._handler(spec)(event, context)
+            with self.chaos.crashing():
+                result = self._handler(spec)(event, context)
+        except InjectedCrash as crash:  # the process died: Lambda knows no more than that
+            payload = {
+                "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited ({crash})",
+                "errorType": CRASH_ERROR,
+                "requestId": context.aws_request_id,
+                "stackTrace": [],
+            }
+            return Invocation(payload, error=True, duration_ms=(time.perf_counter() - started) * 1000)
         except Exception as error:  # reported to the caller as Lambda does
             payload = {
                 "errorMessage": str(error),
@@ -170,14 +181,23 @@ class LocalLambda:
     def invoke_async(self, name_or_arn: str, event: Any) -> None:
         """Queue the event for the function and return at once, as Lambda accepts an Event invocation."""
         spec = self.spec(name_or_arn)
+        copies, hold_seconds = self.chaos.async_fate()
         with self._lock:
-            self._async_pending += 1
+            self._async_pending += copies
             if not self._workers:
                 for number in range(ASYNC_WORKERS):
                     worker = threading.Thread(target=self._work, name=f"lambda-async-{number}", daemon=True)
                     worker.start()
                     self._workers.append(worker)
-        self._async.put((spec.name, event))
+        for _ in range(copies):
+            if hold_seconds:  # held back, so events queued after it run first
+                threading.Timer(hold_seconds, self._async.put, args=((spec.name, event),)).start()
+            else:
+                self._async.put((spec.name, event))
+
+    def deliver(self, name_or_arn: str, event: Any) -> Invocation:
+        """An event source's batch (a stream's, a queue's): run once, or under chaos twice or late."""
+        return deliver_with_faults(self.chaos, lambda: self.invoke(name_or_arn, event))
 
     @property
     def async_pending(self) -> int:

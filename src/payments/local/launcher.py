@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _URL_LINE = re.compile(r"\s+(API|AWS|Gateway):\s+(http://\S+)")
+_PRINTED = frozenset({"API", "API key", "AWS", "Gateway"})
+_KEY_LINE = re.compile(r"\s+API key:\s+(\S+)")
 
 
 OUTPUT_LINES_KEPT = 50_000  # a benchmark's stack logs for hours: memory must not grow with it
@@ -46,6 +48,11 @@ class LaunchedStack:
     def gateway(self) -> str:
         return self.urls["Gateway"]
 
+    @property
+    def api_key(self) -> str:
+        """The merchant API key the stack printed (its default, or PAYMENTS_API_KEY)."""
+        return self.urls["API key"]
+
     def stop(self, timeout: float = 20) -> int:
         """Ctrl-C, as an operator would; kill only if it does not stop in time (then raise)."""
         self.process.send_signal(signal.SIGINT)
@@ -72,7 +79,7 @@ def launch(
     stack = LaunchedStack(process, {})
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
-    while len(stack.urls) < len(("API", "AWS", "Gateway")) and time.monotonic() < deadline:
+    while not stack.urls.keys() >= _PRINTED and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
@@ -80,7 +87,9 @@ def launch(
         found = _URL_LINE.match(line)
         if found:
             stack.urls[found.group(1)] = found.group(2)
-    if len(stack.urls) < 3:
+        elif key := _KEY_LINE.match(line):
+            stack.urls["API key"] = key.group(1)
+    if not stack.urls.keys() >= _PRINTED:
         process.kill()
         raise LaunchError("payments local up did not start:\n" + "".join(stack.output))
     # Keep reading what it prints, or a full pipe would one day block the stack mid-request.

@@ -14,9 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from payments.local.api_key import local_api_key
+from payments.local.chaos import ChaosSettings
 from payments.local.console_api import checkout_execution
 from payments.local.custom_resources import create_custom_resource
 from payments.local.emulator import Emulator
@@ -30,6 +33,7 @@ from payments.progress import Progress
 
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
+LOCAL_MERCHANT = "mer_local"  # whose key the local stack makes (payments.local.api_key)
 STAGE = "local"
 # The operator console: static files that call the API (and /_local), served at /console.
 CONSOLE_DIRECTORY = Path(__file__).resolve().parents[1] / "console"
@@ -138,16 +142,19 @@ class LocalStack:
         self.invoker.dead_letter_sink = self._dead_letter
         os.environ.update(self.deployed.environment)
         self._reset_containers()
+        self._add_api_key()
         for resource in self.deployed.custom_resources:
             self.progress(f"creating {resource.logical_id} ({resource.resource_type})")
             create_custom_resource(resource, invoke=self.invoker.invoke, s3=self._client("s3"))
         self.front_door.set_routes(self.deployed.routes)
         for source in self.deployed.stream_sources:
-            poller = StreamPoller(source, streams=self._client("dynamodbstreams"), invoke=self.invoker.invoke)
+            poller = StreamPoller(
+                source, streams=self._client("dynamodbstreams"), invoke=self.invoker.deliver
+            )
             poller.start()
             self.pollers.append(poller)
         for queue_source in self.deployed.queue_sources:
-            queue_poller = QueuePoller(queue_source, sqs=self._client("sqs"), invoke=self.invoker.invoke)
+            queue_poller = QueuePoller(queue_source, sqs=self._client("sqs"), invoke=self.invoker.deliver)
             queue_poller.start()
             self.queue_pollers.append(queue_poller)
         self._serving = threading.Thread(target=self.front_door.serve_forever, name="front-door", daemon=True)
@@ -260,6 +267,7 @@ class LocalStack:
             "/_local/api-calls": api_calls,
             "/_local/functions": functions,
             "/_local/faults": faults,
+            "/_local/chaos": self._chaos,
             "/_local/emails": emails,
             "/_local/notifications": notifications,
         }
@@ -296,6 +304,38 @@ class LocalStack:
         if result.error:
             return 502, {"error": {"code": "upstream_unavailable", "message": result.payload["errorMessage"]}}
         return 200, {"key": result.payload["key"], "rows": result.payload["rows"]}
+
+    @property
+    def api_key(self) -> str:
+        return local_api_key()
+
+    def _add_api_key(self) -> None:
+        """What an operator does in AWS with `payments api-keys create`: one key for the local merchant."""
+        from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
+
+        keys = DynamoDBApiKeys(self._client("dynamodb"), table=self.deployed.resources["ApiKeysTable"])
+        keys.add(self.api_key, merchant_id=LOCAL_MERCHANT, now=datetime.now(UTC))
+
+    def _chaos(self, request: LocalRequest) -> tuple[int, Any]:
+        """POST `{seed, crashRate?, asyncFaults?, gatewayFaultRate?}` turns the fault campaign's faults on
+        (functions crashing, async messages duplicated or reordered, gateway calls failing); DELETE
+        turns them off; GET shows the settings and what was injected so far."""
+        if request.method in ("POST", "DELETE"):
+            try:
+                wanted = json.loads(request.body or b"{}") if request.method == "POST" else {}
+                settings = ChaosSettings(
+                    seed=int(wanted.get("seed", 0)),
+                    crash_rate=float(wanted.get("crashRate", 0)),
+                    async_faults=bool(wanted.get("asyncFaults", False)),
+                )
+                self.invoker.chaos.configure(settings)
+            except (ValueError, TypeError, AttributeError) as error:
+                return 400, {"error": {"code": "invalid_request", "message": f"bad chaos settings: {error}"}}
+            gateway_rate = json.dumps({"rate": wanted.get("gatewayFaultRate", 0), "seed": settings.seed})
+            answer = self.gateway.sandbox.handle("POST", "/_sandbox/faults", gateway_rate.encode())
+            if answer.status != 200:
+                return 400, answer.body
+        return 200, self.invoker.chaos.status() | {"gateway": self.gateway.sandbox.stats().as_dict()}
 
     def _inject(self, body: bytes) -> str | None:
         """`{function, error?, count}`: the next `count` invocations of that function fail."""

@@ -13,7 +13,7 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,10 +38,21 @@ class StackError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Authorizer:
+    """An HTTP API Lambda authorizer (payload 2.0, simple responses), as the front door applies it."""
+
+    function_name: str
+    identity_headers: tuple[str, ...]  # lower case; a request missing one is refused with 401
+    cache_seconds: int  # answers are kept per identity value this long (ReauthorizeEvery)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     method: str
     path: str
     function_name: str
+    auth: str | None = None  # the event's Auth.Authorizer ("NONE": open); None: the API's default
+    authorizer: Authorizer | None = None  # resolved once the API is built
 
     @property
     def route_key(self) -> str:
@@ -363,6 +374,7 @@ class StackBuilder:
         globals_ = template.document.get("Globals", {})
         self._function_globals: dict[str, Any] = globals_.get("Function", {})
         self._http_api_ids: list[str] = []
+        self._http_api_auth: dict[str, Any] = {}
         # In creation order: what a later type refers to is created first.
         self._creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::KMS::Key": self._kms_key,
@@ -699,7 +711,12 @@ class StackBuilder:
         for event_id, event in properties.get("Events", {}).items():
             if event["Type"] == "HttpApi":
                 self.deployed.routes.append(
-                    Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"], name)
+                    Route(
+                        event["Properties"]["Method"].upper(),
+                        event["Properties"]["Path"],
+                        name,
+                        auth=event["Properties"].get("Auth", {}).get("Authorizer"),
+                    )
                 )
             elif event["Type"] == "SNS":
                 attributes = {}
@@ -814,11 +831,34 @@ class StackBuilder:
                 )
 
     def _http_api(self, logical_id: str, resource: dict[str, Any]) -> None:
-        self._properties(resource)  # resolves every reference, so a broken one fails here
+        properties = self._properties(resource)  # resolves every reference, so a broken one fails here
         self._http_api_ids.append(logical_id)
+        self._http_api_auth = properties.get("Auth", {})
+
+    def _resolve_authorizers(self) -> None:
+        """Each route's authorizer: its own (or NONE), else the API's default, as API Gateway does."""
+        authorizers = {}
+        for name, config in self._http_api_auth.get("Authorizers", {}).items():
+            if "FunctionArn" not in config:
+                raise StackError(f"authorizer {name}: only Lambda authorizers run locally")
+            identity = config.get("Identity", {})
+            authorizers[name] = Authorizer(
+                function_name=str(config["FunctionArn"]).rsplit(":function:", 1)[-1].split(":", 1)[0],
+                identity_headers=tuple(header.lower() for header in identity.get("Headers", [])),
+                cache_seconds=int(identity.get("ReauthorizeEvery", 300)),
+            )
+        default = self._http_api_auth.get("DefaultAuthorizer")
+        resolved = []
+        for route in self.deployed.routes:
+            name = route.auth or default
+            if name is not None and name != "NONE" and name not in authorizers:
+                raise StackError(f"route {route.route_key}: no authorizer named {name}")
+            resolved.append(replace(route, authorizer=authorizers.get(name) if name else None))
+        self.deployed.routes = resolved
 
     def _http_api_routes(self) -> None:
         """Register the API and its routes in the emulator too, so `aws apigatewayv2` can list them."""
+        self._resolve_authorizers()
         apis = self._client("apigatewayv2")
         for logical_id in self._http_api_ids:
             api = apis.create_api(Name=self.template.physical_id(logical_id), ProtocolType="HTTP")

@@ -19,8 +19,8 @@ from payments.domain.errors import (
     UpstreamUnavailable,
 )
 from payments.domain.fraud import Decision, FraudSignals
-from payments.domain.intents import CaptureMethod, PaymentIntent, Status
-from payments.service.intents import Clock
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind
+from payments.service.intents import Clock, made_by_request
 from payments.service.ports import FraudScreen, GatewayOutcome, IntentRepository, PaymentGateway
 
 
@@ -33,6 +33,9 @@ class AuthorizeIntent:
     # The checkout workflow authorizes only: a capture inside its parallel step could not be undone
     # by its compensation (a void), so automatic capture there waits until the workflow succeeds.
     capture_if_automatic: bool = True
+    # Who asks (the Idempotency-Key; the workflow's tracking id): the same request retried after a
+    # crash finds the outcome it recorded and answers it again, instead of "not PENDING".
+    request_id: str | None = None
 
 
 def authorize_intent(
@@ -46,6 +49,10 @@ def authorize_intent(
     """`fraud` is None where the caller screened the attempt already (the checkout workflow's own
     FraudCheck state)."""
     intent = intents.get(command.payment_intent_id, consistent=True)
+    if intent.status is not Status.PENDING and made_by_request(
+        intent, TransactionKind.AUTHORIZATION, command.request_id, intents=intents
+    ):
+        return _outcome_again(intent)
     now = clock()
     if intent.status is Status.PENDING and intent.is_expired(now):
         _expire(intent, intents, clock)
@@ -67,12 +74,17 @@ def authorize_intent(
         raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
     if result.outcome is GatewayOutcome.DECLINED:
         decline_code = result.decline_code or "generic_decline"
-        intent.decline(decline_code=decline_code, now=clock(), gateway_reference=result.reference)
+        intent.decline(
+            decline_code=decline_code,
+            now=clock(),
+            gateway_reference=result.reference,
+            request_id=command.request_id,
+        )
         _save_or_explain(intent, intents, same_authorization=None)
         raise CardDeclined(decline_code)
 
     assert result.reference is not None, "an approved authorization always has an id"
-    intent.authorize(authorization_id=result.reference, now=clock())
+    intent.authorize(authorization_id=result.reference, now=clock(), request_id=command.request_id)
     if intent.capture_method is CaptureMethod.AUTOMATIC and command.capture_if_automatic:
         _capture_in_full(intent, gateway, clock)
     try:
@@ -102,11 +114,20 @@ def _screen(
         )
     )
     if assessment.decision is Decision.BLOCK:
-        intent.decline(decline_code="fraud_suspected", now=clock())
+        intent.decline(decline_code="fraud_suspected", now=clock(), request_id=command.request_id)
         _save_or_explain(intent, intents, same_authorization=None)
         raise FraudSuspected("the payment was blocked by the fraud check")
     if assessment.decision is Decision.STEP_UP:
         raise AuthenticationRequired("this payment needs 3-D Secure authentication")
+
+
+def _outcome_again(intent: PaymentIntent) -> PaymentIntent:
+    """The outcome this request recorded before: the payment, or the decline it was."""
+    if intent.status is Status.DECLINED:
+        if intent.decline_code == "fraud_suspected":
+            raise FraudSuspected("the payment was blocked by the fraud check")
+        raise CardDeclined(intent.decline_code or "generic_decline")
+    return intent
 
 
 def _capture_in_full(intent: PaymentIntent, gateway: PaymentGateway, clock: Clock) -> None:

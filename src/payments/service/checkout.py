@@ -6,12 +6,13 @@ again (every write is conditional or keyed by a deterministic id).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_for
-from payments.domain.errors import NotFound
+from payments.domain.errors import InvalidState, NotFound
 from payments.domain.intents import Status
 from payments.service.intents import Clock
 from payments.service.ledger import reverse_hold_if_unauthorized
@@ -164,7 +165,11 @@ def compensate(
 ) -> dict[str, Any]:
     """Undo what the parallel step did: void an authorization (its VOIDED event releases the hold) or
     reverse a hold no authorization followed, settle the intent, tell ops. Each part is idempotent,
-    so a retried compensation is harmless."""
+    so a retried compensation is harmless.
+
+    An authorization the gateway approved but whose answer was lost (a timeout, a crash) is not on
+    the intent: once the intent is settled as declined, the gateway is asked for any hold still open
+    under the payment's reference, and each is voided."""
     intent = intents.get(payment_intent_id, consistent=True)
     voided = False
     if intent.status is Status.AUTHORIZED and intent.authorization_id:
@@ -178,6 +183,8 @@ def compensate(
     elif intent.status is Status.PENDING:
         intent.decline(decline_code=code, now=clock())
         intent = intents.save(intent)
+    if intent.status is Status.DECLINED:
+        voided = void_lost_authorizations(payment_intent_id, gateway=gateway) or voided
     reversed_entry = reverse_hold_if_unauthorized(intent, ledger=ledger, clock=clock)
     checkouts.record_failure(tracking_id, code, message)
     details: dict[str, object] = {
@@ -191,6 +198,21 @@ def compensate(
     }
     alerts.alert(f"checkout {tracking_id} failed and was compensated", details)
     return details
+
+
+def void_lost_authorizations(payment_intent_id: str, *, gateway: PaymentGateway) -> bool:
+    """Void every hold the gateway still has open for a payment that ended without one; True if any.
+    A hold voided meanwhile by the late authorization itself (it finds the payment declined and
+    voids its own) is already released: that refusal is the outcome wanted."""
+    voided = False
+    for authorization_id in gateway.open_authorizations(reference=payment_intent_id):
+        with contextlib.suppress(InvalidState):
+            gateway.void(
+                idempotency_key=f"{payment_intent_id}:void:{authorization_id}",
+                authorization_id=authorization_id,
+            )
+            voided = True
+    return voided
 
 
 def write_audit(

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from payments.domain.intents import CaptureMethod, PaymentIntent
+from payments.domain.errors import NotFound
+from payments.domain.intents import CaptureMethod, PaymentIntent, TransactionKind, transaction_id_for
 from payments.domain.money import Money
 from payments.service.ports import IntentRepository, Page
 
@@ -54,3 +55,18 @@ def list_customer_intents(
     customer_id: str, *, intents: IntentRepository, limit: int, next_token: str | None
 ) -> Page[PaymentIntent]:
     return intents.list_for_customer(customer_id, limit=limit, next_token=next_token)
+
+
+def made_by_request(
+    intent: PaymentIntent, kind: TransactionKind, request_id: str | None, *, intents: IntentRepository
+) -> bool:
+    """Whether this payment's one movement of `kind` was recorded by the request `request_id`: a
+    request retried after its process died between recording the movement and keeping its answer
+    (the idempotency record) finds its own work done, and answers as if it had just done it."""
+    if request_id is None:
+        return False
+    try:
+        transaction = intents.get_transaction(transaction_id_for(intent.payment_intent_id, kind))
+    except NotFound:
+        return False
+    return transaction.request_id == request_id

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from payments.domain.errors import ConcurrentUpdate, InvalidState, NotFound
 from payments.domain.intents import PaymentIntent, Status, Transaction, TransactionKind, refund_id_for
 from payments.domain.money import Money
-from payments.service.intents import Clock
+from payments.service.intents import Clock, made_by_request
 from payments.service.ports import IntentRepository, PaymentGateway
 
 
@@ -23,6 +23,7 @@ from payments.service.ports import IntentRepository, PaymentGateway
 class CaptureIntent:
     payment_intent_id: str
     amount: int | None = None
+    request_id: str | None = None  # the Idempotency-Key: its own retry finds the capture it made
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ def capture_intent(
     command: CaptureIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
 ) -> PaymentIntent:
     intent = intents.get(command.payment_intent_id, consistent=True)
+    if made_by_request(intent, TransactionKind.CAPTURE, command.request_id, intents=intents):
+        return intent
     amount = intent.capturable(_money(intent, command.amount))
     assert intent.authorization_id is not None
     result = gateway.capture(
@@ -49,21 +52,30 @@ def capture_intent(
         amount=amount,
     )
     assert result.reference is not None
-    intent.capture(amount=amount, now=clock(), gateway_reference=result.reference)
+    intent.capture(
+        amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
+    )
     return _save_or_current(intent, intents, same_as=lambda current: current.amount_captured == amount.amount)
 
 
 def void_intent(
-    payment_intent_id: str, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+    payment_intent_id: str,
+    *,
+    intents: IntentRepository,
+    gateway: PaymentGateway,
+    clock: Clock,
+    request_id: str | None = None,
 ) -> PaymentIntent:
     intent = intents.get(payment_intent_id, consistent=True)
+    if made_by_request(intent, TransactionKind.VOID, request_id, intents=intents):
+        return intent
     if intent.status is not Status.AUTHORIZED or intent.authorization_id is None:
         raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {intent.status}")
     result = gateway.void(
         idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
     )
     assert result.reference is not None
-    intent.void(now=clock(), gateway_reference=result.reference)
+    intent.void(now=clock(), gateway_reference=result.reference, request_id=request_id)
     return _save_or_current(intent, intents, same_as=lambda current: current.status is Status.VOIDED)
 
 

@@ -89,6 +89,11 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult: ...
 
+    @abc.abstractmethod
+    def open_authorizations(self, *, reference: str) -> list[str]:
+        """The ids of approved authorizations made for `reference` that still hold money (neither
+        captured nor voided): how a payment finds a hold whose answer never reached it."""
+
 
 class FraudScreen(abc.ABC):
     """Scores one attempt. Raise UpstreamUnavailable(upstream="fraud") when it cannot answer."""

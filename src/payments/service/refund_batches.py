@@ -103,6 +103,14 @@ def queue_refund_file(
     return queued
 
 
+def count_last_delivery(batch_id: str, row: RefundRow, *, batches: RefundBatchRepository) -> bool:
+    """Before a job on its last delivery runs, it is counted dead-lettered (unless settled already):
+    should that delivery never finish (the worker crashes, or the FIFO group skips the job behind a
+    failed one), the queue moves it to the dead-letter queue already counted, so `pending` still
+    reaches 0. A job that does finish replaces that count with its outcome, as a redriven one does."""
+    return batches.settle_row(batch_id, row.line, RowState.DEAD_LETTERED, "not settled by its last delivery")
+
+
 def run_refund_job(
     batch_id: str,
     row: RefundRow,
