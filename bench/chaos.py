@@ -67,7 +67,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=1000)
     parser.add_argument("--rates", default="0.1,0.3", help="gateway fault rates, one campaign each")
-    parser.add_argument("--crash-rate", type=float, default=0.05)
+    parser.add_argument("--crash-rate", type=float, default=0.02, help="the share of invocations that crash")
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()

@@ -14,6 +14,7 @@ from payments.domain.money import Money
 from payments.domain.receipts import Feedback, FeedbackKind
 from payments.service.ports import (
     FraudScreen,
+    GatewayCapture,
     GatewayOutcome,
     GatewayResult,
     IntentRepository,
@@ -92,6 +93,7 @@ class FakeGateway(PaymentGateway):
         self.refund_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "re_1")
         self.calls: list[tuple[str, str]] = []
         self.open: dict[str, list[str]] = {}  # reference -> authorizations holding money
+        self.already_captured: GatewayCapture | None = None
 
     def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
         if isinstance(result, Exception):
@@ -121,6 +123,10 @@ class FakeGateway(PaymentGateway):
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
         self.calls.append(("refund", idempotency_key))
         return self._answer(self.refund_result)
+
+    def captured(self, *, authorization_id: str) -> GatewayCapture | None:
+        self.calls.append(("captured", authorization_id))
+        return self.already_captured
 
     def open_authorizations(self, *, reference: str) -> list[str]:
         self.calls.append(("search", reference))

@@ -18,7 +18,7 @@ from payments.service.movements import (
     refund_once,
     void_intent,
 )
-from payments.service.ports import GatewayOutcome, GatewayResult
+from payments.service.ports import GatewayCapture, GatewayOutcome, GatewayResult
 from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository, another_writer_after_next_read
 
 
@@ -249,3 +249,33 @@ def test_a_void_retried_by_its_own_request_answers_the_void_it_made(
     assert [call for call, _ in gateway.calls] == ["void"]
     with pytest.raises(InvalidState):
         void_intent(intent_id, intents=repo, gateway=gateway, clock=clock, request_id="key-2")
+
+
+def test_an_automatic_capture_whose_answer_was_lost_is_recorded_as_the_gateway_made_it(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    # Given the authorization's automatic capture went through at the gateway, its answer lost
+    intent_id = _authorized(repo, clock, 10_000).payment_intent_id
+    gateway.capture_result = ConcurrentUpdate(
+        "the gateway refused the request: key used with another request"
+    )
+    gateway.already_captured = GatewayCapture("cap_auto", 10_000)
+    # When the merchant captures part of it: refused, and the capture that did happen is on the books
+    with pytest.raises(InvalidState, match="captured already, 10000"):
+        capture_intent(CaptureIntent(intent_id, 4_000, "key-1"), intents=repo, gateway=gateway, clock=clock)
+    stored = repo.get(intent_id)
+    assert (stored.status, stored.amount_captured) == (Status.CAPTURED, 10_000)
+    # The same amount is simply the capture it was
+    other = _authorized(repo, clock, 10_000).payment_intent_id
+    captured = capture_intent(CaptureIntent(other, 10_000), intents=repo, gateway=gateway, clock=clock)
+    assert (captured.status, captured.amount_captured) == (Status.CAPTURED, 10_000)
+
+
+def test_a_conflict_with_nothing_captured_is_retried_by_the_caller(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock
+) -> None:
+    intent_id = _authorized(repo, clock).payment_intent_id
+    gateway.capture_result = ConcurrentUpdate("in flight")
+    with pytest.raises(ConcurrentUpdate):
+        capture_intent(CaptureIntent(intent_id, 4_000), intents=repo, gateway=gateway, clock=clock)
+    assert repo.get(intent_id).status is Status.AUTHORIZED

@@ -64,22 +64,24 @@ class DynamoDBCheckoutRepository(CheckoutRepository):
             ExpressionAttributeValues={":token": {"S": task_token}},
         )
 
-    def take_task_token(self, tracking_id: str) -> str:
+    def waiting_task_token(self, tracking_id: str) -> str:
+        token = self.get(tracking_id).task_token  # NotFound for an unknown checkout
+        if token is None:
+            raise InvalidState("this checkout is not waiting for a 3-D Secure challenge")
+        return token
+
+    def clear_task_token(self, tracking_id: str, task_token: str) -> None:
         try:
-            response = self._client.update_item(
+            self._client.update_item(
                 TableName=self._table,
                 Key=self._key(tracking_id),
                 UpdateExpression="REMOVE taskToken",
-                ConditionExpression="attribute_exists(taskToken)",
-                ReturnValues="ALL_OLD",
+                ConditionExpression="taskToken = :token",
+                ExpressionAttributeValues={":token": {"S": task_token}},
             )
         except ClientError as error:
             if not condition_failed(error):
-                raise
-            self.get(tracking_id)  # NotFound for an unknown checkout
-            raise InvalidState("this checkout is not waiting for a 3-D Secure challenge") from None
-        token: str = response["Attributes"]["taskToken"]["S"]
-        return token
+                raise  # else cleared already, or a newer wait holds its own token
 
     def record_failure(self, tracking_id: str, code: str, message: str) -> None:
         self._client.update_item(

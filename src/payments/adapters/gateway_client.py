@@ -26,7 +26,7 @@ from payments.domain.errors import (
     UpstreamUnavailable,
 )
 from payments.domain.money import Money
-from payments.service.ports import GatewayOutcome, GatewayResult, PaymentGateway
+from payments.service.ports import GatewayCapture, GatewayOutcome, GatewayResult, PaymentGateway
 
 MAX_BACKOFF_SECONDS: Final = 1.0
 POOL_SIZE: Final = 16
@@ -93,6 +93,17 @@ class HttpGateway(PaymentGateway):
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
         body = {"authorizationId": authorization_id, **_money(amount)}
         return self._post("/v1/refunds", body, idempotency_key)
+
+    def captured(self, *, authorization_id: str) -> GatewayCapture | None:
+        status, answer = self._send("GET", f"/v1/authorizations/{quote(authorization_id, safe='')}", b"", {})
+        if status != 200 or not isinstance(answer, dict):
+            raise UpstreamUnavailable(
+                f"the gateway could not read the authorization ({status})", upstream="gateway"
+            )
+        capture_id, amount = answer.get("captureId"), answer.get("capturedAmount")
+        if not isinstance(capture_id, str) or type(amount) is not int:
+            return None
+        return GatewayCapture(capture_id, amount)
 
     def open_authorizations(self, *, reference: str) -> list[str]:
         status, answer = self._send(

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from payments.domain.errors import InvalidState
 from payments.service.ports import ExecutionStatus, Workflow
+
+# What Step Functions answers for a token it no longer waits on: answered already, or timed out.
+_NOT_WAITING = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+@contextlib.contextmanager
+def _still_waited_on() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _NOT_WAITING:
+            raise InvalidState("this checkout is not waiting for a 3-D Secure challenge") from None
+        raise
 
 
 class StepFunctionsWorkflow(Workflow):
@@ -33,10 +49,12 @@ class StepFunctionsWorkflow(Workflow):
         return ExecutionStatus(description["status"])
 
     def resume(self, task_token: str, output: dict[str, object]) -> None:
-        self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        with _still_waited_on():
+            self._client.send_task_success(taskToken=task_token, output=json.dumps(output))
 
     def fail_task(self, task_token: str, error: str, cause: str) -> None:
-        self._client.send_task_failure(taskToken=task_token, error=error, cause=cause)
+        with _still_waited_on():
+            self._client.send_task_failure(taskToken=task_token, error=error, cause=cause)
 
     def history(self, execution_arn: str) -> list[dict[str, object]]:
         events: list[dict[str, object]] = []

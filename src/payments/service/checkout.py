@@ -102,11 +102,19 @@ def checkout_view(
 def answer_challenge(
     tracking_id: str, *, passed: bool, checkouts: CheckoutRepository, workflow: Workflow
 ) -> None:
-    token = checkouts.take_task_token(tracking_id)
-    if passed:
-        workflow.resume(token, {"threeDSecure": "passed"})
-    else:
-        workflow.fail_task(token, "AuthenticationFailed", "the customer failed the 3-D Secure challenge")
+    """Answer the waiting task, then forget its token. In that order, a crash between the two loses
+    nothing: the retried answer finds the token again, and Step Functions refuses a token already
+    answered (InvalidState), so a challenge still counts once."""
+    token = checkouts.waiting_task_token(tracking_id)
+    try:
+        if passed:
+            workflow.resume(token, {"threeDSecure": "passed"})
+        else:
+            workflow.fail_task(token, "AuthenticationFailed", "the customer failed the 3-D Secure challenge")
+    except InvalidState:  # answered already: forget it too (any other failure keeps it for a retry)
+        checkouts.clear_task_token(tracking_id, token)
+        raise
+    checkouts.clear_task_token(tracking_id, token)
 
 
 # -- task states -------------------------------------------------------------------------------------

@@ -46,16 +46,37 @@ def capture_intent(
         return intent
     amount = intent.capturable(_money(intent, command.amount))
     assert intent.authorization_id is not None
-    result = gateway.capture(
-        idempotency_key=f"{intent.payment_intent_id}:capture",
-        authorization_id=intent.authorization_id,
-        amount=amount,
-    )
+    try:
+        result = gateway.capture(
+            idempotency_key=f"{intent.payment_intent_id}:capture",
+            authorization_id=intent.authorization_id,
+            amount=amount,
+        )
+    except ConcurrentUpdate:
+        return _record_earlier_capture(intent, amount, intents=intents, gateway=gateway, clock=clock)
     assert result.reference is not None
     intent.capture(
         amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
     )
     return _save_or_current(intent, intents, same_as=lambda current: current.amount_captured == amount.amount)
+
+
+def _record_earlier_capture(
+    intent: PaymentIntent, asked: Money, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+) -> PaymentIntent:
+    """The gateway refused this payment's capture key with another amount: an earlier capture under it
+    (the automatic one at authorization, whose answer was lost) went through. What the gateway captured
+    is what happened: it is recorded, and a different amount asked for now is refused."""
+    assert intent.authorization_id is not None
+    earlier = gateway.captured(authorization_id=intent.authorization_id)
+    if earlier is None:
+        raise ConcurrentUpdate("the gateway is capturing this payment under another request; retry")
+    done = Money(earlier.amount, intent.amount.currency)
+    intent.capture(amount=done, now=clock(), gateway_reference=earlier.reference)
+    saved = _save_or_current(intent, intents, same_as=lambda current: current.amount_captured == done.amount)
+    if done != asked:
+        raise InvalidState(f"the payment was captured already, {done.amount} by its automatic capture")
+    return saved
 
 
 def void_intent(

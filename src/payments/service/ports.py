@@ -65,6 +65,12 @@ class GatewayResult:
     decline_code: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayCapture:
+    reference: str  # the gateway's capture id
+    amount: int  # minor units, in the authorization's currency
+
+
 class PaymentGateway(abc.ABC):
     """The upstream processor. Every call carries an idempotency key, so a retry never moves money twice.
     Raise UpstreamUnavailable(upstream="gateway") when it cannot be reached after bounded retries."""
@@ -88,6 +94,11 @@ class PaymentGateway(abc.ABC):
 
     @abc.abstractmethod
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult: ...
+
+    @abc.abstractmethod
+    def captured(self, *, authorization_id: str) -> GatewayCapture | None:
+        """What the gateway captured of this authorization, if anything: the truth when an earlier
+        capture's answer never arrived."""
 
     @abc.abstractmethod
     def open_authorizations(self, *, reference: str) -> list[str]:
@@ -136,9 +147,12 @@ class CheckoutRepository(abc.ABC):
         """The workflow waits on a 3-D Secure challenge: keep its task token."""
 
     @abc.abstractmethod
-    def take_task_token(self, tracking_id: str) -> str:
-        """Remove and return the waiting task token, atomically (InvalidState if none waits), so a
-        challenge can be answered once."""
+    def waiting_task_token(self, tracking_id: str) -> str:
+        """The task token the workflow waits on (InvalidState if none waits; NotFound if no checkout)."""
+
+    @abc.abstractmethod
+    def clear_task_token(self, tracking_id: str, task_token: str) -> None:
+        """Forget the token once answered; only that token (a newer wait keeps its own)."""
 
     @abc.abstractmethod
     def record_failure(self, tracking_id: str, code: str, message: str) -> None: ...
@@ -167,7 +181,8 @@ class Workflow(abc.ABC):
     def status(self, execution_arn: str) -> ExecutionStatus: ...
 
     @abc.abstractmethod
-    def resume(self, task_token: str, output: dict[str, object]) -> None: ...
+    def resume(self, task_token: str, output: dict[str, object]) -> None:
+        """Raise InvalidState if the token is no longer waited on (answered, or timed out)."""
 
     @abc.abstractmethod
     def fail_task(self, task_token: str, error: str, cause: str) -> None: ...
