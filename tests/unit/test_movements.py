@@ -279,3 +279,18 @@ def test_a_conflict_with_nothing_captured_is_retried_by_the_caller(
     with pytest.raises(ConcurrentUpdate):
         capture_intent(CaptureIntent(intent_id, 4_000), intents=repo, gateway=gateway, clock=clock)
     assert repo.get(intent_id).status is Status.AUTHORIZED
+
+
+def test_a_first_capture_reads_no_transaction_to_find_its_request(
+    repo: FakeIntentRepository, gateway: FakeGateway, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intent_id = _authorized(repo, clock).payment_intent_id
+    looked: list[str] = []
+    read = repo.get_transaction
+    monkeypatch.setattr(
+        repo, "get_transaction", lambda transaction_id: looked.append(transaction_id) or read(transaction_id)
+    )
+    capture_intent(CaptureIntent(intent_id, 4_000, "key-1"), intents=repo, gateway=gateway, clock=clock)
+    assert looked == []
+    capture_intent(CaptureIntent(intent_id, 4_000, "key-1"), intents=repo, gateway=gateway, clock=clock)
+    assert len(looked) == 1  # the retry looks, and finds its own capture

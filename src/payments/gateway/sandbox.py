@@ -308,10 +308,16 @@ class SandboxGateway:
             return SandboxResponse(
                 400, _error("invalid_request", "rate is a number from 0 to 1, seed an integer")
             )
-        with self._lock:
-            self._fault_rate = float(rate)
-            self._fault_draws = random.Random(seed)
+        self.set_faults(float(rate), seed)
         return SandboxResponse(200, {"rate": rate, "seed": seed})
+
+    def set_faults(self, rate: float, seed: int) -> None:
+        """What `POST /_sandbox/faults` sets, for a caller in this process (the local runtime)."""
+        if not 0 <= rate <= 1:
+            raise ValueError("the gateway's fault rate is a number from 0 to 1")
+        with self._lock:
+            self._fault_rate = rate
+            self._fault_draws = random.Random(seed)
 
     def _draw_fault(self) -> str | None:
         if self._lost_answers > 0:

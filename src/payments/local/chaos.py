@@ -68,10 +68,11 @@ class ChaosCounts:
 
 
 class _Armed(threading.local):
+    """This thread's crash plan, its calls out so far, and the injector counting the crash."""
+
     plan: CrashPlan | None = None
     calls: int = 0
-    counts: ChaosCounts | None = None
-    lock: threading.Lock | None = None
+    chaos: Chaos | None = None
 
 
 _armed = _Armed()
@@ -86,12 +87,8 @@ def _crash_point(after_send: bool) -> None:
         _armed.calls += 1
     if plan.after_send == after_send and _armed.calls == plan.point:
         _armed.plan = None
-        if _armed.counts is not None and _armed.lock is not None:
-            with _armed.lock:
-                if after_send:
-                    _armed.counts.crashes_after_send += 1
-                else:
-                    _armed.counts.crashes_before_send += 1
+        if _armed.chaos is not None:
+            _armed.chaos.count("crashes_after_send" if after_send else "crashes_before_send")
         raise InjectedCrash(
             f"crashed {'after sending' if after_send else 'before sending'} call {plan.point}"
         )
@@ -161,16 +158,19 @@ class Chaos:
         if plan is None:
             yield
             return
-        saved = (_armed.plan, _armed.calls, _armed.counts, _armed.lock)
-        _armed.plan, _armed.calls, _armed.counts, _armed.lock = plan, 0, self.counts, self._lock
+        saved = (_armed.plan, _armed.calls, _armed.chaos)
+        _armed.plan, _armed.calls, _armed.chaos = plan, 0, self
         try:
             yield
             if _armed.plan is not None:  # fewer calls than the point: the process dies on return
-                with self._lock:
-                    self.counts.crashes_at_end += 1
+                self.count("crashes_at_end")
                 raise InjectedCrash("crashed after the handler returned, before its answer was sent")
         finally:
-            _armed.plan, _armed.calls, _armed.counts, _armed.lock = saved
+            _armed.plan, _armed.calls, _armed.chaos = saved
+
+    def count(self, what: str) -> None:
+        with self._lock:
+            setattr(self.counts, what, getattr(self.counts, what) + 1)
 
     def async_fate(self) -> tuple[int, float]:
         """(copies, seconds to hold back) for one asynchronous delivery."""

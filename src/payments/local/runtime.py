@@ -328,13 +328,10 @@ class LocalStack:
                     crash_rate=float(wanted.get("crashRate", 0)),
                     async_faults=bool(wanted.get("asyncFaults", False)),
                 )
+                self.gateway.sandbox.set_faults(float(wanted.get("gatewayFaultRate", 0)), settings.seed)
                 self.invoker.chaos.configure(settings)
             except (ValueError, TypeError, AttributeError) as error:
                 return 400, {"error": {"code": "invalid_request", "message": f"bad chaos settings: {error}"}}
-            gateway_rate = json.dumps({"rate": wanted.get("gatewayFaultRate", 0), "seed": settings.seed})
-            answer = self.gateway.sandbox.handle("POST", "/_sandbox/faults", gateway_rate.encode())
-            if answer.status != 200:
-                return 400, answer.body
         return 200, self.invoker.chaos.status() | {"gateway": self.gateway.sandbox.stats().as_dict()}
 
     def _inject(self, body: bytes) -> str | None:

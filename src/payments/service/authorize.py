@@ -49,9 +49,7 @@ def authorize_intent(
     """`fraud` is None where the caller screened the attempt already (the checkout workflow's own
     FraudCheck state)."""
     intent = intents.get(command.payment_intent_id, consistent=True)
-    if intent.status is not Status.PENDING and made_by_request(
-        intent, TransactionKind.AUTHORIZATION, command.request_id, intents=intents
-    ):
+    if made_by_request(intent, TransactionKind.AUTHORIZATION, command.request_id, intents=intents):
         return _outcome_again(intent)
     now = clock()
     if intent.status is Status.PENDING and intent.is_expired(now):

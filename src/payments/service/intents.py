@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Final
 
 from payments.domain.errors import NotFound
-from payments.domain.intents import CaptureMethod, PaymentIntent, TransactionKind, transaction_id_for
+from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind, transaction_id_for
 from payments.domain.money import Money
 from payments.service.ports import IntentRepository, Page
 
@@ -57,13 +59,24 @@ def list_customer_intents(
     return intents.list_for_customer(customer_id, limit=limit, next_token=next_token)
 
 
+# The status each once-per-payment movement starts from.
+_MOVES_FROM: Final = MappingProxyType(
+    {
+        TransactionKind.AUTHORIZATION: Status.PENDING,
+        TransactionKind.CAPTURE: Status.AUTHORIZED,
+        TransactionKind.VOID: Status.AUTHORIZED,
+    }
+)
+
+
 def made_by_request(
     intent: PaymentIntent, kind: TransactionKind, request_id: str | None, *, intents: IntentRepository
 ) -> bool:
     """Whether this payment's one movement of `kind` was recorded by the request `request_id`: a
     request retried after its process died between recording the movement and keeping its answer
-    (the idempotency record) finds its own work done, and answers as if it had just done it."""
-    if request_id is None:
+    (the idempotency record) finds its own work done, and answers as if it had just done it. A
+    payment still in the status the movement starts from has none yet: no read on the common path."""
+    if request_id is None or intent.status is _MOVES_FROM[kind]:
         return False
     try:
         transaction = intents.get_transaction(transaction_id_for(intent.payment_intent_id, kind))
