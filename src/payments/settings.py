@@ -5,6 +5,7 @@ Only `bootstrap` calls `Settings.from_env`; everything else receives values expl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -39,6 +40,24 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw) if raw else default
     except ValueError:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+_OVERRIDE = re.compile(r"([A-Z]{3}):([0-9]+):([0-9]+)")
+
+
+def _amount_overrides(env: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+    """FRAUD_AMOUNT_OVERRIDES: comma-separated `CODE:review:high`, in that currency's major units
+    (e.g. `JPY:300000:1500000,KWD:600:3000`); blanks ignored."""
+    overrides: dict[str, tuple[int, int]] = {}
+    for entry in filter(None, (part.strip() for part in env.get("FRAUD_AMOUNT_OVERRIDES", "").split(","))):
+        match = _OVERRIDE.fullmatch(entry)
+        if match is None or int(match[2]) > int(match[3]):
+            raise SettingsError(
+                f"FRAUD_AMOUNT_OVERRIDES entry {entry!r}: expected CODE:review:high in whole major units, "
+                "review <= high"
+            )
+        overrides[match[1]] = (int(match[2]), int(match[3]))
+    return overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +112,25 @@ class Settings:
             entry.strip() for entry in env.get("FRAUD_BLOCKLIST", "").split(",") if entry.strip()
         )
         defaults = FraudRules()
-        rules = FraudRules(
-            step_up_score=_int(env, "FRAUD_STEP_UP_SCORE", defaults.step_up_score),
-            block_score=_int(env, "FRAUD_BLOCK_SCORE", defaults.block_score),
-            customer_limit=_int(env, "FRAUD_CUSTOMER_LIMIT", defaults.customer_limit),
-            device_limit=_int(env, "FRAUD_DEVICE_LIMIT", defaults.device_limit),
-            ip_limit=_int(env, "FRAUD_IP_LIMIT", defaults.ip_limit),
-            velocity_window_seconds=_int(
-                env, "FRAUD_VELOCITY_WINDOW_SECONDS", defaults.velocity_window_seconds
-            ),
-            blocklist=blocklist,
-        )
+        try:
+            rules = FraudRules(
+                step_up_score=_int(env, "FRAUD_STEP_UP_SCORE", defaults.step_up_score),
+                block_score=_int(env, "FRAUD_BLOCK_SCORE", defaults.block_score),
+                amount_review_usd=_int(env, "FRAUD_AMOUNT_REVIEW_USD", defaults.amount_review_usd),
+                amount_high_usd=_int(env, "FRAUD_AMOUNT_HIGH_USD", defaults.amount_high_usd),
+                amount_overrides_major=_amount_overrides(env),
+                customer_limit=_int(env, "FRAUD_CUSTOMER_LIMIT", defaults.customer_limit),
+                device_limit=_int(env, "FRAUD_DEVICE_LIMIT", defaults.device_limit),
+                ip_limit=_int(env, "FRAUD_IP_LIMIT", defaults.ip_limit),
+                velocity_window_seconds=_int(
+                    env, "FRAUD_VELOCITY_WINDOW_SECONDS", defaults.velocity_window_seconds
+                ),
+                blocklist=blocklist,
+            )
+        except SettingsError:
+            raise
+        except ValueError as error:  # the rules refused a value: a blocklist entry, an override's code
+            raise SettingsError(f"FRAUD_BLOCKLIST or FRAUD_AMOUNT_OVERRIDES: {error}") from None
         # Every other field is read from the variable of its name in capitals (`ledger_table` from
         # LEDGER_TABLE), typed as the field is; a field without a default is required.
         values: dict[str, Any] = {}

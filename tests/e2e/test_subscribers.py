@@ -80,7 +80,7 @@ def test_fraud_feedback_counts_each_customers_authorizations_only(api: Api, stac
 
     def history() -> dict[str, Any] | None:
         item = table.get_item(
-            TableName="fraud-velocity-local", Key={"counterKey": {"S": f"approved#{customer}"}}
+            TableName="fraud-velocity-local", Key={"counterKey": {"S": f"approved#mer_e2e#{customer}"}}
         )
         return item.get("Item")
 

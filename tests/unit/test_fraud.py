@@ -1,30 +1,35 @@
-"""Fraud scoring: each rule alone, the decision boundaries, the cap, and monotonicity."""
+"""Fraud scoring: each rule alone, the decision boundaries, the cap, and monotonicity; the amount
+thresholds in every currency; customer signals scoped to their merchant."""
 
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.domain.fraud import (
+    PER_THOUSAND_USD,
     Decision,
     FraudAssessment,
     FraudRules,
     FraudSignals,
     assess,
     blocklist_keys,
+    merchant_customer,
 )
-from payments.domain.money import Money
+from payments.domain.money import CURRENCIES, Money
 
 DEFAULTS = FraudRules()
 # Explicit figures, so the boundary arithmetic does not depend on the shipped defaults.
 FIXED = FraudRules(
     step_up_score=40,
     block_score=80,
-    amount_review_major=2_000,
-    amount_high_major=10_000,
+    amount_review_usd=2_000,
+    amount_high_usd=10_000,
     amount_review_points=25,
     amount_high_points=45,
     customer_limit=10,
@@ -40,6 +45,7 @@ RANK = {Decision.ALLOW: 0, Decision.STEP_UP: 1, Decision.BLOCK: 2}
 def signals(amount: int = 1_000, code: str = "USD", **overrides: object) -> FraudSignals:
     fields: dict[str, object] = {
         "amount": Money.of(amount, code),
+        "merchant_id": "mer_1",
         "customer_id": "cus_1",
         "payment_method": "pm_card_visa",
     }
@@ -61,7 +67,8 @@ def test_a_clean_attempt_is_allowed_with_no_reasons() -> None:
 
 def test_documented_defaults() -> None:
     assert (DEFAULTS.step_up_score, DEFAULTS.block_score) == (40, 80)
-    assert (DEFAULTS.amount_review_major, DEFAULTS.amount_high_major) == (2_000, 10_000)
+    assert (DEFAULTS.amount_review_usd, DEFAULTS.amount_high_usd) == (2_000, 10_000)
+    assert DEFAULTS.amount_overrides_major == {}
     assert DEFAULTS.always_block_methods == {"pm_card_risk_highest"}
     assert DEFAULTS.always_step_up_methods == {"pm_card_risk_elevated"}
     assert DEFAULTS.blocklist == frozenset()
@@ -135,14 +142,14 @@ BLOCKABLE = {
 @pytest.mark.parametrize(
     ("entry", "fields"),
     [
-        ("customer:cus_bad", BLOCKABLE["customer"]),
+        ("customer:mer_1#cus_bad", BLOCKABLE["customer"]),
         ("device:dev_bad", BLOCKABLE["device"]),
         ("ip:203.0.113.9", BLOCKABLE["ip"]),
         ("email:fraud@example.com", BLOCKABLE["email"]),
     ],
     ids=["customer", "device", "ip", "email"],
 )
-def test_each_blocklist_kind_blocks(entry: str, fields: dict[str, str]) -> None:
+def test_each_blocklist_kind_blocks(entry: str, fields: dict[str, Any]) -> None:
     # Given a blocklist naming one attribute of the attempt
     rules = FraudRules(blocklist=frozenset({entry}))
 
@@ -192,52 +199,138 @@ def test_blocklist_entries_do_not_cross_kinds() -> None:
 
 
 def test_an_unrelated_blocklist_does_not_block() -> None:
-    rules = FraudRules(blocklist=frozenset({"customer:cus_other", "device:dev_other", "ip:1.1.1.1"}))
+    rules = FraudRules(blocklist=frozenset({"customer:mer_1#cus_other", "device:dev_other", "ip:1.1.1.1"}))
     result = assess(signals(device_fingerprint="dev_1", ip_address="10.0.0.1", email="a@example.com"), rules)
     assert result.score == 0
 
 
 def test_several_blocklist_hits_count_once() -> None:
-    rules = FraudRules(blocklist=frozenset({"customer:cus_1", "device:dev_bad", "ip:10.0.0.1"}))
+    rules = FraudRules(blocklist=frozenset({"customer:mer_1#cus_1", "device:dev_bad", "ip:10.0.0.1"}))
     result = assess(signals(device_fingerprint="dev_bad", ip_address="10.0.0.1"), rules)
     assert result.reasons == ("blocklisted",)
     assert result.score == 100
 
 
 def test_blocklist_keys_lists_only_the_known_attributes() -> None:
-    assert blocklist_keys(signals()) == ("customer:cus_1",)
-    assert blocklist_keys(signals(device_fingerprint="", ip_address="", email="")) == ("customer:cus_1",)
+    assert blocklist_keys(signals()) == ("customer:mer_1#cus_1",)
+    assert blocklist_keys(signals(device_fingerprint="", ip_address="", email="")) == (
+        "customer:mer_1#cus_1",
+    )
     assert blocklist_keys(
         signals(device_fingerprint="dev_9", ip_address="2001:db8::1", email="Ana@Example.COM")
-    ) == ("customer:cus_1", "device:dev_9", "ip:2001:db8::1", "email:ana@example.com")
+    ) == ("customer:mer_1#cus_1", "device:dev_9", "ip:2001:db8::1", "email:ana@example.com")
+
+
+def test_a_customer_entry_blocks_that_merchants_customer_only() -> None:
+    # Given merchant 2's cus_1 on the blocklist
+    rules = FraudRules(blocklist=frozenset({"customer:mer_2#cus_1"}))
+
+    # Then merchant 2's cus_1 is blocked, and merchant 1's cus_1 (another person) is not
+    assert assess(signals(merchant_id="mer_2"), rules).reasons == ("blocklisted",)
+    assert assess(signals(merchant_id="mer_1"), rules).reasons == ()
+
+
+@pytest.mark.parametrize("entry", ["customer:cus_1", "customer:#cus_1", "customer:mer_1#", "customer:"])
+def test_a_customer_entry_without_its_merchant_is_refused(entry: str) -> None:
+    # A bare customer id names a different person at every merchant: it is a configuration error
+    with pytest.raises(ValueError, match="customer:<merchantId>#<customerId>"):
+        FraudRules(blocklist=frozenset({entry}))
+
+
+def test_the_merchant_customer_is_merchant_then_customer() -> None:
+    assert merchant_customer("mer_1", "cus_1") == "mer_1#cus_1"
+    assert signals(merchant_id="mer_9", customer_id="cus_2").customer == "mer_9#cus_2"
 
 
 # -- amount --------------------------------------------------------------------------------------
+
+# Currencies pegged to another (fixed parities): the table's figures must agree with the peg.
+PEGS = [
+    ("AED", "USD", "3.6725"),
+    ("SAR", "USD", "3.75"),
+    ("QAR", "USD", "3.64"),
+    ("BHD", "USD", "0.376"),
+    ("OMR", "USD", "0.3845"),
+    ("JOD", "USD", "0.709"),
+    ("HKD", "USD", "7.8"),
+    ("BMD", "USD", "1"),
+    ("BSD", "USD", "1"),
+    ("PAB", "USD", "1"),
+    ("BBD", "USD", "2"),
+    ("BZD", "USD", "2"),
+    ("XCD", "USD", "2.7"),
+    ("ANG", "USD", "1.79"),
+    ("AWG", "USD", "1.79"),
+    ("KYD", "USD", "0.833"),
+    ("DJF", "USD", "177.721"),
+    ("ERN", "USD", "15"),
+    ("XAF", "EUR", "655.957"),
+    ("XOF", "EUR", "655.957"),
+    ("KMF", "EUR", "491.96775"),
+    ("XPF", "EUR", "119.33"),
+    ("BAM", "EUR", "1.95583"),
+    ("BGN", "EUR", "1.95583"),
+    ("CVE", "EUR", "110.265"),
+    ("STN", "EUR", "24.5"),
+    ("FKP", "GBP", "1"),
+    ("GIP", "GBP", "1"),
+    ("SHP", "GBP", "1"),
+    ("LSL", "ZAR", "1"),
+    ("NAD", "ZAR", "1"),
+    ("SZL", "ZAR", "1"),
+    ("BTN", "INR", "1"),
+]
+
+
+def test_every_currency_has_a_magnitude_and_no_unknown_code_has_one() -> None:
+    assert set(PER_THOUSAND_USD) == set(CURRENCIES)
+    assert all(units > 0 for units in PER_THOUSAND_USD.values())
+    assert PER_THOUSAND_USD["USD"] == 1_000
+
+
+@pytest.mark.parametrize("code", sorted(CURRENCIES))
+def test_every_currency_reviews_about_the_same_spend_as_the_usd_threshold(code: str) -> None:
+    # Given the default thresholds in a currency's minor units
+    review, high = DEFAULTS.amount_thresholds_minor(Money.of(1, code))
+    exponent = CURRENCIES[code].exponent
+
+    # When brought back to US dollars through the magnitude table (exact arithmetic, no floats)
+    def in_usd(minor: int) -> Fraction:
+        return Fraction(minor, 10**exponent) * 1_000 / PER_THOUSAND_USD[code]
+
+    # Then they are the USD thresholds, within a factor of 3 (whole minor units, rounded up)
+    assert 0 < review < high
+    assert Fraction(2_000, 3) <= in_usd(review) <= 2_000 * 3
+    assert Fraction(10_000, 3) <= in_usd(high) <= 10_000 * 3
+    assert in_usd(review) >= DEFAULTS.amount_review_usd  # rounded up, never below
+
+
+@pytest.mark.parametrize(("code", "anchor", "parity"), PEGS)
+def test_pegged_currencies_agree_with_their_anchor(code: str, anchor: str, parity: str) -> None:
+    # The table is rounded to two figures: a pegged currency is within 15 % of its anchor times the peg
+    expected = PER_THOUSAND_USD[anchor] * Fraction(parity)
+    assert Fraction(85, 100) <= PER_THOUSAND_USD[code] / expected <= Fraction(115, 100)
 
 
 @pytest.mark.parametrize(
     ("code", "review_minor", "high_minor"),
     [
-        ("JPY", 2_000, 10_000),
-        ("USD", 200_000, 1_000_000),
-        ("EUR", 200_000, 1_000_000),
-        ("KWD", 2_000_000, 10_000_000),
-        ("CLF", 20_000_000, 100_000_000),
+        ("USD", 200_000, 1_000_000),  # 2,000.00 and 10,000.00 USD
+        ("JPY", 300_000, 1_500_000),  # exponent 0: yen
+        ("EUR", 180_000, 900_000),
+        ("KWD", 620_000, 3_100_000),  # exponent 3: 620.000 KWD
+        ("CLF", 480_000, 2_400_000),  # exponent 4: 48.0000 CLF
+        ("IDR", 3_200_000_000, 16_000_000_000),
     ],
 )
-def test_amount_thresholds_scale_with_the_currency_exponent(
-    code: str, review_minor: int, high_minor: int
-) -> None:
-    # Given the thresholds in major units, When read for a currency
-    thresholds = DEFAULTS.amount_thresholds_minor(Money.of(1, code))
-
-    # Then they are in that currency's minor units
-    assert thresholds == (review_minor, high_minor)
+def test_default_amount_thresholds_per_currency(code: str, review_minor: int, high_minor: int) -> None:
+    # Given the USD thresholds, When read for a currency, Then they are in its minor units at its magnitude
+    assert DEFAULTS.amount_thresholds_minor(Money.of(1, code)) == (review_minor, high_minor)
 
 
 @pytest.mark.parametrize(
     ("code", "review_minor", "high_minor"),
-    [("JPY", 2_000, 10_000), ("USD", 200_000, 1_000_000), ("KWD", 2_000_000, 10_000_000)],
+    [("JPY", 300_000, 1_500_000), ("USD", 200_000, 1_000_000), ("KWD", 620_000, 3_100_000)],
 )
 def test_amount_points_at_each_boundary(code: str, review_minor: int, high_minor: int) -> None:
     def check(amount: int) -> FraudAssessment:
@@ -261,13 +354,31 @@ def test_by_default_an_elevated_amount_alone_is_allowed_and_a_high_one_steps_up(
     assert assess(signals(amount=1_000_000), DEFAULTS).decision is Decision.STEP_UP
 
 
-def test_the_same_figure_means_different_things_in_different_currencies() -> None:
-    # 2,000 minor units is 2,000 yen (review) but only 20 dollars and 2 dinars (nothing)
-    assert assess(signals(amount=2_000, code="JPY"), DEFAULTS).reasons == ("amount_elevated",)
-    assert assess(signals(amount=2_000, code="USD"), DEFAULTS).reasons == ()
-    assert assess(signals(amount=2_000, code="KWD"), DEFAULTS).reasons == ()
-    # 10,000 minor units is 10,000 yen (high)
-    assert assess(signals(amount=10_000, code="JPY"), DEFAULTS).reasons == ("amount_high",)
+def test_small_payments_in_small_units_are_not_large_payments() -> None:
+    # 2,000 JPY (about 13 USD) and 100,000 JPY (about 650 USD) are under the 2,000 USD review
+    assert assess(signals(amount=2_000, code="JPY"), DEFAULTS).reasons == ()
+    assert assess(signals(amount=100_000, code="JPY"), DEFAULTS).reasons == ()
+    assert assess(signals(amount=2_000_000, code="IDR"), DEFAULTS).reasons == ()  # 20,000.00 IDR
+    # 2,000 USD is reviewed, and so is the same spend in yen; 1,500,000 JPY is high
+    assert assess(signals(amount=200_000, code="USD"), DEFAULTS).reasons == ("amount_elevated",)
+    assert assess(signals(amount=300_000, code="JPY"), DEFAULTS).reasons == ("amount_elevated",)
+    assert assess(signals(amount=1_500_000, code="JPY"), DEFAULTS).reasons == ("amount_high",)
+
+
+def test_large_units_with_three_decimals_are_reviewed_at_the_same_spend() -> None:
+    # KWD has exponent 3 and is worth about 3.2 USD: 620.000 KWD is the review, 619.999 is not
+    assert assess(signals(amount=619_999, code="KWD"), DEFAULTS).reasons == ()
+    assert assess(signals(amount=620_000, code="KWD"), DEFAULTS).reasons == ("amount_elevated",)
+    # 2,000 KWD (about 6,400 USD) is well into the review band, short of high (3,100 KWD)
+    assert assess(signals(amount=2_000_000, code="KWD"), DEFAULTS).reasons == ("amount_elevated",)
+    assert assess(signals(amount=3_100_000, code="KWD"), DEFAULTS).reasons == ("amount_high",)
+
+
+def test_the_usd_thresholds_move_every_currency() -> None:
+    rules = FraudRules(amount_review_usd=500, amount_high_usd=1_000)
+    assert rules.amount_thresholds_minor(Money.of(1, "USD")) == (50_000, 100_000)
+    assert rules.amount_thresholds_minor(Money.of(1, "JPY")) == (75_000, 150_000)
+    assert rules.amount_thresholds_minor(Money.of(1, "KWD")) == (155_000, 310_000)
 
 
 def test_per_currency_override_replaces_the_defaults_for_that_currency_only() -> None:
@@ -290,6 +401,11 @@ def test_override_is_scaled_by_the_exponent() -> None:
     assert rules.amount_thresholds_minor(Money.of(1, "KWD")) == (500_000, 3_000_000)
     assert assess(signals(amount=499_999, code="KWD"), rules).score == 0
     assert assess(signals(amount=3_000_000, code="KWD"), rules).reasons == ("amount_high",)
+
+
+def test_an_override_for_an_unknown_currency_is_refused() -> None:
+    with pytest.raises(ValueError, match="XXX"):
+        FraudRules(amount_overrides_major={"XXX": (1, 2)})
 
 
 def test_amount_points_are_configurable() -> None:
@@ -440,7 +556,7 @@ def test_elevated_method_plus_high_amount_blocks() -> None:
 
 def test_score_is_capped_at_100_and_keeps_every_reason() -> None:
     # Given every signal firing at once
-    rules = FraudRules(blocklist=frozenset({"customer:cus_1"}))
+    rules = FraudRules(blocklist=frozenset({"customer:mer_1#cus_1"}))
     attempt = signals(
         amount=1_000_000,
         payment_method="pm_card_risk_highest",
@@ -480,15 +596,15 @@ def test_cap_applies_to_velocity_and_amount_alone() -> None:
 def fraud_rules(draw: st.DrawFn) -> FraudRules:
     step_up = draw(st.integers(min_value=1, max_value=99))
     block = draw(st.integers(min_value=step_up + 1, max_value=100))
-    review_major = draw(st.integers(min_value=0, max_value=100_000))
-    high_major = draw(st.integers(min_value=review_major, max_value=1_000_000))
+    review_usd = draw(st.integers(min_value=0, max_value=100_000))
+    high_usd = draw(st.integers(min_value=review_usd, max_value=1_000_000))
     review_points = draw(st.integers(min_value=0, max_value=60))
     high_points = draw(st.integers(min_value=review_points, max_value=120))
     return FraudRules(
         step_up_score=step_up,
         block_score=block,
-        amount_review_major=review_major,
-        amount_high_major=high_major,
+        amount_review_usd=review_usd,
+        amount_high_usd=high_usd,
         amount_review_points=review_points,
         amount_high_points=high_points,
         customer_limit=draw(st.integers(min_value=0, max_value=50)),
@@ -508,6 +624,7 @@ fraud_signals = st.builds(
         st.integers(min_value=1, max_value=10**13),
         st.sampled_from(["JPY", "USD", "KWD", "CLF", "EUR"]),
     ),
+    merchant_id=st.just("mer_1"),
     customer_id=st.just("cus_1"),
     payment_method=st.sampled_from(["pm_card_visa", "pm_card_risk_elevated", "pm_card_risk_highest"]),
     device_fingerprint=st.sampled_from([None, "dev_ok", "dev_bad"]),

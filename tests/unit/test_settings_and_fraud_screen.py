@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +21,17 @@ from payments.adapters.fraud_client import (
 from payments.domain.cards import contains_card_number, luhn_valid
 from payments.domain.errors import InvalidRequest
 from payments.domain.fraud import Decision, FraudAssessment, FraudRules, FraudSignals
+from payments.domain.intents import PaymentIntent
 from payments.domain.money import CURRENCIES, Money
+from payments.local.cfn_yaml import load_template
+from payments.service.authorize import AuthorizeIntent, authorize_intent
+from payments.service.checkout import validate_for_checkout
 from payments.service.fraud import screen
 from payments.service.ports import VelocityCounter
 from payments.settings import Settings, SettingsError
+from tests.unit.fakes import FakeClock, FakeFraud, FakeGateway, FakeIntentRepository
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- Settings.from_env ---------------------------------------------------------------------------
 
@@ -108,7 +117,8 @@ def test_fraud_rules_are_read_from_fraud_variables() -> None:
     assert (rules.customer_limit, rules.device_limit, rules.ip_limit) == (4, 5, 6)
     assert rules.velocity_window_seconds == 600
     # what is not configured keeps the domain default
-    assert rules.amount_review_major == FraudRules().amount_review_major
+    assert rules.amount_review_usd == FraudRules().amount_review_usd
+    assert rules.amount_overrides_major == {}
     assert rules.always_block_methods == FraudRules().always_block_methods
 
 
@@ -120,10 +130,65 @@ def test_blank_fraud_variables_keep_the_defaults() -> None:
 
 def test_the_blocklist_is_comma_separated_with_blanks_ignored() -> None:
     rules = Settings.from_env(
-        env(FRAUD_BLOCKLIST=" customer:cus_bad , ,ip:203.0.113.9,,email:fraud@example.com,  ")
+        env(FRAUD_BLOCKLIST=" customer:mer_1#cus_bad , ,ip:203.0.113.9,,email:fraud@example.com,  ")
     ).fraud_rules
 
-    assert rules.blocklist == frozenset({"customer:cus_bad", "ip:203.0.113.9", "email:fraud@example.com"})
+    assert rules.blocklist == frozenset(
+        {"customer:mer_1#cus_bad", "ip:203.0.113.9", "email:fraud@example.com"}
+    )
+
+
+def test_a_blocklisted_customer_without_its_merchant_stops_the_function_from_starting() -> None:
+    # A bare customer id is a different person at every merchant: refused, never guessed
+    with pytest.raises(SettingsError, match=r"FRAUD_BLOCKLIST.*customer:<merchantId>#<customerId>"):
+        Settings.from_env(env(FRAUD_BLOCKLIST="ip:203.0.113.9,customer:cus_bad"))
+
+
+def test_amount_thresholds_are_read_in_usd_with_per_currency_overrides() -> None:
+    rules = Settings.from_env(
+        env(
+            FRAUD_AMOUNT_REVIEW_USD="1000",
+            FRAUD_AMOUNT_HIGH_USD=" 5000 ",
+            FRAUD_AMOUNT_OVERRIDES=" JPY:300000:1500000 ,, KWD:600:3000,",
+        )
+    ).fraud_rules
+
+    assert (rules.amount_review_usd, rules.amount_high_usd) == (1_000, 5_000)
+    assert rules.amount_overrides_major == {"JPY": (300_000, 1_500_000), "KWD": (600, 3_000)}
+    assert rules.amount_thresholds_minor(Money.of(1, "USD")) == (100_000, 500_000)
+    assert rules.amount_thresholds_minor(Money.of(1, "KWD")) == (600_000, 3_000_000)
+    assert rules.amount_thresholds_minor(Money.of(1, "EUR")) == (90_000, 450_000)
+
+
+@pytest.mark.parametrize(
+    "value", ["JPY", "JPY:1", "JPY:1:2:3", "jpy:1:2", "JPY:1.5:2", "JPY:-1:2", "JPY:3:2", "JPY 1 2"]
+)
+def test_a_malformed_amount_override_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="FRAUD_AMOUNT_OVERRIDES"):
+        Settings.from_env(env(FRAUD_AMOUNT_OVERRIDES=value))
+
+
+def test_an_amount_override_for_an_unknown_currency_is_refused() -> None:
+    with pytest.raises(SettingsError, match="XXX"):
+        Settings.from_env(env(FRAUD_AMOUNT_OVERRIDES="XXX:1:2"))
+
+
+def test_the_template_wires_the_amount_settings_to_parameters_with_the_domain_defaults() -> None:
+    # Given the template's fraud-check function
+    template = load_template(ROOT / "template.yaml")
+    variables = template["Resources"]["FraudCheckFunction"]["Properties"]["Environment"]["Variables"]
+    parameters = template["Parameters"]
+
+    # Then each amount setting is a stack parameter whose default is the domain's
+    defaults = FraudRules()
+    expected = {
+        "FRAUD_AMOUNT_REVIEW_USD": defaults.amount_review_usd,
+        "FRAUD_AMOUNT_HIGH_USD": defaults.amount_high_usd,
+        "FRAUD_AMOUNT_OVERRIDES": "",
+    }
+    for name, default in expected.items():
+        assert set(variables[name]) == {"Ref"}
+        assert parameters[variables[name]["Ref"]]["Default"] == default
 
 
 @pytest.mark.parametrize("value", ["", " ", ",", " , ,, "])
@@ -140,6 +205,8 @@ def test_an_empty_blocklist(value: str) -> None:
         "FRAUD_DEVICE_LIMIT",
         "FRAUD_IP_LIMIT",
         "FRAUD_VELOCITY_WINDOW_SECONDS",
+        "FRAUD_AMOUNT_REVIEW_USD",
+        "FRAUD_AMOUNT_HIGH_USD",
         "GATEWAY_MAX_ATTEMPTS",
         "INTENT_TTL_SECONDS",
         "IDEMPOTENCY_TTL_SECONDS",
@@ -195,6 +262,7 @@ RULES = FraudRules(customer_limit=2, device_limit=3, ip_limit=4, velocity_window
 def attempt(**overrides: Any) -> FraudSignals:
     fields: dict[str, Any] = {
         "amount": Money.of(1_000, "USD"),
+        "merchant_id": "mer_1",
         "customer_id": "cus_1",
         "payment_method": "pm_card_visa",
     }
@@ -207,7 +275,7 @@ def test_the_customer_is_always_counted() -> None:
 
     result = screen(attempt(), velocity=velocity, rules=RULES)
 
-    assert velocity.calls == [(["customer#cus_1"], 900)]
+    assert velocity.calls == [(["customer#mer_1#cus_1"], 900)]
     assert result == FraudAssessment(decision=Decision.ALLOW, score=0, reasons=())
 
 
@@ -217,7 +285,7 @@ def test_device_and_ip_are_counted_when_present() -> None:
     screen(attempt(device_fingerprint="dev_9", ip_address="203.0.113.7"), velocity=velocity, rules=RULES)
 
     (keys, window), *_ = velocity.calls
-    assert sorted(keys) == ["customer#cus_1", "device#dev_9", "ip#203.0.113.7"]
+    assert sorted(keys) == ["customer#mer_1#cus_1", "device#dev_9", "ip#203.0.113.7"]
     assert window == 900
     assert len(velocity.calls) == 1
 
@@ -225,9 +293,9 @@ def test_device_and_ip_are_counted_when_present() -> None:
 @pytest.mark.parametrize(
     ("device", "ip", "expected"),
     [
-        ("dev_9", None, ["customer#cus_1", "device#dev_9"]),
-        (None, "10.0.0.1", ["customer#cus_1", "ip#10.0.0.1"]),
-        ("", "", ["customer#cus_1"]),
+        ("dev_9", None, ["customer#mer_1#cus_1", "device#dev_9"]),
+        (None, "10.0.0.1", ["customer#mer_1#cus_1", "ip#10.0.0.1"]),
+        ("", "", ["customer#mer_1#cus_1"]),
     ],
 )
 def test_only_present_dimensions_are_counted(device: str | None, ip: str | None, expected: list[str]) -> None:
@@ -251,7 +319,7 @@ def test_customer_velocity_trips_after_the_limit() -> None:
 
 
 def test_another_customer_is_counted_apart() -> None:
-    velocity = InMemoryVelocity({"customer#cus_1": 10})
+    velocity = InMemoryVelocity({"customer#mer_1#cus_1": 10})
 
     result = screen(attempt(customer_id="cus_2"), velocity=velocity, rules=RULES)
 
@@ -277,7 +345,7 @@ def test_ip_velocity_uses_the_ip_count() -> None:
 
 
 def test_counts_at_the_limit_do_not_trip() -> None:
-    velocity = InMemoryVelocity({"customer#cus_1": 1, "device#dev_9": 2, "ip#10.0.0.1": 3})
+    velocity = InMemoryVelocity({"customer#mer_1#cus_1": 1, "device#dev_9": 2, "ip#10.0.0.1": 3})
 
     result = screen(
         attempt(device_fingerprint="dev_9", ip_address="10.0.0.1"), velocity=velocity, rules=RULES
@@ -287,7 +355,7 @@ def test_counts_at_the_limit_do_not_trip() -> None:
 
 
 def test_every_dimension_over_its_limit_adds_up() -> None:
-    velocity = InMemoryVelocity({"customer#cus_1": 2, "device#dev_9": 3, "ip#10.0.0.1": 4})
+    velocity = InMemoryVelocity({"customer#mer_1#cus_1": 2, "device#dev_9": 3, "ip#10.0.0.1": 4})
 
     result = screen(
         attempt(device_fingerprint="dev_9", ip_address="10.0.0.1"), velocity=velocity, rules=RULES
@@ -319,6 +387,37 @@ def test_counts_sent_by_the_caller_are_replaced_by_the_counter() -> None:
     assert result.reasons == ()
 
 
+def test_one_merchants_customer_burst_does_not_count_against_another_merchants_namesake() -> None:
+    # Given merchant A's cus_1 paying fast enough to trip the customer limit (2)
+    velocity = InMemoryVelocity()
+    burst = [screen(attempt(merchant_id="mer_a"), velocity=velocity, rules=RULES) for _ in range(3)]
+    assert burst[-1].reasons == ("velocity_customer",)
+
+    # When merchant B's cus_1, another person, pays
+    other = screen(attempt(merchant_id="mer_b"), velocity=velocity, rules=RULES)
+
+    # Then it is that customer's first attempt, counted under its own merchant
+    assert other.reasons == ()
+    assert velocity.counts["customer#mer_a#cus_1"] == 3
+    assert velocity.counts["customer#mer_b#cus_1"] == 1
+
+
+def test_attempts_sent_without_an_ip_address_have_no_ip_dimension() -> None:
+    # Given many customers paying through one merchant server, no shopper IP sent with any
+    velocity = InMemoryVelocity()
+
+    large = Money.of(500_000, "USD")
+    results = [
+        screen(attempt(customer_id=f"cus_{n}", amount=large), velocity=velocity, rules=RULES)
+        for n in range(50)
+    ]
+
+    # Then no IP is counted and none adds IP weight: a large payment is only "elevated"
+    assert not [key for key in velocity.counts if not key.startswith("customer#")]
+    assert {result.reasons for result in results} == {("amount_elevated",)}
+    assert {result.decision for result in results} == {Decision.ALLOW}
+
+
 def test_screen_keeps_the_other_rules() -> None:
     result = screen(attempt(payment_method="pm_card_risk_highest"), velocity=InMemoryVelocity(), rules=RULES)
 
@@ -336,6 +435,7 @@ def fraud_signals(draw: st.DrawFn) -> FraudSignals:
     code = draw(st.sampled_from(sorted(CURRENCIES)))
     return FraudSignals(
         amount=Money(draw(st.integers(min_value=1, max_value=99_999_999_999)), CURRENCIES[code]),
+        merchant_id=draw(st.text(min_size=1, max_size=30)),
         customer_id=draw(st.text(min_size=1, max_size=30)),
         payment_method=draw(st.text(min_size=1, max_size=30)),
         device_fingerprint=draw(optional_ids),
@@ -362,6 +462,7 @@ def test_the_signals_payload_is_camel_case() -> None:
     assert payload == {
         "amount": 1_250,
         "currency": "KWD",
+        "merchantId": "mer_1",
         "customerId": "cus_1",
         "paymentMethod": "pm_card_visa",
         "deviceFingerprint": "dev_1",
@@ -380,15 +481,21 @@ def test_velocity_counts_are_not_sent_and_come_back_as_defaults() -> None:
 
 def test_optional_fields_may_be_left_out() -> None:
     back = signals_from_payload(
-        {"amount": 500, "currency": "JPY", "customerId": "cus_1", "paymentMethod": "pm_card_visa"}
+        {
+            "amount": 500,
+            "currency": "JPY",
+            "merchantId": "mer_1",
+            "customerId": "cus_1",
+            "paymentMethod": "pm_card_visa",
+        }
     )
 
     assert back == FraudSignals(
-        amount=Money.of(500, "JPY"), customer_id="cus_1", payment_method="pm_card_visa"
+        amount=Money.of(500, "JPY"), merchant_id="mer_1", customer_id="cus_1", payment_method="pm_card_visa"
     )
 
 
-@pytest.mark.parametrize("missing", ["amount", "currency", "customerId", "paymentMethod"])
+@pytest.mark.parametrize("missing", ["amount", "currency", "merchantId", "customerId", "paymentMethod"])
 def test_a_missing_field_is_an_invalid_request(missing: str) -> None:
     payload = signals_to_payload(attempt())
     del payload[missing]
@@ -405,6 +512,66 @@ def test_a_malformed_amount_or_currency_is_an_invalid_request(field: str, value:
 
     with pytest.raises(InvalidRequest):
         signals_from_payload(payload)
+
+
+def test_the_checkout_workflow_sends_the_fraud_check_exactly_the_wire_fields() -> None:
+    # Given the FraudCheck state of the one workflow definition, and what ValidateIntent answers
+    definition = json.loads((ROOT / "statemachines" / "checkout.asl.json").read_text())
+    parameters = definition["States"]["FraudCheck"]["Parameters"]
+    intents, clock = FakeIntentRepository(), FakeClock()
+    intent = PaymentIntent.create(
+        amount=Money.of(5_000, "USD"),
+        customer_id="cus_1",
+        merchant_id="mer_1",
+        payment_method="pm_card_visa",
+        now=clock(),
+        time_to_live=timedelta(hours=1),
+    )
+    intents.add(intent)
+    validated = validate_for_checkout(intent.payment_intent_id, intents=intents, clock=clock)
+
+    # Then the state sends the fields the fraud function parses (the merchant among them), each
+    # `$.intent.*` one is in ValidateIntent's answer, and the shopper's IP is the checkout request's
+    assert {name.removesuffix(".$") for name in parameters} == set(signals_to_payload(attempt()))
+    from_intent = {
+        path.removeprefix("$.intent.") for path in parameters.values() if path.startswith("$.intent.")
+    }
+    assert from_intent <= set(validated)
+    assert validated["merchantId"] == "mer_1"
+    assert parameters["merchantId.$"] == "$.intent.merchantId"
+    assert parameters["ipAddress.$"] == "$.ipAddress"  # what StartCheckout was sent, or null
+
+
+@pytest.mark.parametrize(("sent", "seen"), [(None, None), ("203.0.113.9", "203.0.113.9")])
+def test_authorize_screens_the_merchants_customer_and_only_the_ip_the_merchant_sent(
+    sent: str | None, seen: str | None
+) -> None:
+    # Given a payment of merchant mer_7's customer cus_1
+    intents, fraud, clock = FakeIntentRepository(), FakeFraud(), FakeClock()
+    intent = PaymentIntent.create(
+        amount=Money.of(500_000, "USD"),
+        customer_id="cus_1",
+        merchant_id="mer_7",
+        payment_method="pm_card_visa",
+        now=clock(),
+        time_to_live=timedelta(hours=1),
+    )
+    intents.add(intent)
+
+    # When it is authorized with or without the shopper's IP address
+    authorize_intent(
+        AuthorizeIntent(intent.payment_intent_id, ip_address=sent),
+        intents=intents,
+        fraud=fraud,
+        gateway=FakeGateway(),
+        clock=clock,
+    )
+
+    # Then the fraud check saw the merchant's customer and that address, or none at all
+    [signals] = fraud.seen
+    assert (signals.merchant_id, signals.customer_id, signals.customer) == ("mer_7", "cus_1", "mer_7#cus_1")
+    assert signals.ip_address == seen
+    assert signals_from_payload(json.loads(json.dumps(signals_to_payload(signals)))) == signals
 
 
 @settings(max_examples=100, deadline=None)

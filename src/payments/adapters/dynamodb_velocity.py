@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 
 class DynamoDBVelocityCounter(VelocityCounter):
+    """`<key>#<window start>`: the keys are the use case's (`customer#<merchantId>#<customerId>`,
+    `device#...`, `ip#...`), so a counter is never shared by two merchants' customers."""
+
     def __init__(self, client: DynamoDBClient, *, table: str, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._table = table
@@ -42,7 +45,8 @@ class DynamoDBVelocityCounter(VelocityCounter):
 
 class DynamoDBApprovalHistory(ApprovalHistory):
     """Beside the velocity counters: `approved#<customer>` with a count, the last approval and the
-    event ids counted (so a redelivered event counts once)."""
+    event ids counted (so a redelivered event counts once). The customer is the merchant-scoped one
+    the use case passes (`<merchantId>#<customerId>`)."""
 
     def __init__(self, client: DynamoDBClient, *, table: str) -> None:
         self._client = client

@@ -24,6 +24,7 @@ def event_body(event: PaymentEvent) -> dict[str, Any]:
         "eventType": event.event_type.value,
         "paymentIntentId": event.payment_intent_id,
         "customerId": event.customer_id,
+        **({"merchantId": event.merchant_id} if event.merchant_id else {}),
         "amount": event.amount.amount,
         "currency": event.amount.currency.code,
         "amountTier": event.amount_tier.value,
@@ -47,6 +48,7 @@ def event_from_body(body: Mapping[str, Any]) -> PaymentEvent:
         occurred_at=parse_time(str(body["occurredAt"])),
         status=Status(body["paymentStatus"]),
         released=None if released is None else Money(int(released), money_in),
+        merchant_id=None if body.get("merchantId") is None else str(body["merchantId"]),
     )
 
 

@@ -1,6 +1,8 @@
 """The fraud screen as seen from other functions: a synchronous `lambda.invoke` of fraud-check.
 
 The wire format (both directions) lives here too, so the caller and the function cannot drift apart.
+The checkout workflow builds the same request in its FraudCheck state (statemachines/checkout.asl.json),
+from these field names.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def signals_to_payload(signals: FraudSignals) -> dict[str, Any]:
     return {
         "amount": signals.amount.amount,
         "currency": signals.amount.currency.code,
+        "merchantId": signals.merchant_id,
         "customerId": signals.customer_id,
         "paymentMethod": signals.payment_method,
         "deviceFingerprint": signals.device_fingerprint,
@@ -32,9 +35,12 @@ def signals_to_payload(signals: FraudSignals) -> dict[str, Any]:
 
 
 def signals_from_payload(payload: dict[str, Any]) -> FraudSignals:
+    """The attempt a request describes. The merchant is required: without it a customer id cannot be
+    told from another merchant's customer of the same id."""
     try:
         return FraudSignals(
             amount=Money.of(payload["amount"], payload["currency"]),
+            merchant_id=str(payload["merchantId"]),
             customer_id=str(payload["customerId"]),
             payment_method=str(payload["paymentMethod"]),
             device_fingerprint=payload.get("deviceFingerprint"),

@@ -33,6 +33,9 @@ class PaymentEvent:
     occurred_at: datetime
     status: Status  # the payment's status once the movement was recorded
     released: Money | None = None  # the authorization hold a capture or void lets go
+    # Whose payment: customer ids are each merchant's own, so subscribers key customers by both.
+    # None only on an event published before events named their merchant.
+    merchant_id: str | None = None
 
 
 _BY_KIND = {
@@ -60,4 +63,5 @@ def event_for(transaction: Transaction) -> PaymentEvent:
         occurred_at=transaction.created_at,
         status=transaction.status,
         released=transaction.released,
+        merchant_id=transaction.merchant_id,
     )

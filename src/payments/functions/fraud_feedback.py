@@ -1,4 +1,5 @@
-"""fraud-feedback: AUTHORIZED events (the subscription's filter) become each customer's approval history."""
+"""fraud-feedback: AUTHORIZED events (the subscription's filter) become each customer's approval history
+(each merchant's customer's: customer ids are the merchant's own)."""
 
 from __future__ import annotations
 
