@@ -1,5 +1,7 @@
 """POST /v1/refund-batches: a merchant's refund file (text/csv). Every row is checked now; the good ones
-are queued once the file is stored (its S3 event), so the answer does not wait for 50,000 messages."""
+are queued once the file is stored (its S3 event), so the answer does not wait for 50,000 messages.
+The batch belongs to the key's merchant (a platform key's to none); a merchant key's rows of another
+merchant are row errors."""
 
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
 
     def work() -> http.Response:
         batch, errors = import_refund_file(
-            body, batches=bootstrap.refund_batches(), files=bootstrap.refund_files()
+            body,
+            caller=http.caller(event),
+            batches=bootstrap.refund_batches(),
+            files=bootstrap.refund_files(),
         )
         return http.respond(202, refund_batch_body(batch, errors=errors))
 

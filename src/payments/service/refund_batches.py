@@ -1,9 +1,13 @@
-"""Refund batches: import a merchant's file, queue its good rows, run each job once, count outcomes."""
+"""Refund batches: import a merchant's file, queue its good rows, run each job once, count outcomes.
+
+A batch belongs to the merchant of the key that uploaded it (a platform key's batch to no merchant):
+another merchant's key gets the answer an unknown batch gets, and a merchant key's file may refund
+its own merchant's payments only. Every row that is not refunded keeps its reason, readable through
+`list_failures` page by page however many there are.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Final
 
 from payments.domain.errors import (
@@ -14,13 +18,17 @@ from payments.domain.errors import (
     UpstreamUnavailable,
 )
 from payments.domain.ids import new_id
+from payments.domain.merchants import Caller
 from payments.domain.refund_batches import (
-    HEADER,
-    RefundFile,
     RefundRow,
     RowError,
+    RowFailure,
     RowState,
+    decode_refund_file,
     job_id,
+    kept_copy,
+    kept_rows,
+    no_batch,
     parse_refund_file,
 )
 from payments.service.intents import Clock
@@ -28,14 +36,16 @@ from payments.service.movements import RefundIntent, refund_once
 from payments.service.ports import (
     FileStore,
     IntentRepository,
+    Page,
     PaymentGateway,
     RefundBatch,
     RefundBatchRepository,
     RefundJobQueue,
+    no_intent,
 )
 
 FILES_PREFIX: Final = "batches/"
-KEPT_ERRORS: Final = 100  # on the batch record; the import's answer lists them all
+KEPT_ERRORS: Final = 100  # on the batch record; the import's answer and `list_failures` list them all
 # Refused for good: retrying cannot make these succeed.
 PERMANENT: Final = (NotFound, InvalidState, InvalidRequest)
 # May pass on a later delivery.
@@ -53,43 +63,37 @@ def batch_id_of(key: str) -> str:
 
 
 def import_refund_file(
-    body: bytes, *, batches: RefundBatchRepository, files: FileStore
+    body: bytes, *, caller: Caller, batches: RefundBatchRepository, files: FileStore
 ) -> tuple[RefundBatch, list[RowError]]:
-    """Check every row, record the batch, keep the file: its arrival queues the good rows."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRequest("the file must be UTF-8 text") from None
-    parsed = parse_refund_file(text)
+    """Check every row, record the batch (and every refused row), keep the file: its arrival queues
+    the good rows. A merchant key's rows of any other merchant are refused."""
+    parsed = parse_refund_file(decode_refund_file(body), merchant_id=caller.merchant_id)
     batch = RefundBatch(
         batch_id=new_id("rb"),
         total=parsed.total,
         failed=len(parsed.errors),
         errors=tuple(parsed.errors[:KEPT_ERRORS]),
+        merchant_id=caller.merchant_id,
     )
-    batches.create(batch)  # first: the file's arrival finds its batch
-    files.put(file_key(batch.batch_id), _kept_copy(parsed).encode("utf-8"), content_type="text/csv")
+    batches.create(batch, refused=parsed.errors)  # first: the file's arrival finds its batch
+    files.put(file_key(batch.batch_id), kept_copy(parsed).encode("utf-8"), content_type="text/csv")
     return batch, parsed.errors
 
 
-def _kept_copy(parsed: RefundFile) -> str:
-    """The file as it is stored: the header and exactly the rows import accepted, each on its own line
-    number, every refused line left blank. A refused line may hold anything (a card number, say), so
-    it is never written to the bucket; the file's arrival queues the same rows, with the same lines."""
-    last = max([1, *(row.line for row in parsed.rows), *(error.line for error in parsed.errors)])
-    lines = [",".join(HEADER), *([""] * (last - 1))]
-    for row in parsed.rows:
-        cells = io.StringIO()
-        csv.writer(cells, lineterminator="").writerow(
-            [
-                row.merchant_id,
-                row.payment_intent_id,
-                "" if row.amount is None else row.amount,
-                row.reason or "",
-            ]
-        )
-        lines[row.line - 1] = cells.getvalue()
-    return "\n".join(lines) + "\n"
+def get_refund_batch(batch_id: str, *, caller: Caller, batches: RefundBatchRepository) -> RefundBatch:
+    """The batch, if the caller may see it; another merchant's is answered as an unknown one."""
+    batch = batches.get(batch_id)
+    if not caller.can_see(batch.merchant_id):
+        raise no_batch(batch_id)
+    return batch
+
+
+def list_failures(
+    batch_id: str, *, caller: Caller, batches: RefundBatchRepository, limit: int, next_token: str | None
+) -> Page[RowFailure]:
+    """One page of the batch's rows that were not refunded, by line, each with its reason."""
+    get_refund_batch(batch_id, caller=caller, batches=batches)
+    return batches.failures(batch_id, limit=limit, next_token=next_token)
 
 
 def queue_refund_file(
@@ -97,7 +101,7 @@ def queue_refund_file(
 ) -> int:
     """The file's arrival: one job per good row. Delivered twice, the jobs are the same jobs."""
     batch_id = batch_id_of(key)
-    rows = parse_refund_file(files.get(key).decode("utf-8")).rows
+    rows = kept_rows(files.get(key).decode("utf-8"))
     queued = jobs.send(batch_id, rows)
     batches.mark_queued(batch_id, queued)
     return queued
@@ -127,7 +131,8 @@ def run_refund_job(
     try:
         intent = intents.get(row.payment_intent_id, consistent=True)
         if intent.merchant_id != row.merchant_id:
-            raise InvalidRequest(f"payment {row.payment_intent_id} is not merchant {row.merchant_id}'s")
+            # Answered as an unknown payment: a file learns nothing of other merchants' payments.
+            raise no_intent(row.payment_intent_id)
         refund_once(command, intents=intents, gateway=gateway, clock=clock, intent=intent)
     except PERMANENT as refused:
         batches.settle_row(batch_id, row.line, RowState.FAILED, str(refused))
