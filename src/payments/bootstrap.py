@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from payments.adapters.sns_alerts import SnsOpsAlerts
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
+    from payments.domain.merchants import Caller
     from payments.functions.http import IdempotentRequests
     from payments.service.canary import CanaryTargets
+    from payments.service.ports import IntentRepository
 
 T = TypeVar("T")
 _lock = threading.RLock()
@@ -126,6 +128,13 @@ def intent_repository() -> DynamoDBIntentRepository:
     return DynamoDBIntentRepository(
         dynamodb(), intents_table=config.intents_table, transactions_table=config.transactions_table
     )
+
+
+def intents_for(caller: Caller) -> IntentRepository:
+    """The intents this caller may reach: another merchant's are not found."""
+    from payments.service.merchant_scope import MerchantScopedIntents  # noqa: PLC0415
+
+    return MerchantScopedIntents(intent_repository(), caller)
 
 
 @once

@@ -13,6 +13,10 @@ from types import FrameType
 
 
 def _local_up(args: argparse.Namespace) -> int:
+    from payments.local.log_lines import WholeLines  # noqa: PLC0415
+
+    # Before any function's logger takes its stream: functions print from many threads at once.
+    sys.stdout = WholeLines(sys.stdout)
     from payments.local.runtime import LocalStack  # noqa: PLC0415 (keeps `payments --help` fast)
 
     def progress(message: str) -> None:
@@ -136,14 +140,21 @@ def _package(args: argparse.Namespace) -> int:
 def _api_keys(args: argparse.Namespace) -> int:
     from payments.operators import api_keys  # noqa: PLC0415
 
-    return api_keys(args.action, table=args.table, merchant=args.merchant, stage=args.stage, key=args.key)
+    merchant = None if getattr(args, "platform", False) else args.merchant
+    return api_keys(args.action, table=args.table, merchant=merchant, stage=args.stage, key=args.key)
 
 
 def _add_api_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = commands.add_parser("api-keys", help="merchants' API keys (AWS_ENDPOINT_URL locally)")
     keys_commands = keys.add_subparsers(dest="api_keys_command", required=True)
-    create = keys_commands.add_parser("create", help="make a key for a merchant and print it once")
-    create.add_argument("--merchant", required=True, help="the merchant the key acts for")
+    create = keys_commands.add_parser("create", help="make a key and print it once")
+    acts_for = create.add_mutually_exclusive_group(required=True)
+    acts_for.add_argument("--merchant", help="the one merchant the key acts for (its servers' key)")
+    acts_for.add_argument(
+        "--platform",
+        action="store_true",
+        help="a platform key: acts for any merchant a request names (the operator's own servers)",
+    )
     create.add_argument("--stage", default="local", help="the stage, in the key's prefix (sk_<stage>_...)")
     revoke = keys_commands.add_parser("revoke", help="stop a key working (by the key or its id)")
     revoke.add_argument("key", help="the key, or its id as `create` printed it (sk_<stage>_…abcd)")

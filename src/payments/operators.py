@@ -2,7 +2,9 @@
 `payments suppressions show|lift ADDRESS`.
 
 `refunds import` sends the file to the API with an Idempotency-Key derived from its bytes, so running
-it again after a lost answer never starts a second batch, then shows the batch settling row by row.
+it again after a lost answer never starts a second batch, then shows the batch settling row by row,
+and at the end every row that was not refunded when it ran, with its reason (the rows refused at
+import were shown first).
 `dlq` works on the queues themselves (through AWS_ENDPOINT_URL locally): `show` lists what waits in a
 dead-letter queue, `redrive` moves it back to its queue, where each job still runs only once.
 `suppressions` reads the receipt suppression list, and lifts an address once the customer has fixed it
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.error import HTTPError
+from urllib.parse import quote
 from urllib.request import Request, urlopen
 
 from payments.local.api_key import authorization
@@ -61,6 +64,11 @@ def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_secon
             progress.finish(detail)
             break
         time.sleep(poll_seconds)
+    shown = {int(error["line"]) for error in answer["errors"]}
+    for failure in _failures(api, batch_id):
+        if failure["line"] not in shown:
+            state = "failed" if failure["state"] == "FAILED" else "dead-lettered"
+            print(f"  line {failure['line']} {state}: {failure['message']}", file=out)
     if batch["deadLettered"]:
         print(
             f"{batch['deadLettered']} kept failing: `payments dlq show`, then `payments dlq redrive`",
@@ -68,6 +76,21 @@ def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_secon
         )
     print(json.dumps(batch), flush=True)
     return 0
+
+
+def _failures(api: str, batch_id: str) -> list[dict[str, Any]]:
+    """Every row of the batch that was not refunded, page after page."""
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        query = "limit=100" + ("" if token is None else f"&nextToken={quote(token)}")
+        status, page = _call(f"{api}/v1/refund-batches/{batch_id}/failures?{query}")
+        if status != 200:
+            raise RuntimeError(f"the batch's failures could not be read ({status}): {page}")
+        found.extend(page["data"])
+        token = page["nextToken"]
+        if token is None:
+            return found
 
 
 def _sqs() -> Any:
@@ -175,19 +198,30 @@ def _api_keys(table: str) -> Any:
 
 
 def api_keys(
-    action: str, *, table: str, merchant: str = "", stage: str = "", key: str = "", out: TextIO = sys.stdout
+    action: str,
+    *,
+    table: str,
+    merchant: str | None = None,
+    stage: str = "",
+    key: str = "",
+    out: TextIO = sys.stdout,
 ) -> int:
-    """`create`: a new key for a merchant, printed once (only its hash is kept); `revoke`: by the key
-    itself or by its id (`sk_live_…a1b2`)."""
+    """`create`: a new key, printed once (only its hash is kept): for one merchant, or with no
+    merchant a platform key; `revoke`: by the key itself or by its id (`sk_live_…a1b2`)."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from payments.domain.api_keys import new_secret  # noqa: PLC0415
+    from payments.domain.merchants import MERCHANT_ID  # noqa: PLC0415
 
+    if action == "create" and merchant is not None and not MERCHANT_ID.fullmatch(merchant):
+        print("payments api-keys: --merchant must be 1 to 128 letters, digits or _.:-", file=sys.stderr)
+        return 2
     keys = _api_keys(table)
     if action == "create":
         secret = new_secret(stage)
         made = keys.add(secret, merchant_id=merchant, now=datetime.now(UTC))
-        print(f"{made.key_id} for {merchant}: {secret}", file=out)
+        acts_for = "the platform (any merchant)" if merchant is None else merchant
+        print(f"{made.key_id} for {acts_for}: {secret}", file=out)
         print("Keep it now: it is not stored and cannot be shown again.", file=out)
         return 0
     revoked = keys.revoke(key, now=datetime.now(UTC))

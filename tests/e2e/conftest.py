@@ -37,8 +37,13 @@ class Reply:
 class Api:
     """A small HTTP client for the contract's API."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, api_key: str | None = None) -> None:
         self.base_url = base_url
+        self.api_key = api_key  # None: the local stack's own key (a platform key)
+
+    def with_key(self, api_key: str) -> Api:
+        """The same API, called with another key (a merchant's, say)."""
+        return Api(self.base_url, api_key)
 
     def request(
         self,
@@ -51,7 +56,7 @@ class Api:
         content_type: str = "application/json",
     ) -> Reply:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        headers = {"content-type": content_type, **authorization()}
+        headers = {"content-type": content_type, **authorization(self.api_key)}
         if key is not None:
             headers["idempotency-key"] = key
         request = Request(f"{self.base_url}{path}", method=method, data=data, headers=headers)  # noqa: S310
@@ -178,6 +183,12 @@ class RunningStack:
         )
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         return url
+
+    def merchant_api(self, merchant_id: str) -> Api:
+        """The API as one merchant's servers call it: with a new key for that merchant only."""
+        made = self.cli("api-keys", "create", "--merchant", merchant_id)
+        assert made.returncode == 0, made.stderr
+        return self.api.with_key(made.stdout.splitlines()[0].rpartition(": ")[2])
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The operator's `payments` command, against this stack's AWS endpoint."""

@@ -79,15 +79,43 @@ def test_an_operator_makes_a_key_that_works_and_revokes_it(api: Api, stack: Runn
     key_id, _, secret = made.stdout.splitlines()[0].partition(" for mer_e2e: ")
     assert secret.startswith("sk_local_")
     assert key_id == f"sk_local_…{secret[-4:]}"
-    created = raw(api, "GET", "/v1/ledger/balances", authorization=f"Bearer {secret}")
+    created = raw(api, "GET", "/v1/customers/cus_1/payment-intents", authorization=f"Bearer {secret}")
     assert created[0] == 200
     # Revoked before another use shows it (the authorizer's answers are cached per key for 5 minutes).
     other = stack.cli("api-keys", "create", "--merchant", "mer_e2e")
     other_secret = other.stdout.splitlines()[0].rpartition(": ")[2]
     revoked = stack.cli("api-keys", "revoke", other_secret)
     assert revoked.returncode == 0, revoked.stderr
-    assert raw(api, "GET", "/v1/ledger/balances", authorization=f"Bearer {other_secret}") == (
+    assert raw(api, "GET", "/v1/customers/cus_1/payment-intents", authorization=f"Bearer {other_secret}") == (
         403,
         {"message": "Forbidden"},
     )
     assert stack.cli("api-keys", "revoke", "sk_local_…zzzz").returncode == 1
+
+
+def test_an_operator_makes_a_platform_key_that_reads_the_platforms_books(
+    api: Api, stack: RunningStack
+) -> None:
+    made = stack.cli("api-keys", "create", "--platform")
+    assert made.returncode == 0, made.stderr
+    assert " for the platform (any merchant): sk_local_" in made.stdout
+    secret = made.stdout.splitlines()[0].rpartition(": ")[2]
+    assert raw(api, "GET", "/v1/ledger/balances", authorization=f"Bearer {secret}")[0] == 200
+    assert stack.cli("api-keys", "revoke", secret).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("api-keys", "create"),  # a key acts for a merchant or for the platform: one must be said
+        ("api-keys", "create", "--merchant", "mer_a", "--platform"),
+        ("api-keys", "create", "--merchant", "mer a#1"),
+        ("api-keys", "create", "--merchant", ""),
+    ],
+)
+def test_a_key_for_no_one_or_for_a_malformed_merchant_is_refused(
+    stack: RunningStack, args: tuple[str, ...]
+) -> None:
+    made = stack.cli(*args)
+    assert made.returncode == 2, made.stdout
+    assert "sk_local_" not in made.stdout

@@ -68,8 +68,14 @@ def test_events_reach_the_topic_with_their_filter_attributes(api: Api, stack: Ru
 
 def test_listing_needs_a_payment_and_a_token_of_its_own(api: Api) -> None:
     assert api.request("GET", "/v1/events").status == 400
-    assert api.request("GET", "/v1/events?paymentIntentId=pi_x&nextToken=bm9wZQ").status == 400
-    assert api.request("GET", "/v1/events?paymentIntentId=pi_unknown").body == {"data": [], "nextToken": None}
+    intent_id = api.create_intent().body["paymentIntentId"]
+    assert api.request("GET", f"/v1/events?paymentIntentId={intent_id}&nextToken=bm9wZQ").status == 400
+    assert api.request("GET", f"/v1/events?paymentIntentId={intent_id}").body == {
+        "data": [],
+        "nextToken": None,
+    }
+    unknown = api.request("GET", "/v1/events?paymentIntentId=pi_unknown")  # as its other views answer
+    assert (unknown.status, unknown.body["error"]["code"]) == (404, "not_found")
 
 
 def test_a_failing_publisher_is_retried_and_publishes_once(api: Api) -> None:

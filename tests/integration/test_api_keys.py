@@ -41,7 +41,7 @@ def test_a_key_is_kept_as_its_hash_and_works_until_revoked(
     assert secret not in json.dumps(stored["Item"])
     assert authorize(local_stack, f"Bearer {secret}") == {
         "isAuthorized": True,
-        "context": {"merchantId": "mer_keys", "keyId": made.key_id},
+        "context": {"scope": "merchant", "merchantId": "mer_keys", "keyId": made.key_id},
     }
     assert keys.revoke(key_id(secret), now=NOW) == 1
     assert authorize(local_stack, f"Bearer {secret}") == {"isAuthorized": False}
@@ -52,8 +52,43 @@ def test_unknown_or_malformed_keys_are_refused(local_stack: LocalStack) -> None:
         assert authorize(local_stack, header) == {"isAuthorized": False}, header
 
 
-def test_the_local_stack_made_its_documented_key(local_stack: LocalStack) -> None:
-    assert authorize(local_stack, f"Bearer {local_api_key()}")["isAuthorized"] is True
+def test_the_local_stack_made_its_documented_key_a_platform_key(local_stack: LocalStack) -> None:
+    answer = authorize(local_stack, f"Bearer {local_api_key()}")
+    assert answer["isAuthorized"] is True
+    assert answer["context"]["scope"] == "platform"
+    assert "merchantId" not in answer["context"]
+
+
+def test_a_platform_key_names_no_merchant(local_stack: LocalStack, keys: DynamoDBApiKeys) -> None:
+    secret = new_secret("local")
+    made = keys.add(secret, merchant_id=None, now=NOW)
+    assert made.is_platform
+    assert authorize(local_stack, f"Bearer {secret}") == {
+        "isAuthorized": True,
+        "context": {"scope": "platform", "keyId": made.key_id},
+    }
+
+
+def test_a_stored_key_with_no_scope_is_its_merchants(
+    local_stack: LocalStack, keys: DynamoDBApiKeys, dynamodb: Any, table_names: dict[str, str]
+) -> None:
+    # Given a key stored before keys had a scope (a merchant's, as every key was then)
+    secret = new_secret("local")
+    dynamodb.put_item(
+        TableName=table_names["ApiKeysTable"],
+        Item={
+            "keyHash": {"S": key_hash(secret)},
+            "keyId": {"S": key_id(secret)},
+            "merchantId": {"S": "mer_before"},
+            "status": {"S": "ACTIVE"},
+        },
+    )
+    # Then it still acts for that merchant alone, never as a platform key
+    assert authorize(local_stack, f"Bearer {secret}")["context"] == {
+        "scope": "merchant",
+        "merchantId": "mer_before",
+        "keyId": key_id(secret),
+    }
 
 
 def test_a_key_is_never_overwritten(keys: DynamoDBApiKeys) -> None:

@@ -15,11 +15,11 @@ from payments.domain.intents import PaymentIntent, Status
 from payments.domain.money import Money
 
 
-def _new(customer: str = "", *, at: datetime | None = None) -> PaymentIntent:
+def _new(customer: str = "", *, at: datetime | None = None, merchant: str = "mer_1") -> PaymentIntent:
     return PaymentIntent.create(
         amount=Money.of(1234, "KWD"),
         customer_id=customer or f"cus_{uuid.uuid4().hex[:10]}",
-        merchant_id="mer_1",
+        merchant_id=merchant,
         payment_method="pm_card_visa",
         now=at or datetime.now(UTC),
         time_to_live=timedelta(hours=1),
@@ -115,10 +115,32 @@ def test_listing_is_newest_first_with_opaque_pages(repo: DynamoDBIntentRepositor
         intent = _new(customer, at=start + timedelta(minutes=minute))
         repo.add(intent)
         ids.append(intent.payment_intent_id)
-    page = repo.list_for_customer(customer, limit=3, next_token=None)
+    page = repo.list_for_customer(customer, merchant_id=None, limit=3, next_token=None)
     assert [i.payment_intent_id for i in page.items] == ids[::-1][:3]
     assert page.next_token
-    rest = repo.list_for_customer(customer, limit=3, next_token=page.next_token)
+    rest = repo.list_for_customer(customer, merchant_id=None, limit=3, next_token=page.next_token)
     assert [i.payment_intent_id for i in rest.items] == ids[::-1][3:]
     with pytest.raises(InvalidRequest):
-        repo.list_for_customer("cus_someone_else", limit=3, next_token=page.next_token)
+        repo.list_for_customer("cus_someone_else", merchant_id=None, limit=3, next_token=page.next_token)
+    with pytest.raises(InvalidRequest):  # a page of the platform's list is no page of a merchant's
+        repo.list_for_customer(customer, merchant_id="mer_1", limit=3, next_token=page.next_token)
+
+
+def test_a_merchants_customer_is_listed_from_its_own_index(repo: DynamoDBIntentRepository) -> None:
+    # Given one customer id used by two merchants (each merchant names its customers its own way)
+    customer = f"cus_{uuid.uuid4().hex[:10]}"
+    start = datetime.now(UTC)
+    mine = [_new(customer, at=start + timedelta(minutes=m), merchant="mer_a") for m in range(3)]
+    theirs = _new(customer, at=start + timedelta(minutes=9), merchant="mer_b")
+    for intent in [*mine, theirs]:
+        repo.add(intent)
+    # Then each merchant's list holds its own payments only, paged through its own index
+    page = repo.list_for_customer(customer, merchant_id="mer_a", limit=2, next_token=None)
+    rest = repo.list_for_customer(customer, merchant_id="mer_a", limit=2, next_token=page.next_token)
+    assert [i.payment_intent_id for i in page.items + rest.items] == [i.payment_intent_id for i in mine[::-1]]
+    with pytest.raises(InvalidRequest):  # mer_a's token does not page mer_b's list
+        repo.list_for_customer(customer, merchant_id="mer_b", limit=2, next_token=page.next_token)
+    only = repo.list_for_customer(customer, merchant_id="mer_b", limit=10, next_token=None)
+    assert [i.payment_intent_id for i in only.items] == [theirs.payment_intent_id]
+    every = repo.list_for_customer(customer, merchant_id=None, limit=10, next_token=None)
+    assert len(every.items) == 4

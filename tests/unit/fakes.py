@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from payments.domain.errors import ConcurrentUpdate, NotFound, UpstreamUnavailable
+from payments.domain.errors import ConcurrentUpdate, UpstreamUnavailable
 from payments.domain.fraud import Decision, FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.money import Money
@@ -24,6 +24,8 @@ from payments.service.ports import (
     PaymentGateway,
     SuppressedAddress,
     SuppressionList,
+    no_intent,
+    no_transaction,
 )
 
 
@@ -46,12 +48,12 @@ class FakeIntentRepository(IntentRepository):
 
     def get(self, payment_intent_id: str, *, consistent: bool = True) -> PaymentIntent:
         if payment_intent_id not in self.intents:
-            raise NotFound(payment_intent_id)
+            raise no_intent(payment_intent_id)
         return copy.deepcopy(self.intents[payment_intent_id])
 
     def get_transaction(self, transaction_id: str) -> Transaction:
         if transaction_id not in self.transactions:
-            raise NotFound(transaction_id)
+            raise no_transaction(transaction_id)
         return self.transactions[transaction_id]
 
     def add(self, intent: PaymentIntent) -> None:
@@ -74,10 +76,14 @@ class FakeIntentRepository(IntentRepository):
         return saved
 
     def list_for_customer(
-        self, customer_id: str, *, limit: int, next_token: str | None
+        self, customer_id: str, *, merchant_id: str | None, limit: int, next_token: str | None
     ) -> Page[PaymentIntent]:
         mine = sorted(
-            (i for i in self.intents.values() if i.customer_id == customer_id),
+            (
+                i
+                for i in self.intents.values()
+                if i.customer_id == customer_id and merchant_id in (None, i.merchant_id)
+            ),
             key=lambda i: i.created_at,
             reverse=True,
         )

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from payments.domain.errors import InvalidState, NotFound
+from payments.domain.merchants import Caller
+from payments.domain.money import Money
 from payments.service.checkout import answer_challenge
+from payments.service.intents import CreateIntent, create_intent
+from payments.service.merchant_scope import MerchantScopedIntents
 from payments.service.ports import CheckoutRecord, CheckoutRepository
+from tests.unit.fakes import FakeIntentRepository
+
+MERCHANT = "mer_1"
+
+
+def _payment() -> tuple[FakeIntentRepository, str]:
+    intents = FakeIntentRepository()
+    intent = create_intent(
+        CreateIntent(Money.of(5000, "USD"), "cus_1", MERCHANT, "pm_card_3ds_required"),
+        intents=intents,
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        time_to_live=timedelta(hours=1),
+    )
+    return intents, intent.payment_intent_id
 
 
 class Checkouts(CheckoutRepository):
     def __init__(self) -> None:
         self.tokens: dict[str, str | None] = {"chk_1": "token-1"}
         self.crash_on_clear = False
+        self.intents, self.payment_intent_id = _payment()
 
     def create_if_absent(self, record: CheckoutRecord) -> CheckoutRecord:
         raise NotImplementedError
 
     def get(self, tracking_id: str) -> CheckoutRecord:
-        raise NotImplementedError
+        if tracking_id not in self.tokens:
+            raise NotFound(f"no checkout {tracking_id}")
+        return CheckoutRecord(tracking_id, self.payment_intent_id, "arn:execution", self.tokens[tracking_id])
 
     def require_action(self, tracking_id: str, task_token: str) -> None:
         self.tokens[tracking_id] = task_token
@@ -62,8 +85,16 @@ class Workflow:
         self._answer(task_token, "failed")
 
 
-def answer(checkouts: Checkouts, workflow: Workflow, *, passed: bool = True) -> None:
-    answer_challenge("chk_1", passed=passed, checkouts=checkouts, workflow=workflow)  # type: ignore[arg-type]
+def answer(
+    checkouts: Checkouts, workflow: Workflow, *, passed: bool = True, caller: Caller | None = None
+) -> None:
+    answer_challenge(
+        "chk_1",
+        passed=passed,
+        checkouts=checkouts,
+        workflow=workflow,  # type: ignore[arg-type]
+        intents=MerchantScopedIntents(checkouts.intents, caller or Caller(MERCHANT)),
+    )
 
 
 def test_an_answer_resumes_the_workflow_once_and_forgets_the_token() -> None:
@@ -104,5 +135,22 @@ def test_a_newer_wait_keeps_its_token() -> None:
 
 
 def test_an_unknown_checkout_is_not_found() -> None:
+    checkouts = Checkouts()
     with pytest.raises(NotFound):
-        answer_challenge("chk_none", passed=True, checkouts=Checkouts(), workflow=Workflow())  # type: ignore[arg-type]
+        answer_challenge(
+            "chk_none",
+            passed=True,
+            checkouts=checkouts,
+            workflow=Workflow(),  # type: ignore[arg-type]
+            intents=checkouts.intents,
+        )
+
+
+def test_another_merchants_checkout_is_not_found_and_its_challenge_waits() -> None:
+    checkouts, workflow = Checkouts(), Workflow()
+    with pytest.raises(NotFound) as refused:
+        answer(checkouts, workflow, caller=Caller("mer_other"))
+    assert str(refused.value) == "no checkout chk_1"  # the words an unknown checkout gets
+    assert (workflow.answered, checkouts.tokens["chk_1"]) == ([], "token-1")
+    answer(checkouts, workflow, caller=Caller.platform())  # a platform key acts for any merchant
+    assert workflow.answered == [("token-1", "passed")]

@@ -171,6 +171,7 @@ def test_the_item_of_a_known_intent() -> None:
         "currency": {"S": "KWD"},
         "customerId": {"S": "cus_1"},
         "merchantId": {"S": "mer_1"},
+        "merchantCustomerId": {"S": "mer_1#cus_1"},
         "paymentMethod": {"S": "pm_card_visa"},
         "captureMethod": {"S": "manual"},
         "createdAt": {"S": "2026-11-24T12:00:00.250Z"},
@@ -333,7 +334,7 @@ def token_of(value: Any) -> str:
 def test_a_page_token_round_trips() -> None:
     token = encode_page_token(LAST_KEY)
 
-    assert decode_page_token(token, customer_id="cus_1") == LAST_KEY
+    assert decode_page_token(token, scope=("customerId", "cus_1")) == LAST_KEY
 
 
 @settings(max_examples=100, deadline=None)
@@ -348,14 +349,14 @@ def test_any_page_token_round_trips_and_is_url_safe(intent_id: str, customer_id:
     token = encode_page_token(last_key)
 
     assert re.fullmatch(r"[A-Za-z0-9_-]*", token)
-    assert decode_page_token(token, customer_id=customer_id) == last_key
+    assert decode_page_token(token, scope=("customerId", customer_id)) == last_key
 
 
 def test_a_token_of_another_customer_is_refused() -> None:
     token = encode_page_token(LAST_KEY)
 
     with pytest.raises(InvalidRequest):
-        decode_page_token(token, customer_id="cus_2")
+        decode_page_token(token, scope=("customerId", "cus_2"))
 
 
 @pytest.mark.parametrize(
@@ -373,7 +374,7 @@ def test_a_token_of_another_customer_is_refused() -> None:
 )
 def test_garbage_and_non_json_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidRequest):
-        decode_page_token(token, customer_id="cus_1")
+        decode_page_token(token, scope=("customerId", "cus_1"))
 
 
 PLAIN = {"paymentIntentId": "pi_abc", "customerId": "cus_1", "createdAt": "2026-11-24T12:00:00.000Z"}
@@ -399,9 +400,9 @@ PLAIN = {"paymentIntentId": "pi_abc", "customerId": "cus_1", "createdAt": "2026-
 )
 def test_tokens_of_the_wrong_shape_are_refused(value: Any) -> None:
     with pytest.raises(InvalidRequest):
-        decode_page_token(token_of(value), customer_id="cus_1")
+        decode_page_token(token_of(value), scope=("customerId", "cus_1"))
 
 
 def test_a_hand_made_token_of_the_right_shape_is_accepted() -> None:
     # the format is plain: a client cannot do more with it than page through its own list
-    assert decode_page_token(token_of(PLAIN), customer_id="cus_1") == LAST_KEY
+    assert decode_page_token(token_of(PLAIN), scope=("customerId", "cus_1")) == LAST_KEY

@@ -26,6 +26,7 @@ from payments.domain.errors import (
     PayloadTooLarge,
     PaymentRefused,
     PaymentsError,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
 from payments.domain.intents import CaptureMethod, PaymentIntent, ReceiptStatus, Status
@@ -50,6 +51,7 @@ EXPECTED_STATUS: dict[type[PaymentsError], int] = {
     IdempotencyInProgress: 409,
     ConcurrentUpdate: 409,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     UpstreamUnavailable: 503,
 }
 
@@ -161,6 +163,7 @@ def test_codes_are_snake_case_and_match_the_contract() -> None:
         IdempotencyInProgress: "idempotency_in_progress",
         ConcurrentUpdate: "concurrent_update",
         PayloadTooLarge: "payload_too_large",
+        UnsupportedMediaType: "unsupported_media_type",
         UpstreamUnavailable: "upstream_unavailable",
     }
 
@@ -168,12 +171,46 @@ def test_codes_are_snake_case_and_match_the_contract() -> None:
 # -- json_body -----------------------------------------------------------------------------------
 
 
-def text_event(body: str | None) -> dict[str, Any]:
-    return {"body": body, "isBase64Encoded": False}
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def text_event(body: str | None, content_type: str | None = "application/json") -> dict[str, Any]:
+    headers = {} if content_type is None else {"content-type": content_type}
+    return {"body": body, "isBase64Encoded": False, "headers": headers}
 
 
 def binary_event(raw: bytes) -> dict[str, Any]:
-    return {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    return {"body": base64.b64encode(raw).decode(), "isBase64Encoded": True, "headers": JSON_HEADERS}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "text/json", "json"],
+)
+def test_a_json_body_of_another_content_type_is_refused_before_it_is_read(content_type: str | None) -> None:
+    with pytest.raises(UnsupportedMediaType) as refused:
+        json_body(text_event('{"amount": 100}', content_type))
+    assert status_for(refused.value) == 415
+    with pytest.raises(UnsupportedMediaType):  # even where a body is optional
+        json_body(text_event('{"amount": 100}', content_type), required=False)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ],
+)
+def test_json_and_its_variants_are_taken(content_type: str) -> None:
+    assert json_body(text_event('{"amount": 100}', content_type)) == {"amount": 100}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_a_post_with_no_body_needs_no_content_type(content_type: str | None) -> None:
+    assert json_body(text_event("", content_type), required=False) == {}
 
 
 def test_a_json_object_is_returned_as_a_dict() -> None:
@@ -415,7 +452,7 @@ def test_unknown_fields_are_refused_and_named(extra: str) -> None:
     assert extra in caught.value.message
 
 
-@pytest.mark.parametrize("field", ["amount", "currency", "customerId", "merchantId", "paymentMethod"])
+@pytest.mark.parametrize("field", ["amount", "currency", "customerId", "paymentMethod"])
 def test_missing_required_fields_are_named(field: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse(CreateIntentBody, without(field))

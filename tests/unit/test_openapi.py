@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from payments import bootstrap
 from payments.adapters import page_tokens
-from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
+from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches, resume_after
 from payments.adapters.dynamodb_settlements import DynamoDBSettlementReports
 from payments.adapters.event_topic import DynamoDBEventLog, event_body
 from payments.domain import errors
@@ -56,8 +56,16 @@ from payments.domain.ledger import (
     postings_for,
     reversal_of,
 )
+from payments.domain.merchants import Caller
 from payments.domain.money import Money
-from payments.domain.refund_batches import HEADER, MAX_ROWS, RowError, parse_refund_file
+from payments.domain.refund_batches import (
+    HEADER,
+    MAX_ROWS,
+    RowError,
+    RowFailure,
+    RowState,
+    parse_refund_file,
+)
 from payments.functions import (
     create_refund_batch,
     http,
@@ -76,6 +84,7 @@ from payments.functions.schemas import (
     ledger_entry_body,
     refund_batch_body,
     refund_body,
+    row_failure_body,
 )
 from payments.local.cfn_yaml import load_template
 from payments.service.checkout import FAILURE_CODES, checkout_view
@@ -311,7 +320,7 @@ def test_the_description_covers_money_idempotency_and_lists(spec: dict[str, Any]
 
 def test_the_operations_are_exactly_the_routes_of_the_template(spec: dict[str, Any]) -> None:
     routes = template_routes()
-    assert len(routes) == 18
+    assert len(routes) == 19
     assert {(method, path) for method, path, _ in operations(spec)} == routes
 
 
@@ -348,7 +357,13 @@ def test_the_posts_take_an_idempotency_key_and_the_gets_do_not(spec: dict[str, A
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/customers/{customerId}/payment-intents", "/v1/events", "/v1/settlements/reports"]
+    "path",
+    [
+        "/v1/customers/{customerId}/payment-intents",
+        "/v1/events",
+        "/v1/settlements/reports",
+        "/v1/refund-batches/{batchId}/failures",
+    ],
 )
 def test_the_list_limit_matches_the_code(spec: dict[str, Any], path: str) -> None:
     operation = spec["paths"][path]["get"]
@@ -392,6 +407,7 @@ def test_the_success_statuses(spec: dict[str, Any]) -> None:
         ("POST", "/v1/webhooks/gateway"): "200",
         ("POST", "/v1/refund-batches"): "202",
         ("GET", "/v1/refund-batches/{batchId}"): "200",
+        ("GET", "/v1/refund-batches/{batchId}/failures"): "200",
         ("GET", "/v1/settlements/reports"): "200",
     }
     for method, path, operation in operations(spec):
@@ -514,6 +530,10 @@ def test_the_refund_batch_calls_document_their_refusals(spec: dict[str, Any]) ->
     parameters = spec["paths"]["/v1/refund-batches"]["post"]["parameters"]
     assert parameters == [{"$ref": "#/components/parameters/IdempotencyKey"}]
     assert _codes(spec, read, "404") == {"not_found"}
+    failures = spec["paths"]["/v1/refund-batches/{batchId}/failures"]["get"]["responses"]
+    assert set(failures) == {"200", "400", "401", "403", "404", "500"}
+    assert _codes(spec, failures, "400") == {"invalid_request"}
+    assert _codes(spec, failures, "404") == {"not_found"}
 
 
 def test_the_refund_batch_refusal_examples_are_what_the_code_answers(
@@ -534,7 +554,7 @@ def test_the_refund_batch_refusal_examples_are_what_the_code_answers(
 
     def refusal(body: bytes) -> str:
         with pytest.raises(errors.InvalidRequest) as refused:
-            import_refund_file(body, batches=Mock(), files=Mock())
+            import_refund_file(body, caller=Caller.platform(), batches=Mock(), files=Mock())
         return refused.value.message
 
     header = ",".join(HEADER) + "\n"
@@ -544,6 +564,7 @@ def test_the_refund_batch_refusal_examples_are_what_the_code_answers(
             answer("application/json", "{}"),
             refusal(b"paymentIntentId,amount\n"),
             refusal(header.encode() + b"mer_1,pi_\xff,1,\n"),
+            refusal(header.encode()),
             refusal((header + "x\n" * (MAX_ROWS + 1)).encode()),
             answer("text/csv", header, key="\n"),
         },
@@ -564,9 +585,10 @@ def test_the_refund_batch_refusal_examples_are_what_the_code_answers(
     batch_id = "rb_01JHQ5EWNSKBNQ19GP2ZRR902N"
     with pytest.raises(errors.NotFound) as unknown:
         DynamoDBRefundBatches(client, table="refund-batches-test").get(batch_id)
-    read = spec["paths"]["/v1/refund-batches/{batchId}"]["get"]["responses"]["404"]
-    examples = read["content"]["application/json"]["examples"]
-    assert [example["value"]["error"]["message"] for example in examples.values()] == [unknown.value.message]
+    for path in ("/v1/refund-batches/{batchId}", "/v1/refund-batches/{batchId}/failures"):
+        examples = spec["paths"][path]["get"]["responses"]["404"]["content"]["application/json"]["examples"]
+        found = [example["value"]["error"]["message"] for example in examples.values()]
+        assert found == [unknown.value.message], path
 
 
 def test_replayable_answers_document_idempotent_replayed(spec: dict[str, Any]) -> None:
@@ -669,15 +691,15 @@ def test_the_refund_batch_schema_is_what_refund_batch_body_produces(spec: dict[s
         "\n"
         "mer_1,pi_01JHMR6K20V5R1X5AM5BNPXYCM,1.50,\n"
     ).errors
-    assert [error.line for error in refused] == [3, 5]
-    imported = refund_batch_body(RefundBatch(batch_id, total=3, failed=2), errors=refused)
+    assert [error.line for error in refused] == [3, 4, 5]  # a blank line is a row error too
+    imported = refund_batch_body(RefundBatch(batch_id, total=4, failed=3), errors=refused)
     settled = refund_batch_body(
         RefundBatch(batch_id, total=5, succeeded=1, failed=3, dead_lettered=1),
         errors=[RowError(2, "reason must not contain a card number")],
     )
     empty = refund_batch_body(RefundBatch(batch_id, total=0), errors=[])
     assert [(body["pending"], len(body["errors"])) for body in (imported, settled, empty)] == [
-        (1, 2),
+        (1, 3),
         (0, 1),
         (0, 0),
     ]
@@ -832,7 +854,8 @@ def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, An
         "DECLINED": None,
     }
     assert set(schema["properties"]) == set().union(*bodies)
-    assert set(schema["required"]) == set(authorized)
+    assert authorized["merchantId"] == "mer_acme"  # every event names its merchant ...
+    assert set(schema["required"]) == set(authorized) - {"merchantId"}  # ... but ones logged before
     validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEvent"})
     for body in bodies:
         validator.validate(body)
@@ -1027,7 +1050,9 @@ def test_the_refund_file_examples_are_imported_as_their_answers_say(spec: dict[s
     assert any(answer["value"]["errors"] for answer in answers.values())
     for name, example in files.items():
         batches, stored = Mock(), Mock()
-        batch, refused = import_refund_file(example["value"].encode(), batches=batches, files=stored)
+        batch, refused = import_refund_file(
+            example["value"].encode(), caller=Caller.platform(), batches=batches, files=stored
+        )
         assert stored.put.call_args.kwargs["content_type"] == "text/csv"
         answer = answers[name]["value"]
         assert refund_batch_body(batch, errors=refused) == {**answer, "batchId": batch.batch_id}, name
@@ -1045,6 +1070,36 @@ def test_the_refund_batch_examples_add_up(spec: dict[str, Any]) -> None:
         assert lines == sorted(set(lines)), where
         assert len(lines) <= min(value["failed"], KEPT_ERRORS), where
     assert found >= 5
+
+
+def test_the_refund_batch_failure_schema_is_what_row_failure_body_produces(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["RefundBatchFailure"]
+    refused = row_failure_body(RowFailure(3, RowState.FAILED, "paymentIntentId is not a payment intent id"))
+    waiting = row_failure_body(RowFailure(100_001, RowState.DEAD_LETTERED, "the gateway did not answer"))
+    assert set(schema["properties"]) == set(schema["required"]) == set(refused)
+    assert schema["properties"]["state"]["enum"] == [RowState.FAILED.value, RowState.DEAD_LETTERED.value]
+    assert schema["properties"]["line"]["maximum"] == MAX_ROWS + 1
+    validator = schema_validator(spec, {"$ref": "#/components/schemas/RefundBatchFailure"})
+    for body in (refused, waiting):
+        validator.validate(body)
+    assert not validator.is_valid({**refused, "state": RowState.SUCCEEDED.value})
+    assert not validator.is_valid({**refused, "line": 1})  # the header
+    assert not validator.is_valid({key: value for key, value in refused.items() if key != "message"})
+
+
+def test_the_refund_batch_failure_page_tokens_are_ones_the_code_accepts(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/v1/refund-batches/{batchId}/failures"]["get"]
+    examples = operation["responses"]["200"]["content"]["application/json"]["examples"]
+    batch_id = operation["parameters"][0]["example"]
+    pages = [example["value"] for example in examples.values()]
+    assert any(page["nextToken"] for page in pages)
+    for page in pages:
+        lines = [row["line"] for row in page["data"]]
+        assert lines == sorted(set(lines))
+        if page["nextToken"] is not None:  # the token resumes after the page's last line
+            assert resume_after(page["nextToken"], batch_id) == lines[-1]
+    with pytest.raises(errors.InvalidRequest):
+        resume_after(next(page["nextToken"] for page in pages if page["nextToken"]), new_id("rb"))
 
 
 def test_the_examples_use_payment_method_tokens_only() -> None:
@@ -1131,6 +1186,9 @@ def kept_settlement_reports() -> list[dict[str, object]]:
     return [mismatched, matched]
 
 
+PLATFORM_KEY = {"authorizer": {"lambda": {"scope": "platform", "keyId": "sk_test_…0000"}}}
+
+
 def test_the_settlement_report_schema_is_what_the_list_answers(
     spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1144,7 +1202,9 @@ def test_the_settlement_report_schema_is_what_the_list_answers(
     store = Mock()
     store.newest.return_value = Page(items=kept, next_token="opaque")
     monkeypatch.setattr(bootstrap, "settlement_reports", lambda: store)
-    response = list_settlement_reports.handler({"queryStringParameters": {"limit": "2"}}, None)
+    response = list_settlement_reports.handler(
+        {"queryStringParameters": {"limit": "2"}, "requestContext": PLATFORM_KEY}, None
+    )
     assert response["statusCode"] == 200
     assert store.newest.call_args.kwargs == {"limit": 2, "next_token": None}
     page = json.loads(response["body"])
@@ -1183,7 +1243,7 @@ def test_the_settlement_reports_list_takes_a_page_only(spec: dict[str, Any]) -> 
     assert set(parameters) == {"limit", "nextToken"}
     assert all(parameter["in"] == "query" for parameter in parameters.values())
     assert not any(parameter["required"] for parameter in parameters.values())
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "500"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "500"}
     assert _codes(spec, operation["responses"], "400") == {"invalid_request"}
 
 
@@ -1234,7 +1294,9 @@ def test_the_settlement_report_pages_in_the_examples_are_what_the_code_answers(
         {"nextToken": "not-a-token"},
         {"nextToken": tokens[0][1][:-4]},
     ):
-        response = list_settlement_reports.handler({"queryStringParameters": query}, None)
+        response = list_settlement_reports.handler(
+            {"queryStringParameters": query, "requestContext": PLATFORM_KEY}, None
+        )
         assert response["statusCode"] == 400, query
         messages.add(json.loads(response["body"])["error"]["message"])
     examples = resolve(spec, operation["responses"]["400"])["content"]["application/json"]["examples"]

@@ -98,6 +98,11 @@ FUNCTIONS = {
         "payments.functions.get_refund_batch.handler",
         ("GET", "/v1/refund-batches/{batchId}"),
     ),
+    "ListRefundBatchFailuresFunction": (
+        "list-refund-batch-failures",
+        "payments.functions.list_refund_batch_failures.handler",
+        ("GET", "/v1/refund-batches/{batchId}/failures"),
+    ),
     "RefundBatchSplitterFunction": (
         "refund-batch-splitter",
         "payments.functions.refund_batch_splitter.handler",
@@ -677,7 +682,10 @@ IDEMPOTENCY_GRANTS = {
         ("GetIntentFunction", {("dynamodb:GetItem", _arn("PaymentIntentsTable"))}),
         (
             "ListCustomerIntentsFunction",
-            {("dynamodb:Query", json.dumps({"Fn::Sub": "${PaymentIntentsTable.Arn}/index/by-customer"}))},
+            {
+                ("dynamodb:Query", json.dumps({"Fn::Sub": f"${{PaymentIntentsTable.Arn}}/index/{index}"}))
+                for index in ("by-customer", "by-merchant-customer")
+            },
         ),
         (
             "AuthorizeFunction",
@@ -708,6 +716,24 @@ IDEMPOTENCY_GRANTS = {
                 ("dynamodb:UpdateItem", _arn("LedgerBalancesTable")),
             },
         ),
+        # Whose payment it is decides who reads its events or answers its checkout's challenge.
+        (
+            "ListEventsFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:Query", json.dumps({"Fn::Sub": "${EventsTable.Arn}/index/by-payment"})),
+            },
+        ),
+        (
+            "CheckoutChallengeFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:GetItem", _arn("CheckoutsTable")),
+                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
+                ("states:SendTaskSuccess", '"*"'),
+                ("states:SendTaskFailure", '"*"'),
+            },
+        ),
         (
             "GetIntentLedgerFunction",
             {
@@ -722,7 +748,19 @@ IDEMPOTENCY_GRANTS = {
                 for action in ("GetItem", "UpdateItem", "PutItem", "ConditionCheckItem")
                 for table in MONEY_TABLES
             }
-            | {("dynamodb:UpdateItem", _arn("RefundBatchesTable")), ("kms:Decrypt", _arn("PaymentsDataKey"))},
+            | {
+                ("dynamodb:UpdateItem", _arn("RefundBatchesTable")),
+                ("dynamodb:DeleteItem", _arn("RefundBatchesTable")),
+                ("kms:Decrypt", _arn("PaymentsDataKey")),
+            },
+        ),
+        # A batch's failures: its item, then queries on its partition (never a scan).
+        (
+            "ListRefundBatchFailuresFunction",
+            {
+                ("dynamodb:GetItem", _arn("RefundBatchesTable")),
+                ("dynamodb:Query", _arn("RefundBatchesTable")),
+            },
         ),
         # Receipts: the intent's receipt status, the suppression list, SES sends of one template
         (

@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from payments.domain.api_keys import ApiKey, key_hash, key_id
 
+PLATFORM_SCOPE = "platform"
+MERCHANT_SCOPE = "merchant"
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -25,19 +28,21 @@ class DynamoDBApiKeys:
             return None
         return _api_key(item)
 
-    def add(self, secret: str, *, merchant_id: str, now: datetime) -> ApiKey:
-        """Keep a new key (its hash); a key that exists already is refused, never overwritten."""
+    def add(self, secret: str, *, merchant_id: str | None, now: datetime) -> ApiKey:
+        """Keep a new key (its hash); a key that exists already is refused, never overwritten.
+        `merchant_id` None makes a platform key."""
         key = ApiKey(key_hash(secret), key_id(secret), merchant_id)
+        item: dict[str, Any] = {
+            "keyHash": {"S": key.key_hash},
+            "keyId": {"S": key.key_id},
+            "scope": {"S": PLATFORM_SCOPE if merchant_id is None else MERCHANT_SCOPE},
+            "status": {"S": "ACTIVE"},
+            "createdAt": {"S": now.isoformat()},
+        }
+        if merchant_id is not None:
+            item["merchantId"] = {"S": merchant_id}
         self._client.put_item(
-            TableName=self._table,
-            Item={
-                "keyHash": {"S": key.key_hash},
-                "keyId": {"S": key.key_id},
-                "merchantId": {"S": merchant_id},
-                "status": {"S": "ACTIVE"},
-                "createdAt": {"S": now.isoformat()},
-            },
-            ConditionExpression="attribute_not_exists(keyHash)",
+            TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(keyHash)"
         )
         return key
 
@@ -74,5 +79,11 @@ class DynamoDBApiKeys:
         return hashes
 
 
-def _api_key(item: dict[str, Any]) -> ApiKey:
-    return ApiKey(item["keyHash"]["S"], item["keyId"]["S"], item["merchantId"]["S"])
+def _api_key(item: dict[str, Any]) -> ApiKey | None:
+    """A platform key says so; any other key is its merchant's (a key naming no merchant acts for none)."""
+    if item.get("scope", {}).get("S") == PLATFORM_SCOPE:
+        return ApiKey(item["keyHash"]["S"], item["keyId"]["S"], None)
+    merchant_id = item.get("merchantId", {}).get("S")
+    if not merchant_id:
+        return None
+    return ApiKey(item["keyHash"]["S"], item["keyId"]["S"], merchant_id)

@@ -7,8 +7,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from payments.adapters.aws_errors import condition_failed
-from payments.domain.errors import InvalidState, NotFound
-from payments.service.ports import CheckoutRecord, CheckoutRepository
+from payments.domain.errors import InvalidState
+from payments.service.ports import CheckoutRecord, CheckoutRepository, no_checkout
 
 
 class DynamoDBCheckoutRepository(CheckoutRepository):
@@ -41,7 +41,7 @@ class DynamoDBCheckoutRepository(CheckoutRepository):
             TableName=self._table, Key=self._key(tracking_id), ConsistentRead=True
         ).get("Item")
         if item is None:
-            raise NotFound(f"no checkout {tracking_id}")
+            raise no_checkout(tracking_id)
 
         def text(name: str) -> str | None:
             return item[name]["S"] if name in item else None

@@ -11,18 +11,19 @@ from payments.adapters.aws_errors import condition_failed
 from payments.adapters.dynamodb_items import (
     intent_from_item,
     intent_to_item,
+    merchant_customer_key,
     transaction_from_item,
     transaction_to_item,
 )
-from payments.domain.errors import ConcurrentUpdate, NotFound
+from payments.domain.errors import ConcurrentUpdate
 from payments.domain.intents import PaymentIntent, Transaction
-from payments.service.ports import IntentRepository, Page
+from payments.service.ports import IntentRepository, Page, no_intent, no_transaction
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-CUSTOMER_INDEX = "by-customer"
-_PAGE_KEY_ATTRIBUTES = frozenset({"paymentIntentId", "customerId", "createdAt"})
+CUSTOMER_INDEX = "by-customer"  # every merchant's customer of that id (the platform's view)
+MERCHANT_CUSTOMER_INDEX = "by-merchant-customer"  # one merchant's customer
 
 
 class DynamoDBIntentRepository(IntentRepository):
@@ -39,7 +40,7 @@ class DynamoDBIntentRepository(IntentRepository):
         )
         item = response.get("Item")
         if item is None:
-            raise NotFound(f"no payment intent {payment_intent_id}")
+            raise no_intent(payment_intent_id)
         return intent_from_item(item)
 
     def get_transaction(self, transaction_id: str) -> Transaction:
@@ -47,7 +48,7 @@ class DynamoDBIntentRepository(IntentRepository):
             TableName=self._transactions, Key={"transactionId": {"S": transaction_id}}, ConsistentRead=True
         ).get("Item")
         if item is None:
-            raise NotFound(f"no transaction {transaction_id}")
+            raise no_transaction(transaction_id)
         return transaction_from_item(item)
 
     def add(self, intent: PaymentIntent) -> None:
@@ -92,18 +93,26 @@ class DynamoDBIntentRepository(IntentRepository):
         return intent.saved()
 
     def list_for_customer(
-        self, customer_id: str, *, limit: int, next_token: str | None
+        self, customer_id: str, *, merchant_id: str | None, limit: int, next_token: str | None
     ) -> Page[PaymentIntent]:
+        index, key = (
+            (CUSTOMER_INDEX, ("customerId", customer_id))
+            if merchant_id is None
+            else (
+                MERCHANT_CUSTOMER_INDEX,
+                ("merchantCustomerId", merchant_customer_key(merchant_id, customer_id)),
+            )
+        )
         query: dict[str, Any] = {
             "TableName": self._intents,
-            "IndexName": CUSTOMER_INDEX,
-            "KeyConditionExpression": "customerId = :customer",
-            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+            "IndexName": index,
+            "KeyConditionExpression": f"{key[0]} = :key",
+            "ExpressionAttributeValues": {":key": {"S": key[1]}},
             "ScanIndexForward": False,
             "Limit": limit,
         }
         if next_token:
-            query["ExclusiveStartKey"] = decode_page_token(next_token, customer_id=customer_id)
+            query["ExclusiveStartKey"] = decode_page_token(next_token, scope=key)
         response = self._client.query(**query)
         last_key = response.get("LastEvaluatedKey")
         return Page(
@@ -116,6 +125,7 @@ def encode_page_token(last_key: dict[str, Any]) -> str:
     return page_tokens.encode(last_key)
 
 
-def decode_page_token(token: str, *, customer_id: str) -> dict[str, Any]:
-    """Accept only a token this API issued for this customer: anything else is a bad request."""
-    return page_tokens.decode(token, scope=("customerId", customer_id), keys=_PAGE_KEY_ATTRIBUTES)
+def decode_page_token(token: str, *, scope: tuple[str, str]) -> dict[str, Any]:
+    """Accept only a token this API issued for this listing (the index's key `scope`, name and
+    value): a token of one merchant's or customer's list is a bad request on any other."""
+    return page_tokens.decode(token, scope=scope, keys=frozenset({"paymentIntentId", "createdAt", scope[0]}))

@@ -43,6 +43,10 @@ def _optional_strings(**values: str | None) -> Item:
     return {name: {"S": value} for name, value in values.items() if value is not None}
 
 
+def merchant_customer_key(merchant_id: str, customer_id: str) -> str:
+    return f"{merchant_id}#{customer_id}"
+
+
 def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item:
     return {
         "paymentIntentId": _s(intent.payment_intent_id),
@@ -51,6 +55,9 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
         "currency": _s(intent.amount.currency.code),
         "customerId": _s(intent.customer_id),
         "merchantId": _s(intent.merchant_id),
+        # The merchant's customer: customer ids are each merchant's own, so the index that lists a
+        # customer's payments for a merchant key is keyed by both.
+        "merchantCustomerId": _s(merchant_customer_key(intent.merchant_id, intent.customer_id)),
         "paymentMethod": _s(intent.payment_method),
         "captureMethod": _s(intent.capture_method.value),
         "createdAt": _s(format_time(intent.created_at)),

@@ -21,12 +21,24 @@ _BEARER: Final = re.compile(rf"Bearer ([!-~]{{1,{MAX_KEY_LENGTH}}})")
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """A key as stored: never the secret itself."""
+    """A key as stored: never the secret itself. A merchant key acts for `merchant_id` only; a
+    platform key (`merchant_id` None) acts for any merchant a request names."""
 
     key_hash: str
     key_id: str
-    merchant_id: str
+    merchant_id: str | None
     active: bool = True
+
+    @property
+    def is_platform(self) -> bool:
+        return self.merchant_id is None
+
+    def authorizer_context(self) -> dict[str, str]:
+        """What reaches every function as `requestContext.authorizer.lambda` (strings only, as API
+        Gateway passes them): the scope, and the merchant of a merchant key."""
+        if self.merchant_id is None:
+            return {"scope": "platform", "keyId": self.key_id}
+        return {"scope": "merchant", "merchantId": self.merchant_id, "keyId": self.key_id}
 
 
 def new_secret(stage: str) -> str:

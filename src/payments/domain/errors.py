@@ -98,6 +98,12 @@ class PayloadTooLarge(PaymentsError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(PaymentsError):
+    """A body in another format than the route takes (JSON routes take `application/json`)."""
+
+    code = "unsupported_media_type"
+
+
 class UpstreamUnavailable(PaymentsError):
     """A dependency (the gateway, the fraud service) did not answer in time; nothing was changed."""
 

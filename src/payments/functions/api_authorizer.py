@@ -1,8 +1,9 @@
-"""The API's Lambda authorizer (HTTP API, payload 2.0, simple responses): is this merchant key valid?
+"""The API's Lambda authorizer (HTTP API, payload 2.0, simple responses): is this API key valid?
 
 API Gateway calls it with the request's `Authorization` header (it answers 401 itself when there is
 none) and caches the answer for that header value, so most requests never reach it. The answer's
-context (`merchantId`, `keyId`) reaches every function as `requestContext.authorizer.lambda`.
+context (`scope`: `merchant` or `platform`, a merchant key's `merchantId`, `keyId`) reaches every
+function as `requestContext.authorizer.lambda`.
 """
 
 from __future__ import annotations
@@ -22,4 +23,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if key is None:
         logger.info("api key refused")  # never the key: not even part of it
         return {"isAuthorized": False}
-    return {"isAuthorized": True, "context": {"merchantId": key.merchant_id, "keyId": key.key_id}}
+    return {"isAuthorized": True, "context": key.authorizer_context()}

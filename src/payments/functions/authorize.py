@@ -19,7 +19,7 @@ def _command(event: http.Event) -> AuthorizeIntent:
     return AuthorizeIntent(
         payment_intent_id=http.path_parameter(event, "paymentIntentId"),
         device_fingerprint=body.deviceFingerprint,
-        ip_address=body.ipAddress or http.source_ip(event),
+        ip_address=body.ipAddress,
         request_id=http.header(event, "idempotency-key"),
     )
 
@@ -37,7 +37,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         try:
             intent = authorize_intent(
                 command,
-                intents=bootstrap.intent_repository(),
+                intents=bootstrap.intents_for(http.caller(event)),
                 fraud=bootstrap.fraud_screen(),
                 gateway=bootstrap.gateway(),
                 clock=bootstrap.now,

@@ -24,7 +24,10 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
 
     def work() -> http.Response:
         intent = capture_intent(
-            command, intents=bootstrap.intent_repository(), gateway=bootstrap.gateway(), clock=bootstrap.now
+            command,
+            intents=bootstrap.intents_for(http.caller(event)),
+            gateway=bootstrap.gateway(),
+            clock=bootstrap.now,
         )
         return http.respond(200, intent_body(intent))
 

@@ -21,6 +21,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
             passed=body.outcome == "passed",
             checkouts=bootstrap.checkout_repository(),
             workflow=bootstrap.workflow(),
+            intents=bootstrap.intents_for(http.caller(event)),
         )
         return http.respond(202, {"trackingId": tracking_id, "status": "RUNNING"})
 

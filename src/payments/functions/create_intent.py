@@ -20,7 +20,7 @@ def _command(event: http.Event) -> CreateIntent:
     return CreateIntent(
         amount=Money.of(body.amount, body.currency),
         customer_id=body.customerId,
-        merchant_id=body.merchantId,
+        merchant_id=http.caller(event).acting_for(body.merchantId),
         payment_method=body.paymentMethod,
         capture_method=CaptureMethod(body.captureMethod),
         receipt_email=body.receiptEmail,

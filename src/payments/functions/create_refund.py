@@ -25,7 +25,10 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         # Once per Idempotency-Key even when the idempotency record was lost with a crashed process.
         refund = refund_once(
-            command, intents=bootstrap.intent_repository(), gateway=bootstrap.gateway(), clock=bootstrap.now
+            command,
+            intents=bootstrap.intents_for(http.caller(event)),
+            gateway=bootstrap.gateway(),
+            clock=bootstrap.now,
         )
         return http.respond(201, refund_body(refund))
 

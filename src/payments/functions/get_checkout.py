@@ -17,7 +17,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
             http.path_parameter(event, "trackingId"),
             checkouts=bootstrap.checkout_repository(),
             workflow=bootstrap.workflow(),
-            intents=bootstrap.intent_repository(),
+            intents=bootstrap.intents_for(http.caller(event)),
         )
         return http.respond(200, view)
 

@@ -15,7 +15,7 @@ from payments.service.intents import get_intent
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         payment_intent_id = http.path_parameter(event, "paymentIntentId")
-        intent = get_intent(payment_intent_id, intents=bootstrap.intent_repository())
+        intent = get_intent(payment_intent_id, intents=bootstrap.intents_for(http.caller(event)))
         return http.respond(200, intent_body(intent))
 
     return http.handle(work)

@@ -16,7 +16,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         entries = payment_ledger(
             http.path_parameter(event, "paymentIntentId"),
-            intents=bootstrap.intent_repository(),
+            intents=bootstrap.intents_for(http.caller(event)),
             ledger=bootstrap.ledger(),
         )
         return http.respond(200, {"data": [ledger_entry_body(entry) for entry in entries]})

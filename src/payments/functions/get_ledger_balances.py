@@ -14,6 +14,7 @@ from payments.service.ledger import trial_balance
 @observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
+        http.caller(event).require_platform("the ledger's balances")
         balances = trial_balance(ledger=bootstrap.ledger())
         return http.respond(200, {"data": [balance_body(balance) for balance in balances]})
 

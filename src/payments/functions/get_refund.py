@@ -14,7 +14,9 @@ from payments.service.movements import get_refund
 @observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
-        refund = get_refund(http.path_parameter(event, "refundId"), intents=bootstrap.intent_repository())
+        refund = get_refund(
+            http.path_parameter(event, "refundId"), intents=bootstrap.intents_for(http.caller(event))
+        )
         return http.respond(200, refund_body(refund))
 
     return http.handle(work)

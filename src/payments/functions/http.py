@@ -30,8 +30,10 @@ from payments.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PaymentsError,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
+from payments.domain.merchants import PLATFORM, Caller
 
 Response = dict[str, Any]
 Event = Mapping[str, Any]
@@ -54,6 +56,7 @@ STATUS_BY_ERROR: Final[Mapping[type[PaymentsError], int]] = MappingProxyType(
         IdempotencyInProgress: 409,
         ConcurrentUpdate: 409,
         PayloadTooLarge: 413,
+        UnsupportedMediaType: 415,
         UpstreamUnavailable: 503,
     }
 )
@@ -98,11 +101,15 @@ def raw_body(event: Event, *, limit: int = MAX_BODY_BYTES) -> bytes:
 
 
 def json_body(event: Event, *, required: bool = True) -> dict[str, Any]:
+    """The body as a JSON object. A body of another declared type is refused before it is read: a
+    form post or a text body is not JSON that happens to parse (a POST with no body needs no type)."""
     raw = raw_body(event)
     if not raw.strip():
         if required:
             raise InvalidRequest("a JSON object body is required")
         return {}
+    if not is_json_media_type(header(event, "content-type")):
+        raise UnsupportedMediaType("send the body as application/json")
     try:
         data = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -110,6 +117,13 @@ def json_body(event: Event, *, required: bool = True) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")
     return data
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type (`application/merge-patch+json`), any parameters aside."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 def parse(model: type[Model], data: Mapping[str, Any]) -> Model:
@@ -135,10 +149,18 @@ def query_parameter(event: Event, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def source_ip(event: Event) -> str | None:
-    """The caller's address as API Gateway saw it."""
-    value = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-    return None if value is None else str(value)
+def caller(event: Event) -> Caller:
+    """Who the request acts for, from the API authorizer's context (`requestContext.authorizer.lambda`).
+
+    Fails closed: a route reached without the authorizer's context (a template that forgot it) is an
+    error, never a platform key."""
+    context = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    if context.get("scope") == PLATFORM:
+        return Caller.platform()
+    merchant_id = context.get("merchantId")
+    if context.get("scope") != "merchant" or not isinstance(merchant_id, str) or not merchant_id:
+        raise RuntimeError("no API key context on this request: is the route's authorizer set?")
+    return Caller(merchant_id)
 
 
 def header(event: Event, name: str) -> str | None:
@@ -197,7 +219,9 @@ class IdempotentRequests:
         if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
             return error_response(InvalidRequest("Idempotency-Key must be 1 to 255 printable characters"))
         envelope = {
-            "key": key,
+            # Scoped to the caller, as a processor scopes keys to an account: another merchant's use
+            # of the same key neither replays this answer nor conflicts with it.
+            "key": f"{caller(event).scope}#{key}",
             "request": {
                 "route": event.get("routeKey", ""),
                 "path": event.get("rawPath", ""),

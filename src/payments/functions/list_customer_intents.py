@@ -26,9 +26,12 @@ def page_limit(raw: str | None) -> int:
 @observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
+        caller = http.caller(event)
+        named = http.query_parameter(event, "merchantId")
         page = list_customer_intents(
             http.path_parameter(event, "customerId"),
-            intents=bootstrap.intent_repository(),
+            merchant_id=caller.acting_for(named) if named or not caller.is_platform else None,
+            intents=bootstrap.intents_for(caller),
             limit=page_limit(http.query_parameter(event, "limit")),
             next_token=http.query_parameter(event, "nextToken"),
         )

@@ -17,6 +17,9 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         payment_intent_id = http.query_parameter(event, "paymentIntentId")
         if not payment_intent_id:
             raise InvalidRequest("paymentIntentId is required")
+        # The payment's own read decides who sees its events: 404 for an unknown or another
+        # merchant's payment, as its other views answer.
+        bootstrap.intents_for(http.caller(event)).get(payment_intent_id, consistent=False)
         page = bootstrap.event_log().for_payment(
             payment_intent_id,
             limit=page_limit(http.query_parameter(event, "limit")),

@@ -26,6 +26,7 @@ REPORT_FIELDS = (
 @observed
 def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
+        http.caller(event).require_platform("settlement reports")
         page = bootstrap.settlement_reports().newest(
             limit=page_limit(http.query_parameter(event, "limit")),
             next_token=http.query_parameter(event, "nextToken"),

@@ -10,7 +10,7 @@ from payments.adapters.dynamodb_items import format_time
 from payments.domain.cards import contains_card_number
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
-from payments.domain.refund_batches import RowError
+from payments.domain.refund_batches import RowError, RowFailure
 from payments.service.ports import RefundBatch
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -34,7 +34,7 @@ class CreateIntentBody(_Body):
     amount: int = Field(gt=0, le=99_999_999_999)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     customerId: Identifier  # noqa: N815 (the contract's field names)
-    merchantId: Identifier  # noqa: N815
+    merchantId: Identifier | None = None  # noqa: N815 (a merchant key's own when absent)
     paymentMethod: str = Field(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")  # noqa: N815
     captureMethod: Literal["manual", "automatic"] = "manual"  # noqa: N815
     receiptEmail: str | None = Field(  # noqa: N815
@@ -144,3 +144,7 @@ def refund_batch_body(batch: RefundBatch, *, errors: list[RowError]) -> dict[str
         "pending": batch.pending,
         "errors": [{"line": error.line, "message": error.message} for error in errors],
     }
+
+
+def row_failure_body(failure: RowFailure) -> dict[str, Any]:
+    return {"line": failure.line, "state": failure.state.value, "message": failure.message}

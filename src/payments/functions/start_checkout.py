@@ -18,14 +18,12 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
         body = http.parse(StartCheckoutBody, http.json_body(event))
     except PaymentsError as error:
         return http.error_response(error)
-    command = StartCheckout(
-        body.paymentIntentId, body.deviceFingerprint, body.ipAddress or http.source_ip(event)
-    )
+    command = StartCheckout(body.paymentIntentId, body.deviceFingerprint, body.ipAddress)
 
     def work() -> http.Response:
         record = start_checkout(
             command,
-            intents=bootstrap.intent_repository(),
+            intents=bootstrap.intents_for(http.caller(event)),
             checkouts=bootstrap.checkout_repository(),
             workflow=bootstrap.workflow(),
             clock=bootstrap.now,

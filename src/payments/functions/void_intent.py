@@ -23,7 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> http.Response:
     def work() -> http.Response:
         intent = void_intent(
             payment_intent_id,
-            intents=bootstrap.intent_repository(),
+            intents=bootstrap.intents_for(http.caller(event)),
             gateway=bootstrap.gateway(),
             clock=bootstrap.now,
             request_id=http.header(event, "idempotency-key"),

@@ -33,7 +33,6 @@ from payments.progress import Progress
 
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
-LOCAL_MERCHANT = "mer_local"  # whose key the local stack makes (payments.local.api_key)
 STAGE = "local"
 # The operator console: static files that call the API (and /_local), served at /console.
 CONSOLE_DIRECTORY = Path(__file__).resolve().parents[1] / "console"
@@ -310,11 +309,12 @@ class LocalStack:
         return local_api_key()
 
     def _add_api_key(self) -> None:
-        """What an operator does in AWS with `payments api-keys create`: one key for the local merchant."""
+        """What an operator does in AWS with `payments api-keys create --platform`: the local stack's key
+        acts for any merchant a request names, so every client written before merchant keys works."""
         from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
 
         keys = DynamoDBApiKeys(self._client("dynamodb"), table=self.deployed.resources["ApiKeysTable"])
-        keys.add(self.api_key, merchant_id=LOCAL_MERCHANT, now=datetime.now(UTC))
+        keys.add(self.api_key, merchant_id=None, now=datetime.now(UTC))
 
     def _chaos(self, request: LocalRequest) -> tuple[int, Any]:
         """POST `{seed, crashRate?, asyncFaults?, gatewayFaultRate?}` turns the fault campaign's faults on

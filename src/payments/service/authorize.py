@@ -104,8 +104,10 @@ def _screen(
     assessment = fraud.assess(
         FraudSignals(
             amount=intent.amount,
+            merchant_id=intent.merchant_id,  # scopes the customer id: it is the merchant's own
             customer_id=intent.customer_id,
             payment_method=intent.payment_method,
+            # What the merchant sent about the shopper, or None: never the API caller's own.
             device_fingerprint=command.device_fingerprint,
             ip_address=command.ip_address,
             email=intent.receipt_email,

@@ -122,6 +122,11 @@ def api_event(
                 "userAgent": "payments-canary",
             },
             "stage": "$default",
+            # What the API authorizer gives a merchant key: the synthetic payments are the canary
+            # merchant's own, and reach no other merchant's.
+            "authorizer": {
+                "lambda": {"scope": "merchant", "merchantId": SYNTHETIC_MERCHANT, "keyId": "canary"}
+            },
         },
         "isBase64Encoded": False,
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_for
 from payments.domain.errors import InvalidState, NotFound
-from payments.domain.intents import Status
+from payments.domain.intents import PaymentIntent, Status
 from payments.service.intents import Clock
 from payments.service.ledger import reverse_hold_if_unauthorized
 from payments.service.ports import (
@@ -26,6 +26,7 @@ from payments.service.ports import (
     OpsAlerts,
     PaymentGateway,
     Workflow,
+    no_checkout,
 )
 
 
@@ -75,9 +76,8 @@ def start_checkout(
 def checkout_view(
     tracking_id: str, *, checkouts: CheckoutRepository, workflow: Workflow, intents: IntentRepository
 ) -> dict[str, Any]:
-    record = checkouts.get(tracking_id)
+    record, intent = _checkout_and_payment(tracking_id, checkouts=checkouts, intents=intents)
     execution = workflow.status(record.execution_arn)
-    intent = intents.get(record.payment_intent_id, consistent=True)
     view: dict[str, Any] = {
         "trackingId": tracking_id,
         "paymentIntentId": record.payment_intent_id,
@@ -99,12 +99,30 @@ def checkout_view(
     return view
 
 
+def _checkout_and_payment(
+    tracking_id: str, *, checkouts: CheckoutRepository, intents: IntentRepository
+) -> tuple[CheckoutRecord, PaymentIntent]:
+    """The checkout and its payment, read through the caller's intents: another merchant's checkout
+    is answered exactly as an unknown one."""
+    record = checkouts.get(tracking_id)
+    try:
+        return record, intents.get(record.payment_intent_id, consistent=True)
+    except NotFound:
+        raise no_checkout(tracking_id) from None
+
+
 def answer_challenge(
-    tracking_id: str, *, passed: bool, checkouts: CheckoutRepository, workflow: Workflow
+    tracking_id: str,
+    *,
+    passed: bool,
+    checkouts: CheckoutRepository,
+    workflow: Workflow,
+    intents: IntentRepository,
 ) -> None:
     """Answer the waiting task, then forget its token. In that order, a crash between the two loses
     nothing: the retried answer finds the token again, and Step Functions refuses a token already
     answered (InvalidState), so a challenge still counts once."""
+    _checkout_and_payment(tracking_id, checkouts=checkouts, intents=intents)
     token = checkouts.waiting_task_token(tracking_id)
     try:
         if passed:
@@ -129,6 +147,7 @@ def validate_for_checkout(
     return {
         "amount": intent.amount.amount,
         "currency": intent.amount.currency.code,
+        "merchantId": intent.merchant_id,  # the FraudCheck state scopes the customer id with it
         "customerId": intent.customer_id,
         "paymentMethod": intent.payment_method,
         "email": intent.receipt_email,

@@ -54,9 +54,15 @@ def get_intent(payment_intent_id: str, *, intents: IntentRepository) -> PaymentI
 
 
 def list_customer_intents(
-    customer_id: str, *, intents: IntentRepository, limit: int, next_token: str | None
+    customer_id: str,
+    *,
+    merchant_id: str | None,
+    intents: IntentRepository,
+    limit: int,
+    next_token: str | None,
 ) -> Page[PaymentIntent]:
-    return intents.list_for_customer(customer_id, limit=limit, next_token=next_token)
+    """One merchant's customer, or (None, a platform's view) every merchant's customer of that id."""
+    return intents.list_for_customer(customer_id, merchant_id=merchant_id, limit=limit, next_token=next_token)
 
 
 # The status each once-per-payment movement starts from.

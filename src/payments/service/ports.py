@@ -4,17 +4,19 @@ use in-memory fakes that subclass them."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from payments.domain.errors import NotFound
 from payments.domain.events import PaymentEvent
 from payments.domain.fraud import FraudAssessment, FraudSignals
 from payments.domain.intents import PaymentIntent, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
 from payments.domain.receipts import Feedback
-from payments.domain.refund_batches import RefundRow, RowError, RowState
+from payments.domain.refund_batches import RefundRow, RowError, RowFailure, RowState
 from payments.settlement.reconcile import Booked
 
 T = TypeVar("T")
@@ -47,9 +49,23 @@ class IntentRepository(abc.ABC):
 
     @abc.abstractmethod
     def list_for_customer(
-        self, customer_id: str, *, limit: int, next_token: str | None
+        self, customer_id: str, *, merchant_id: str | None, limit: int, next_token: str | None
     ) -> Page[PaymentIntent]:
-        """The customer's intents, newest first."""
+        """The customer's intents, newest first: that merchant's customer, or (None) every merchant's
+        customer of that id."""
+
+
+def no_intent(payment_intent_id: str) -> NotFound:
+    """The one answer for a payment intent a caller cannot have: unknown, or another merchant's."""
+    return NotFound(f"no payment intent {payment_intent_id}")
+
+
+def no_transaction(transaction_id: str) -> NotFound:
+    return NotFound(f"no transaction {transaction_id}")
+
+
+def no_checkout(tracking_id: str) -> NotFound:
+    return NotFound(f"no checkout {tracking_id}")
 
 
 class GatewayOutcome(StrEnum):
@@ -297,6 +313,7 @@ class RefundBatch:
     dead_lettered: int = 0
     queued: int = 0
     errors: tuple[RowError, ...] = ()  # the first of the import's errors
+    merchant_id: str | None = None  # the uploading key's merchant; None: a platform key's batch
 
     @property
     def pending(self) -> int:
@@ -305,7 +322,9 @@ class RefundBatch:
 
 class RefundBatchRepository(abc.ABC):
     @abc.abstractmethod
-    def create(self, batch: RefundBatch) -> None: ...
+    def create(self, batch: RefundBatch, *, refused: Sequence[RowError] = ()) -> None:
+        """Record the batch, and every row refused at import (`refused`, all of them: `failures`
+        lists them)."""
 
     @abc.abstractmethod
     def get(self, batch_id: str) -> RefundBatch:
@@ -318,6 +337,11 @@ class RefundBatchRepository(abc.ABC):
     def settle_row(self, batch_id: str, line: int, state: RowState, detail: str | None) -> bool:
         """Record a row's outcome and count it, once: True when this call changed the counts. A
         DEAD_LETTERED row may settle again (after a redrive); a SUCCEEDED or FAILED one never does."""
+
+    @abc.abstractmethod
+    def failures(self, batch_id: str, *, limit: int, next_token: str | None) -> Page[RowFailure]:
+        """The rows not refunded, by line: refused at import or when run (FAILED), or waiting in the
+        dead-letter queue (DEAD_LETTERED), each with its reason; read from the batch's own items."""
 
 
 class FileStore(abc.ABC):
