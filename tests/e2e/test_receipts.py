@@ -13,6 +13,8 @@ import pytest
 
 from tests.e2e.conftest import Api, RunningStack
 
+TIMES = "\N{MULTIPLICATION SIGN}"  # between a line's quantity and its description
+
 
 def simulator(outcome: str) -> str:
     """A mailbox-simulator address of its own (SES honours `+label`), so tests never share one."""
@@ -58,9 +60,9 @@ def receipt_status(api: Api, intent_id: str, expected: str) -> str:
 @pytest.mark.parametrize(
     ("locale", "currency", "subject", "lines"),
     [
-        ("en-US", "USD", "Your receipt for $42.50", ["Amount: $42.50", "Your card was charged this amount."]),
-        ("es-MX", "MXN", "Su recibo por $42.50", ["Importe: $42.50", "Se cargó este importe a su tarjeta."]),
-        ("es-MX", "USD", "Su recibo por USD42.50", ["Importe: USD42.50", "Fecha: "]),
+        ("en-US", "USD", "Your receipt for $42.50", ["Total: $42.50", "Your card was charged this amount."]),
+        ("es-MX", "MXN", "Su recibo por $42.50", ["Total: $42.50", "Se cargó este importe a su tarjeta."]),
+        ("es-MX", "USD", "Su recibo por USD42.50", ["Total: USD42.50", "Fecha: "]),
     ],
 )
 def test_the_receipt_is_in_the_customers_language(
@@ -80,6 +82,57 @@ def test_the_receipt_is_in_the_customers_language(
     assert (mail["template"], mail["locale"], mail["subject"]) == ("receipt-v3", locale, subject)
     for line in [*lines, "ord-7", intent_id]:
         assert line in mail["text"], mail["text"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "greeting", "link"),
+    [
+        ("en-US", "USD", "Hello Ana María,", "See your order: "),
+        ("es-MX", "MXN", "Hola, Ana María:", "Consulte su pedido: "),
+    ],
+)
+def test_the_receipt_greets_the_customer_lists_the_order_and_links_to_it(
+    api: Api, locale: str, currency: str, greeting: str, link: str
+) -> None:
+    # Given an intent with the customer's first name, its order's lines and the order's id
+    address = f"{uuid.uuid4().hex[:12]}@example.com"
+    order_id = f"ord:{uuid.uuid4().hex[:8]}"
+    intent_id = checkout(
+        api,
+        receiptEmail=address,
+        locale=locale,
+        currency=currency,
+        captureMethod="automatic",
+        orderId=order_id,
+        customerFirstName="Ana María",
+        lineItems=[
+            {"description": "Flat white & oat milk", "quantity": 2, "amount": 900},
+            {"description": "Croissant", "quantity": 1, "amount": 3_350},
+        ],
+    )
+    # When its checkout has succeeded
+    assert receipt_status(api, intent_id, "SENT") == "SENT"
+    # Then the receipt greets her, lists each line and the total, and links to the order's page
+    [mail] = emails_to(api, address)
+    text, html = mail["text"], mail["html"]
+    assert text.startswith(f"{greeting}\n"), text
+    # ($ is the dollar in en-US and the peso in es-MX: each reads its own currency's symbol so)
+    for line in (f"2 {TIMES} Flat white & oat milk: $9.00", f"1 {TIMES} Croissant: $33.50", "Total: $42.50"):
+        assert line in text, text
+    url = f"https://shop.example/orders/{order_id.replace(':', '%3A')}?from=receipt&v=3"
+    assert f"{link}{url}" in text, text
+    assert f'href="{url.replace("&", "&amp;")}"' in html, html
+    assert "Flat white &amp; oat milk" in html, html
+    assert order_id in text
+
+
+def test_a_receipt_without_a_name_or_an_order_greets_plainly_and_links_nowhere(api: Api) -> None:
+    address = f"{uuid.uuid4().hex[:12]}@example.com"
+    checkout(api, receiptEmail=address, locale="es-MX")
+    [mail] = emails_to(api, address)
+    assert mail["text"].startswith("Hola:\n"), mail["text"]
+    assert "https://" not in mail["text"] + mail["html"]
+    assert TIMES not in mail["text"]
 
 
 def test_a_manual_capture_receipt_says_the_charge_comes_at_shipping(api: Api) -> None:

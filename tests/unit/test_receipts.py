@@ -11,7 +11,7 @@ import pytest
 
 from payments.adapters.ses_templates import load_email_templates, templates_digest
 from payments.domain.errors import InvalidRequest
-from payments.domain.intents import CaptureMethod, PaymentIntent, ReceiptStatus, refund_id_for
+from payments.domain.intents import CaptureMethod, LineItem, PaymentIntent, ReceiptStatus, refund_id_for
 from payments.domain.money import Money
 from payments.domain.receipt_data import (
     format_money,
@@ -43,6 +43,7 @@ from tests.unit.fakes import (
     FakeSuppressionList,
     another_writer_after_next_read,
 )
+from tests.unit.rendering import render
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -96,14 +97,39 @@ def _intent(locale: str = "en-US", email: str | None = "ana@example.com", **fiel
 
 
 def test_payment_receipt_data_is_formatted_in_the_intents_locale() -> None:
-    intent = _intent("es-MX", order_id="ord-9", capture_method=CaptureMethod.AUTOMATIC)
-    assert payment_receipt_data(intent, at=AT) == {
+    intent = _intent(
+        "es-MX",
+        order_id="ord-9",
+        capture_method=CaptureMethod.AUTOMATIC,
+        customer_first_name=" Ana ",
+        line_items=(
+            LineItem("Café de olla", 1_500, Money.of(4_000, "USD")),
+            LineItem("Pan", 1, Money.of(250, "USD")),
+        ),
+    )
+    assert payment_receipt_data(
+        intent, at=AT, order_page_url_template="https://shop.example/o/{orderId}"
+    ) == {
         "paymentIntentId": intent.payment_intent_id,
         "orderId": "ord-9",
         "amount": "USD42.50",
         "date": "24 de noviembre de 2026",
         "description": "",
+        "descriptionHtml": "",
         "chargedOnShipment": False,
+        "firstName": "Ana",
+        "firstNameHtml": "Ana",
+        "lineItems": [
+            {
+                "description": "Café de olla",
+                "descriptionHtml": "Café de olla",
+                "quantity": "1,500",
+                "amount": "USD40.00",
+            },
+            {"description": "Pan", "descriptionHtml": "Pan", "quantity": "1", "amount": "USD2.50"},
+        ],
+        "receiptUrl": "https://shop.example/o/ord-9",
+        "receiptUrlHtml": "https://shop.example/o/ord-9",
     }
 
 
@@ -138,11 +164,41 @@ def test_receipt_status_only_moves_forward() -> None:
 
 # -- the template files ----------------------------------------------------------------------------
 
-_VARIABLE = re.compile(r"{{\s*[#/]?(?:if\s+)?([A-Za-z]+)\s*}}")
+_TAG = re.compile(r"{{\s*([#/]?)([A-Za-z]+)(?:\s+([A-Za-z]+))?\s*}}")
+LINE = "lineItems"  # the one list a template iterates; inside `{{#each lineItems}}` names are a line's
+
+
+def _names(text: str) -> tuple[set[str], set[str]]:
+    """The data a template part reads: (top-level names, names read for each line item)."""
+    top: set[str] = set()
+    per_line: set[str] = set()
+    scope = top
+    for block, name, argument in _TAG.findall(text):
+        if block == "#" and name == "each":
+            assert argument == LINE, argument
+            top.add(argument)
+            scope = per_line
+        elif block == "/" and name == "each":
+            scope = top
+        elif block == "#" and name == "if":
+            scope.add(argument)
+        elif block != "/" and name != "else":
+            scope.add(name)
+    return top, per_line
 
 
 def _variables(text: str) -> set[str]:
-    return {name for name in _VARIABLE.findall(text) if name not in {"if", "else"}}
+    return _names(text)[0]
+
+
+def _receipt_v3_data() -> dict[str, Any]:
+    """receipt-v3's data for an intent with everything a receipt can show."""
+    intent = _intent(
+        order_id="ord-1",
+        customer_first_name="Ana",
+        line_items=(LineItem("Coffee", 2, Money.of(4_250, "USD")),),
+    )
+    return payment_receipt_data(intent, at=AT, order_page_url_template="https://shop.example/o/{orderId}")
 
 
 def test_every_template_exists_in_every_locale() -> None:
@@ -154,14 +210,50 @@ def test_every_template_exists_in_every_locale() -> None:
 def test_every_locale_uses_exactly_the_data_the_code_provides(name: str) -> None:
     intent = _captured_with_refunds(500)
     refund = next(t for t in intent.new_transactions if t.transaction_id.startswith("re_"))
-    provided = set(
-        payment_receipt_data(intent, at=AT) if name == "receipt-v3" else refund_receipt_data(intent, refund)
-    )
+    data: dict[str, Any] = _receipt_v3_data() if name == "receipt-v3" else refund_receipt_data(intent, refund)
+    provided = set(data)
+    per_line = set(data[LINE][0]) if LINE in data else set()
     for template in (t for t in load_email_templates() if t.name == name):
         for part in (template.subject, template.text, template.html):
-            assert _variables(part) <= provided, (template.locale, _variables(part) - provided)
-        used = _variables(template.subject + template.text + template.html)
+            top, line = _names(part)
+            assert top <= provided, (template.locale, top - provided)
+            assert line <= per_line, (template.locale, line - per_line)
+        used, used_per_line = _names(template.subject + template.text + template.html)
         assert used == provided - {"paymentIntentId"} or used == provided, (template.locale, provided - used)
+        assert used_per_line == per_line, (template.locale, per_line - used_per_line)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_the_html_part_reads_typed_text_only_escaped_and_the_text_part_only_as_typed(name: str) -> None:
+    """SES puts values into the HTML part as they are: a `<` a customer typed would be markup. Each
+    value with an escaped twin (`firstName` / `firstNameHtml`) is read in its part's form only."""
+    for template in (t for t in load_email_templates() if t.name == name):
+        html = set().union(*_names(template.html))
+        plain = set().union(*_names(template.subject), *_names(template.text))
+        escaped = {variable for variable in html | plain if variable.endswith("Html")}
+        assert not html & {variable.removesuffix("Html") for variable in escaped}, template.locale
+        assert not plain & escaped, template.locale
+
+
+# What the receipt-v3 data held before the order summary: during a canary, the previous release's
+# code sends exactly this to the new templates, and SES refuses to render a variable it lacks.
+PREVIOUS_RECEIPT_V3_DATA = (
+    "paymentIntentId",
+    "orderId",
+    "amount",
+    "date",
+    "description",
+    "chargedOnShipment",
+)
+
+
+def test_receipt_v3_still_renders_with_the_data_the_previous_release_sends() -> None:
+    full = _receipt_v3_data()
+    previous = {key: full[key] for key in PREVIOUS_RECEIPT_V3_DATA}
+    for template in (t for t in load_email_templates() if t.name == "receipt-v3"):
+        for part in (template.subject, template.text, template.html):
+            rendered = render(part, previous)  # raises for a variable read outside an {{#if}}
+            assert "{{" not in rendered, template.locale
 
 
 def test_the_stack_publishes_the_templates_it_ships() -> None:

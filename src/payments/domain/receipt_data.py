@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from html import escape
 
 from payments.domain.errors import InvalidRequest
-from payments.domain.intents import CaptureMethod, PaymentIntent, Transaction
+from payments.domain.intents import CaptureMethod, LineItem, PaymentIntent, Transaction
 from payments.domain.money import Money
-from payments.domain.receipts import LOCALES, REFUND_ARRIVAL_BUSINESS_DAYS
+from payments.domain.receipts import LOCALES, REFUND_ARRIVAL_BUSINESS_DAYS, order_page_url
 
 
 def _babel_locale(locale: str) -> str:
@@ -49,15 +50,43 @@ def is_singular(count: int, locale: str) -> bool:
     return bool(Locale.parse(_babel_locale(locale)).plural_form(count) == "one")
 
 
-def payment_receipt_data(intent: PaymentIntent, *, at: datetime) -> dict[str, object]:
+def _line_data(line: LineItem, locale: str) -> dict[str, str]:
+    description = line.description.strip()
+    return {
+        "description": description,
+        "descriptionHtml": escape(description),
+        "quantity": format_count(line.quantity, locale),
+        "amount": format_money(line.amount, locale),
+    }
+
+
+def payment_receipt_data(
+    intent: PaymentIntent, *, at: datetime, order_page_url_template: str = ""
+) -> dict[str, object]:
+    """receipt-v3's data. SES puts values into the HTML part as they are, so text a person typed goes
+    twice: as typed for the subject and text part, and HTML-escaped (`...Html`) for the HTML part. The
+    other values are ours (formatted amounts and dates, identifiers, a checked URL) and hold no markup.
+
+    Values the previous release did not send are only read under an `{{#if}}` in the templates: SES
+    refuses to render a variable that is missing, and during a canary the previous code sends to the
+    new templates."""
     locale = intent.locale
+    first_name = (intent.customer_first_name or "").strip()
+    description = intent.description or ""
+    receipt_url = order_page_url(order_page_url_template, intent.order_id)
     return {
         "paymentIntentId": intent.payment_intent_id,
         "orderId": intent.order_id or intent.payment_intent_id,
-        "amount": format_money(intent.amount, locale),
+        "amount": format_money(intent.amount, locale),  # the total (the name receipt-v3 always had)
         "date": format_day(at, locale),
-        "description": intent.description or "",
+        "description": description,
+        "descriptionHtml": escape(description),
         "chargedOnShipment": intent.capture_method is CaptureMethod.MANUAL,
+        "firstName": first_name,
+        "firstNameHtml": escape(first_name),
+        "lineItems": [_line_data(line, locale) for line in intent.line_items],
+        "receiptUrl": receipt_url,
+        "receiptUrlHtml": escape(receipt_url),
     }
 
 

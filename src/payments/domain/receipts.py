@@ -4,9 +4,11 @@ back. The data a template is rendered with is made in `receipt_data` (the only m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+from urllib.parse import quote, urlsplit
 
 from payments.domain.intents import ReceiptStatus
 
@@ -34,6 +36,40 @@ def supersedes(new: ReceiptStatus, current: ReceiptStatus) -> bool:
 def normalise_address(address: str) -> str:
     """One suppression entry per mailbox, however the address was capitalised."""
     return address.strip().lower()
+
+
+# -- the link to the order's page -----------------------------------------------------------------
+
+ORDER_ID_PLACEHOLDER: Final = "{orderId}"
+# What RFC 3986 allows in a URL, and the placeholder's braces: no spaces, quotes or angle brackets.
+_URL_CHARACTERS: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%{}]+")
+
+
+def order_page_url_problem(template: str) -> str | None:
+    """Why the stack's `OrderPageUrlTemplate` cannot make links, or None (an empty one makes none).
+    Checked when a function starts, so a typo stops the receipts' function rather than mailing
+    customers a broken link."""
+    if not template:
+        return None
+    parts = urlsplit(template) if _URL_CHARACTERS.fullmatch(template) else None
+    if parts is None or parts.scheme != "https" or not parts.netloc:
+        return "must be an https:// URL without spaces, quotes or angle brackets"
+    if ORDER_ID_PLACEHOLDER not in template:
+        return f"must contain {ORDER_ID_PLACEHOLDER}, where the order id goes"
+    if ORDER_ID_PLACEHOLDER in parts.netloc:
+        return f"{ORDER_ID_PLACEHOLDER} belongs in the path or the query, not the host"
+    if {"{", "}"} & set(template.replace(ORDER_ID_PLACEHOLDER, "")):
+        return f"{ORDER_ID_PLACEHOLDER} is the only placeholder (names are case-sensitive)"
+    return None
+
+
+def order_page_url(template: str, order_id: str | None) -> str:
+    """The link to the order's page, or "" (no link) without a template or an order id. The id is
+    percent-encoded whole, so nothing in it reaches another page or query parameter; an id of dots
+    alone gets no link, since browsers read `.` and `..` as steps up the path, encoded or not."""
+    if not template or not order_id or not order_id.strip("."):
+        return ""
+    return template.replace(ORDER_ID_PLACEHOLDER, quote(order_id, safe=""))
 
 
 # -- what SES reports back ------------------------------------------------------------------------

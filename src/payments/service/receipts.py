@@ -80,12 +80,14 @@ def send_payment_receipt(
     mailer: Mailer,
     suppressions: SuppressionList,
     clock: Clock,
+    order_page_url_template: str = "",
 ) -> dict[str, Any]:
-    """The localised receipt-v3 to the intent's receiptEmail, once: a retried task finds it SENT."""
+    """The localised receipt-v3 to the intent's receiptEmail, once: a retried task finds it SENT.
+    With an order page URL template (the stack's `OrderPageUrlTemplate`) it links to the order."""
     intent = intents.get(payment_intent_id, consistent=True)
     if not intent.receipt_email or intent.receipt_status is not ReceiptStatus.NOT_SENT:
         return {"sent": False, "receiptStatus": intent.receipt_status.value}
-    data = payment_receipt_data(intent, at=clock())
+    data = payment_receipt_data(intent, at=clock(), order_page_url_template=order_page_url_template)
     return _send(
         intent, PAYMENT_RECEIPT, data, intents=intents, mailer=mailer, suppressions=suppressions, clock=clock
     )
