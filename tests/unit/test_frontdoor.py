@@ -1,16 +1,18 @@
-"""The front door's pure parts: route matching, the payload 2.0 event, and the answer back to HTTP."""
+"""The front door's pure parts: route matching, the payload 2.0 event, the answer back to HTTP, and
+the console's static files."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from payments.local.emulator import ACCOUNT_ID
-from payments.local.frontdoor import CompiledRoute, build_event, http_response
+from payments.local.frontdoor import CompiledRoute, build_event, http_response, static_response
 from payments.local.stack import Route
 
 GET_INTENT = Route("GET", "/v1/payment-intents/{id}", "payments-get-intent")
@@ -321,3 +323,45 @@ def test_anything_else_is_a_200_json_answer(result: Any) -> None:
     assert status == 200
     assert headers == {"content-type": "application/json"}
     assert json.loads(body) == result
+
+
+# -- static files (the operator console) ---------------------------------------------------------
+
+CONSOLE = {"/console": Path(__file__).resolve().parents[2] / "src" / "payments" / "console"}
+
+
+@pytest.mark.parametrize(
+    ("query", "location"),
+    [("", "/console/"), ("api=https://api.example", "/console/?api=https://api.example")],
+)
+def test_the_console_as_printed_without_its_slash_redirects_to_it(query: str, location: str) -> None:
+    # `payments local up` and the README print /console: the page's relative links need /console/
+    answer = static_response(CONSOLE, "/console", query)
+
+    assert answer is not None
+    status, headers, body = answer
+    assert (status, headers["location"], body) == (301, location, b"")
+
+
+def test_the_console_page_and_the_files_it_links_are_served_under_its_directory() -> None:
+    answer = static_response(CONSOLE, "/console/")
+    assert answer is not None
+    status, headers, page = answer
+    assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
+    for linked, content_type in (("console.css", "text/css"), ("console.js", "text/javascript")):
+        assert f'"{linked}"'.encode() in page  # relative: resolved under /console/
+        linked_answer = static_response(CONSOLE, f"/console/{linked}")
+        assert linked_answer is not None
+        assert (linked_answer[0], linked_answer[1]["content-type"].split(";")[0]) == (200, content_type)
+
+
+@pytest.mark.parametrize("path", ["/console/../pyproject.toml", "/console/nope.js", "/console/index.py"])
+def test_nothing_but_the_consoles_own_files_is_served(path: str) -> None:
+    answer = static_response(CONSOLE, path)
+    assert answer is not None
+    assert answer[0] == 404
+
+
+@pytest.mark.parametrize("path", ["/consoles", "/v1/payment-intents", "/", "/_local/queues"])
+def test_other_paths_are_not_static(path: str) -> None:
+    assert static_response(CONSOLE, path) is None

@@ -270,7 +270,8 @@ async function checkoutPage(trackingId) {
 
 async function queuesPage() {
   const { data } = await get("/_local/queues");
-  const sources = new Set(data.map((q) => q.deadLetterTarget).filter(Boolean));
+  // Every dead-letter queue, a queue's or a function's: redrivesTo names where its messages go back.
+  const redrivable = (q) => (q.redrivesTo || []).length > 0;
   show(`<h1>Queues</h1>
     ${table(
       [
@@ -278,7 +279,8 @@ async function queuesPage() {
         ["waiting", (q) => `<span data-testid="depth-${esc(q.name)}">${q.visible}</span>`],
         ["in flight", (q) => q.inFlight],
         ["dead letters go to", (q) => esc(q.deadLetterTarget || "")],
-        ["", (q) => (sources.has(q.name) ? `<button data-redrive="${esc(q.name)}" ${q.visible ? "" : "disabled"}>Redrive</button>` : "")],
+        ["a redrive sends them to", (q) => esc((q.redrivesTo || []).join(", "))],
+        ["", (q) => (redrivable(q) ? `<button data-redrive="${esc(q.name)}" ${q.visible ? "" : "disabled"}>Redrive</button>` : "")],
       ],
       data,
     )}
@@ -287,8 +289,9 @@ async function queuesPage() {
     button.addEventListener("click", async () => {
       const reply = await call("POST", "/_local/queues/redrive", { queue: button.dataset.redrive });
       await queuesPage();
+      const left = reply.ok && reply.data.left ? ` ${reply.data.left} left: no function of the queue was named by the event.` : "";
       document.getElementById("redrive-result").textContent = reply.ok
-        ? `Moved ${reply.data.moved} message(s) from ${reply.data.queue} back to ${reply.data.movedTo}.`
+        ? `Moved ${reply.data.moved} message(s) from ${reply.data.queue} back to ${reply.data.movedTo}.${left}`
         : reply.data?.error?.message;
     });
   }

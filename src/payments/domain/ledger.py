@@ -11,7 +11,7 @@ Chart of accounts (balance = debits - credits):
   them for refunds and disputes).
 - `merchant_payable`        what we owe the merchant for captured payments.
 - `disputes_pending`        funds the gateway withholds while a dispute is open.
-- `fees`                    processing fees (posted from settlement files).
+- `fees`                    processing fees (nothing posts to it yet: settlement reports sum them).
 """
 
 from __future__ import annotations

@@ -120,11 +120,12 @@ class Emulator:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
-        from payments.local import dynamodb_shim, ses_shim, sqs_shim  # noqa: PLC0415
+        from payments.local import dynamodb_shim, lambda_shim, ses_shim, sqs_shim  # noqa: PLC0415
 
         dynamodb_shim.install()
         sqs_shim.install()
         ses_shim.install()
+        lambda_shim.install()
         _list_backends_once()
         # State machines run their ASL (moto only records them otherwise).
         default_user_config["stepfunctions"]["execute_state_machine"] = True

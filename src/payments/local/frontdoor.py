@@ -144,6 +144,22 @@ def static_file(directory: Path, relative: str) -> tuple[int, dict[str, str], by
     return 200, {"content-type": STATIC_TYPES[path.suffix], "cache-control": "no-cache"}, path.read_bytes()
 
 
+def static_response(
+    static: Mapping[str, Path], path: str, query: str = ""
+) -> tuple[int, dict[str, str], bytes] | None:
+    """The answer of a static directory (URL prefix -> directory), or None for a path under none. The
+    prefix itself (`/console`, as `payments local up` prints it) redirects to the directory
+    (`/console/`, the query kept), as a web server does: the page's relative links (console.css,
+    console.js) then resolve under it rather than at the root."""
+    for prefix, directory in static.items():
+        if path == prefix:
+            location = f"{prefix}/?{query}" if query else f"{prefix}/"
+            return 301, {"location": location, "content-type": "text/plain; charset=utf-8"}, b""
+        if path.startswith(prefix + "/"):
+            return static_file(directory, path.removeprefix(prefix))
+    return None
+
+
 def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
     """Payload 2.0 response rules: a dict with statusCode is used as is; anything else is JSON 200."""
     if isinstance(result, dict) and "statusCode" in result:
@@ -257,9 +273,9 @@ class FrontDoor:
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
         path = parts.path
-        for prefix, directory in self.static.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                return static_file(directory, path.removeprefix(prefix))
+        served = static_response(self.static, path, parts.query)
+        if served is not None:
+            return served
         endpoint = self.local_endpoints.get(path) or next(
             (
                 handler
