@@ -1,4 +1,10 @@
-"""The `payments` command: `local up`, `demo`, `refunds import`, `dlq`, `suppressions`."""
+"""The `payments` command: `local up`, `demo`, `refunds import`, `dlq`, `suppressions`, `api-keys`,
+`bundle`, `package`.
+
+Every `--help` shows the defaults, `--version` the installed package's version, and an AWS command
+run without a region or against an endpoint that does not answer says so in one line (exit code 2;
+an AWS refusal such as AccessDenied, 1), not in a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def _local_up(args: argparse.Namespace) -> int:
@@ -87,6 +94,61 @@ def _dlq(args: argparse.Namespace) -> int:
     return dlq_show(args.queue) if args.action == "show" else dlq_redrive(args.queue)
 
 
+def _aws_problem(error: Exception) -> tuple[str, int] | None:
+    """The one line an operator needs, and the exit code, for an AWS problem: 2 for the set-up (no
+    region, no credentials, nothing at the endpoint), 1 for a refusal (AccessDenied, ...); None for
+    anything else. botocore is only looked at if a command loaded it."""
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is None:
+        return None
+    if isinstance(error, botocore.NoRegionError):
+        return "no AWS region: set AWS_DEFAULT_REGION, or a region in your AWS profile (AWS_PROFILE)", 2
+    if isinstance(error, botocore.NoCredentialsError):
+        return "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", 2
+    if isinstance(error, botocore.EndpointConnectionError):
+        endpoint = error.kwargs.get("endpoint_url", "the AWS endpoint")
+        return (
+            f"cannot reach {endpoint}: is the stack up? (locally AWS_ENDPOINT_URL is the AWS endpoint"
+            " `payments local up` prints)"
+        ), 2
+    if isinstance(error, botocore.ClientError):
+        details = error.response.get("Error", {})
+        return f"AWS refused: {details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": "), 1
+    return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("payments")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, but for the empty ones (a flag left off, nothing repeated):
+    "(default: False)" or "(default: [])" would say nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if _empty(action.default):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _empty(default: object) -> bool:
+    """None, False, "" or []: by identity and type, so a default of 0 is still shown."""
+    return default is None or default is False or default in ("", [])
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command's and subcommand's parser shows the defaults (subparsers take their parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
+
+
 def _suppressions(args: argparse.Namespace) -> int:
     from payments.operators import suppressions  # noqa: PLC0415
 
@@ -112,10 +174,9 @@ def _bundle(args: argparse.Namespace) -> int:
 def _package(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
-    import boto3  # noqa: PLC0415
-
     from payments.delivery.package import PackageError, package  # noqa: PLC0415
     from payments.local.cfn_yaml import load_template  # noqa: PLC0415
+    from payments.operators import aws_client  # noqa: PLC0415
 
     root = Path(args.root).resolve()
     try:
@@ -123,7 +184,7 @@ def _package(args: argparse.Namespace) -> int:
             load_template(root / "template.yaml"),
             root=root,
             bundles=Path(args.bundles),
-            s3=boto3.client("s3"),
+            s3=aws_client("s3"),
             bucket=args.bucket,
             prefix=args.prefix,
         )
@@ -144,7 +205,7 @@ def _api_keys(args: argparse.Namespace) -> int:
     return api_keys(args.action, table=args.table, merchant=merchant, stage=args.stage, key=args.key)
 
 
-def _add_api_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_api_keys_commands(commands: argparse._SubParsersAction[Any]) -> None:
     keys = commands.add_parser("api-keys", help="merchants' API keys (AWS_ENDPOINT_URL locally)")
     keys_commands = keys.add_subparsers(dest="api_keys_command", required=True)
     create = keys_commands.add_parser("create", help="make a key and print it once")
@@ -164,14 +225,15 @@ def _add_api_keys_commands(commands: argparse._SubParsersAction[argparse.Argumen
     revoke.set_defaults(run=_api_keys, action="revoke", merchant="", stage="")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payments", description="A serverless payments stack for AWS.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="payments", description="A serverless payments stack for AWS.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="run the stack on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="bring the whole stack up and serve until Ctrl-C")
-    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--host", default="127.0.0.1", help="the address the API, console and emulator listen on")
     up.add_argument("--port", type=int, default=8080, help="the API's port (0 picks a free one)")
     up.add_argument(
         "--parameter",
@@ -196,13 +258,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     refunds_import.add_argument("--api", default="http://127.0.0.1:8080", help="the API's base URL")
     refunds_import.set_defaults(run=_refunds_import)
 
-    dlq = commands.add_parser("dlq", help="what waits in a dead-letter queue (AWS_ENDPOINT_URL locally)")
+    dlq = commands.add_parser(
+        "dlq", help="what waits in the dead-letter queues, and its redrive (AWS_ENDPOINT_URL locally)"
+    )
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
-    for name, helped in (("show", "list what waits"), ("redrive", "move it back to its queue")):
-        command = dlq_commands.add_parser(name, help=helped)
-        command.add_argument(
-            "--queue", default="refund-jobs-dlq-local.fifo", help="the dead-letter queue's name"
-        )
+    show = dlq_commands.add_parser("show", help="every dead-letter queue and its depth, or what waits in one")
+    show.add_argument("--queue", help="one dead-letter queue's name: also list what waits in it")
+    redrive = dlq_commands.add_parser(
+        "redrive", help="send a dead-letter queue's messages back: to its queue, or to its function"
+    )
+    redrive.add_argument(
+        "--queue", required=True, help="the dead-letter queue's name (`payments dlq show` lists them)"
+    )
+    for name, command in (("show", show), ("redrive", redrive)):
         command.set_defaults(run=_dlq, action=name)
 
     listed = commands.add_parser(
@@ -236,9 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     packaging.add_argument("--output-template", default="build/packaged.json", help="the packaged template")
     packaging.add_argument("--root", default=".", help="the project (template.yaml, statemachines/)")
     packaging.set_defaults(run=_package)
+    return parser
 
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except Exception as error:
+        problem = _aws_problem(error)
+        if problem is None:
+            raise
+        line, exit_code = problem
+        print(f"payments {args.command}: {line}", file=sys.stderr)
+        return exit_code
     return code
 
 

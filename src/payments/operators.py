@@ -5,8 +5,10 @@
 it again after a lost answer never starts a second batch, then shows the batch settling row by row,
 and at the end every row that was not refunded when it ran, with its reason (the rows refused at
 import were shown first).
-`dlq` works on the queues themselves (through AWS_ENDPOINT_URL locally): `show` lists what waits in a
-dead-letter queue, `redrive` moves it back to its queue, where each job still runs only once.
+`dlq` works on the queues themselves (through AWS_ENDPOINT_URL locally): `show` lists every dead-letter
+queue of the stack (found by the queues' redrive policies and the functions' dead-letter configs) or
+what waits in one, `redrive` sends it back: a job to its queue, where it still runs only once; an
+event to its function, invoked again (`payments.dead_letters`).
 `suppressions` reads the receipt suppression list, and lifts an address once the customer has fixed it
 (its bounce count stays, so the third bounce still reaches customer success).
 """
@@ -17,6 +19,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.error import HTTPError
@@ -25,8 +28,6 @@ from urllib.request import Request, urlopen
 
 from payments.local.api_key import authorization
 from payments.progress import Progress
-
-REDRIVE_BATCH = 10
 
 
 def _call(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -71,7 +72,8 @@ def import_refunds(api: str, path: Path, *, out: TextIO = sys.stderr, poll_secon
             print(f"  line {failure['line']} {state}: {failure['message']}", file=out)
     if batch["deadLettered"]:
         print(
-            f"{batch['deadLettered']} kept failing: `payments dlq show`, then `payments dlq redrive`",
+            f"{batch['deadLettered']} kept failing: `payments dlq show` names the dead-letter queue,"
+            " `payments dlq redrive --queue <it>` sends them back once fixed",
             file=out,
         )
     print(json.dumps(batch), flush=True)
@@ -93,78 +95,89 @@ def _failures(api: str, batch_id: str) -> list[dict[str, Any]]:
             return found
 
 
-def _sqs() -> Any:
-    import boto3  # noqa: PLC0415 (only the dlq commands need it)
+def aws_client(service: str) -> Any:
+    """A boto3 client of the operator's region (AWS_ENDPOINT_URL locally). An unset or empty region
+    is NoRegionError here: an empty one would otherwise surface as an invalid endpoint URL."""
+    import boto3  # noqa: PLC0415 (only the AWS commands need it)
+    from botocore.exceptions import NoRegionError  # noqa: PLC0415
 
-    return boto3.client("sqs")
-
-
-def _source_of(sqs: Any, dlq_url: str) -> str:
-    """The queue whose redrive policy names this dead-letter queue."""
-    arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sources = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url).get("queueUrls", [])
-    if len(sources) != 1:
-        raise LookupError(f"{arn} is the dead-letter queue of {len(sources)} queues; expected one")
-    return str(sources[0])
+    session = boto3.session.Session()
+    if not session.region_name:
+        raise NoRegionError
+    return session.client(service)  # type: ignore[call-overload]
 
 
-def dlq_show(queue: str, *, out: TextIO = sys.stdout) -> int:
-    sqs = _sqs()
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-    print(f"{queue}: {depth['Attributes']['ApproximateNumberOfMessages']} waiting", file=out)
-    # A short look: the messages become visible again right away, still in the queue.
-    messages = sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
-    ).get("Messages", [])
-    for message in messages:
-        print(f"  {message['MessageId']}  {message['Body'][:200]}", file=out)
+def _clients() -> Callable[[str], Any]:
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = aws_client(service)
+        return made[service]
+
+    return client
+
+
+def dlq_show(queue: str | None, *, out: TextIO = sys.stdout) -> int:
+    """Without a queue, every dead-letter queue, its depth and what a redrive sends its messages back
+    to; with one, also a look at what waits in it."""
+    from payments.dead_letters import dead_letter_queue, dead_letter_queues  # noqa: PLC0415
+
+    clients = _clients()
+    sqs = clients("sqs")
+    try:
+        queues = [dead_letter_queue(clients, queue)] if queue else dead_letter_queues(clients)
+    except LookupError as error:
+        print(f"payments dlq show: {error}", file=sys.stderr)
+        return 1
+    if not queues:
+        print("no dead-letter queue here (is AWS_ENDPOINT_URL or the region right?)", file=out)
+    for dead in queues:
+        depth = sqs.get_queue_attributes(QueueUrl=dead.url, AttributeNames=["ApproximateNumberOfMessages"])
+        waiting = depth["Attributes"]["ApproximateNumberOfMessages"]
+        print(
+            f"{dead.name}: {waiting} waiting; a redrive sends them to {', '.join(dead.returns_to)}", file=out
+        )
+        if queue is None:
+            continue
+        # A short look: the messages become visible again right away, still in the queue.
+        messages = sqs.receive_message(
+            QueueUrl=dead.url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in messages:
+            why = message.get("MessageAttributes", {}).get("ErrorMessage", {}).get("StringValue")
+            print(f"  {message['MessageId']}  {message['Body'][:200]}", file=out)
+            if why:
+                print(f"    failed: {why}", file=out)
     return 0
 
 
-def redrive_messages(sqs: Any, queue: str) -> tuple[int, str]:
-    """Move every message of the dead-letter queue `queue` back to its source queue: sent first, then
-    deleted, so none is lost in between (a crash in between leaves a copy in both, which the worker's
-    idempotency absorbs). (messages moved, the source queue's name)."""
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    target = _source_of(sqs, url)
-    moved = 0
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=REDRIVE_BATCH,
-            VisibilityTimeout=60,
-            MessageSystemAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            send: dict[str, Any] = {"QueueUrl": target, "MessageBody": message["Body"]}
-            group = message.get("Attributes", {}).get("MessageGroupId")
-            if group:
-                send.update(MessageGroupId=group, MessageDeduplicationId=f"redrive-{message['MessageId']}")
-            sqs.send_message(**send)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-    return moved, str(target).rsplit("/", 1)[-1]
-
-
 def dlq_redrive(queue: str, *, out: TextIO = sys.stdout) -> int:
+    from payments.dead_letters import redrive  # noqa: PLC0415
+
     try:
-        moved, target = redrive_messages(_sqs(), queue)
+        done = redrive(_clients(), queue)
     except LookupError as error:
         print(f"payments dlq redrive: {error}", file=sys.stderr)
         return 1
-    print(f"moved {moved} message(s) from {queue} back to {target}", file=out)
+    print(f"moved {done.moved} message(s) from {queue} back to {', '.join(done.to)}", file=out)
+    if done.left:
+        print(
+            f"{done.left} left in {queue}: no function of the queue was named by the event"
+            " (`payments dlq show --queue` shows them)",
+            file=out,
+        )
     return 0
 
 
 def _suppression_list(table: str) -> Any:
-    import boto3  # noqa: PLC0415
-
     from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList  # noqa: PLC0415
 
-    return DynamoDBSuppressionList(boto3.client("dynamodb"), table=table)
+    return DynamoDBSuppressionList(aws_client("dynamodb"), table=table)
 
 
 def suppressions(action: str, address: str, *, table: str, out: TextIO = sys.stdout) -> int:
@@ -190,11 +203,9 @@ def suppressions(action: str, address: str, *, table: str, out: TextIO = sys.std
 
 
 def _api_keys(table: str) -> Any:
-    import boto3  # noqa: PLC0415
-
     from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
 
-    return DynamoDBApiKeys(boto3.client("dynamodb"), table=table)
+    return DynamoDBApiKeys(aws_client("dynamodb"), table=table)
 
 
 def api_keys(

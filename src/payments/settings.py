@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from payments.domain.fraud import FraudRules
+from payments.domain.receipts import order_page_url_problem
 
 
 class SettingsError(ValueError):
@@ -84,8 +85,10 @@ class Settings:
     checkout_state_machine_arn: str = ""
     receipt_sender: str = ""
     receipts_configuration_set: str = ""
+    order_page_url_template: str = ""  # the receipt's link: https://... with {orderId}; empty: no link
     audit_bucket: str = ""
     data_key: str = ""
+    data_key_arn: str = ""  # the data key named so another account can use it (the settlement gateway)
     ops_alerts_topic_arn: str = ""
     step_up_timeout_seconds: int = 900
     settlements_bucket: str = ""
@@ -150,4 +153,9 @@ class Settings:
         settings = cls(fraud_rules=rules, **values)
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
+        problem = order_page_url_problem(settings.order_page_url_template)
+        if problem:
+            raise SettingsError(
+                f"ORDER_PAGE_URL_TEMPLATE {problem}, got {settings.order_page_url_template!r}"
+            )
         return settings

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # step-up task (a Lambda that records the task token) and a test's answer both land well within it.
 STEP_UP_TIMEOUT_SECONDS = 5
 REFUND_JOBS_VISIBILITY_TIMEOUT = 1
+# Receipts link to the order's page; a query string shows how the link survives the HTML part.
+ORDER_PAGE_URL_TEMPLATE = "https://shop.example/orders/{orderId}?from=receipt&v=3"
 
 
 @dataclass
@@ -223,6 +225,7 @@ def stack() -> Iterator[RunningStack]:
         parameters={
             "StepUpTimeoutSeconds": str(STEP_UP_TIMEOUT_SECONDS),
             "RefundJobsVisibilityTimeout": str(REFUND_JOBS_VISIBILITY_TIMEOUT),
+            "OrderPageUrlTemplate": ORDER_PAGE_URL_TEMPLATE,
         },
     )
     try:

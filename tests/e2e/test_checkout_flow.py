@@ -58,6 +58,20 @@ def events_for(stack: RunningStack, queue_url: str, payment_intent_id: str) -> l
     return found
 
 
+def audit_record(stack: RunningStack, tracking_id: str) -> dict[str, Any]:
+    """The checkout's audit record in the audit bucket, checked to be encrypted with the data key."""
+    s3 = stack.aws("s3")
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "auditbucket" in b["Name"])
+    [key] = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/")["Contents"]
+        if tracking_id in o["Key"]
+    ]
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
 @pytest.fixture
 def no_faults(api: Api) -> Iterator[None]:
     yield
@@ -96,19 +110,18 @@ def test_happy_path_authorizes_publishes_sends_the_receipt_and_keeps_the_audit(
     assert emails[0]["subject"] == "Su recibo por $1,250.00"  # MXN in es-MX: "$", CLDR grouping
     assert api.get_intent(intent_id).body["receiptStatus"] == "SENT"
 
-    # The audit record holds the execution history, encrypted with the data key
-    s3 = stack.aws("s3")
-    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "auditbucket" in b["Name"])
-    [key] = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix="audit/")["Contents"]
-        if tracking_id in o["Key"]
-    ]
-    head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["ServerSideEncryption"] == "aws:kms"
-    audit = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    # The audit record holds the execution history, encrypted with the data key, without the
+    # receipt's address: the payment is proved by its ids, amount and outcome
+    audit = audit_record(stack, tracking_id)
     assert audit["trackingId"] == tracking_id
     assert any(e["type"] == "ExecutionStarted" for e in audit["events"])
+    [validated] = [
+        json.loads(e["stateExitedEventDetails"]["output"])["intent"]
+        for e in audit["events"]
+        if e.get("stateExitedEventDetails", {}).get("name") == "ValidateIntent"
+    ]
+    assert (validated["email"], validated["amount"], validated["currency"]) == ("[redacted]", 125_000, "MXN")
+    assert "ana@example.com" not in json.dumps(audit)
 
     # The hold is on the books once: the checkout's ledger branch and the AUTHORIZED event name one entry
     entries = api.ledger(intent_id, kinds=["AUTHORIZED"])
@@ -204,10 +217,25 @@ def test_a_challenge_nobody_asked_for_is_refused(api: Api) -> None:
     assert api.request("POST", f"/v1/checkouts/{tracking_id}/challenge", {"outcome": "maybe"}).status == 400
 
 
-def test_flaky_gateway_is_recovered_by_the_workflows_retries(api: Api) -> None:
+def test_flaky_gateway_is_recovered_by_the_workflows_retries(api: Api, stack: RunningStack) -> None:
     tracking_id, _ = start(api, "pm_card_gateway_flaky")
     view = wait_for(api, tracking_id, SETTLED)
     assert (view["status"], view["paymentStatus"]) == ("SUCCEEDED", "AUTHORIZED")
+
+    # The audit keeps each failed attempt as its error type and message: no stack trace, no path
+    audit = audit_record(stack, tracking_id)
+    failed = [
+        details
+        for e in audit["events"]
+        for name, details in e.items()
+        if name.endswith("FailedEventDetails") and details.get("error") == "UpstreamUnavailable"
+    ]
+    assert failed
+    assert all(set(json.loads(d["cause"])) == {"errorType", "errorMessage"} for d in failed)
+    text = json.dumps(audit)
+    assert "stackTrace" not in text
+    assert "Traceback" not in text
+    assert ".py" not in text
 
 
 def test_gateway_down_fails_compensates_and_alerts_ops(api: Api, stack: RunningStack) -> None:

@@ -212,10 +212,14 @@ def test_a_job_that_keeps_failing_goes_to_the_dlq_and_a_redrive_finishes_it(
     assert api.get_intent(intent_id).body["amountRefunded"] == 0
 
     # When the gateway is back and an operator looks, then redrives the DLQ
-    shown = stack.cli("dlq", "show")
-    assert "refund-jobs-dlq-local.fifo: 1 waiting" in shown.stdout, shown
-    assert intent_id in shown.stdout
-    redriven = stack.cli("dlq", "redrive")
+    listed = stack.cli("dlq", "show")  # every dead-letter queue, and where a redrive sends it back
+    assert (
+        "refund-jobs-dlq-local.fifo: 1 waiting; a redrive sends them to refund-jobs-local.fifo"
+        in listed.stdout
+    )
+    shown = stack.cli("dlq", "show", "--queue", "refund-jobs-dlq-local.fifo")
+    assert intent_id in shown.stdout, shown
+    redriven = stack.cli("dlq", "redrive", "--queue", "refund-jobs-dlq-local.fifo")
     assert "moved 1 message(s)" in redriven.stdout, redriven
     deadline = time.monotonic() + 20
     while api.request("GET", f"/v1/refund-batches/{reply.body['batchId']}").body["succeeded"] == 0:

@@ -11,7 +11,7 @@ import pytest
 
 from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
 from payments.domain.errors import ConcurrentUpdate, InvalidRequest, NotFound
-from payments.domain.intents import PaymentIntent, Status
+from payments.domain.intents import LineItem, PaymentIntent, Status
 from payments.domain.money import Money
 
 
@@ -36,6 +36,27 @@ def test_add_then_get_round_trips(repo: DynamoDBIntentRepository) -> None:
     intent = _new()
     repo.add(intent)
     assert repo.get(intent.payment_intent_id) == intent
+
+
+def test_an_order_summary_round_trips_through_every_save(repo: DynamoDBIntentRepository) -> None:
+    """The receipt reads the first name and lines after several saves of the intent: none drops them."""
+    lines = tuple(LineItem(f"line {n} «café»", n, Money.of(n * 100, "KWD")) for n in range(1, 101))
+    intent = PaymentIntent.create(
+        amount=Money.of(sum(n * 100 for n in range(1, 101)), "KWD"),
+        customer_id=f"cus_{uuid.uuid4().hex[:10]}",
+        merchant_id="mer_1",
+        payment_method="pm_card_visa",
+        now=datetime.now(UTC),
+        time_to_live=timedelta(hours=1),
+        customer_first_name="José María",
+        line_items=lines,
+    )
+    repo.add(intent)
+    loaded = repo.get(intent.payment_intent_id)
+    loaded.authorize(authorization_id="auth_1", now=datetime.now(UTC))
+    repo.save(loaded)
+    stored = repo.get(intent.payment_intent_id)
+    assert (stored.customer_first_name, stored.line_items) == ("José María", lines)
 
 
 def test_get_unknown_is_not_found(repo: DynamoDBIntentRepository) -> None:

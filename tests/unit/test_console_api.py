@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from payments.local.console_api import execution_view
+from payments.local.console_api import FAILED_CHECKOUT_END, execution_view
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DEFINITION = {
     "StartAt": "Validate",
@@ -130,3 +134,26 @@ def test_an_error_a_catch_handled_is_caught_while_the_execution_goes_on_and_gone
         "succeeded",
         "succeeded",
     )
+
+
+def test_a_checkout_that_ended_with_its_failure_recorded_marks_the_state_that_failed() -> None:
+    # Given the real workflow, whose failed checkouts end in a Succeed state (the execution did its job)
+    workflow = json.loads((ROOT / "statemachines" / "checkout.asl.json").read_text())
+    assert workflow["States"][FAILED_CHECKOUT_END]["Type"] == "Succeed"
+    # When a declined checkout's history reaches it
+    definition = {
+        **DEFINITION,
+        "States": {**DEFINITION["States"], "Compensate": {"Type": "Task", "Next": FAILED_CHECKOUT_END}},
+    }
+    definition["States"][FAILED_CHECKOUT_END] = {"Type": "Succeed"}
+    history = _validated_and_routed()
+    history.add("ParallelStateEntered", "Both")
+    history.task("Ledger")
+    history.task("Authorize", fail=True)
+    history.add("ParallelStateExited", "Both")
+    history.task("Compensate")
+    history.add("SucceedStateEntered", FAILED_CHECKOUT_END)
+    view = execution_view(definition, history.events, "SUCCEEDED")
+    # Then the declined branch is the checkout's failure, not an error caught on a way that went on
+    assert _outcomes(view)["Both"] == "failed"
+    assert view["failedStates"] == ["Authorize"]

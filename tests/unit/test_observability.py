@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from payments.domain.errors import AuthenticationRequired, CardDeclined, FraudSuspected, PaymentRefused
 from payments.functions.observability import correlation_ids, logger, observed
 from payments.local.cfn_yaml import load_template
 
@@ -69,6 +70,34 @@ def test_a_failure_is_logged_with_its_traceback_and_raised_again(logged: io.Stri
     (line,) = _lines(logged)
     assert (line["level"], line["trackingId"], line["paymentIntentId"]) == ("ERROR", "chk_9", "pi_9")
     assert "RuntimeError: the gateway answered 500" in line["exception"]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        AuthenticationRequired("a 3-D Secure step-up is needed"),
+        CardDeclined("insufficient_funds"),
+        FraudSuspected("the payment was blocked by the fraud check"),
+    ],
+)
+def test_a_payment_outcome_raised_for_the_workflow_is_an_info_line_without_a_traceback(
+    logged: io.StringIO, outcome: PaymentRefused
+) -> None:
+    @observed
+    def task(event: dict[str, Any], context: Any) -> None:
+        raise outcome
+
+    # The workflow's Catch still sees it
+    with pytest.raises(type(outcome)):
+        task({"paymentIntentId": "pi_9", "trackingId": "chk_9"}, Context())
+    (line,) = _lines(logged)
+    assert (line["level"], line["message"]) == ("INFO", "invocation answered with a payment outcome")
+    assert (line["errorType"], line["code"], line["trackingId"]) == (
+        type(outcome).__name__,
+        outcome.code,
+        "chk_9",
+    )
+    assert "exception" not in line
 
 
 def test_ids_do_not_carry_over_to_the_next_invocation(logged: io.StringIO) -> None:

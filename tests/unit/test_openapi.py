@@ -42,6 +42,7 @@ from payments.domain.events import EventType, event_for
 from payments.domain.ids import new_id
 from payments.domain.intents import (
     CaptureMethod,
+    LineItem,
     PaymentIntent,
     Status,
     TransactionKind,
@@ -77,6 +78,7 @@ from payments.functions.schemas import (
     CaptureBody,
     ChallengeBody,
     CreateIntentBody,
+    LineItemBody,
     RefundBody,
     StartCheckoutBody,
     balance_body,
@@ -203,6 +205,11 @@ def full_intent() -> PaymentIntent:
         locale="es-MX",
         description="2 coffees",
         order_id="ord_1001",
+        customer_first_name="Ana",
+        line_items=(
+            LineItem("Café de olla", 2, Money.of(1000, "USD")),
+            LineItem("Pan dulce", 1, Money.of(250, "USD")),
+        ),
     )
     intent.transaction_id = "txn_01JHMR6K20V5R1X5AM5BNPXYCM_auth"
     intent.decline_code = "generic_decline"
@@ -620,6 +627,14 @@ def test_create_payment_intent_is_the_create_body_model(spec: dict[str, Any]) ->
     assert_body_schema_matches(spec, "CreatePaymentIntent", CreateIntentBody)
     amount = spec["components"]["schemas"]["CreatePaymentIntent"]["properties"]["amount"]
     assert (amount["type"], amount["minimum"], amount["maximum"]) == ("integer", 1, 99_999_999_999)
+
+
+def test_a_line_item_is_the_line_item_body_model(spec: dict[str, Any]) -> None:
+    assert_body_schema_matches(spec, "LineItem", LineItemBody)
+    lines = spec["components"]["schemas"]["CreatePaymentIntent"]["properties"]["lineItems"]
+    theirs = CreateIntentBody.model_json_schema()["properties"]["lineItems"]["anyOf"][0]
+    assert (lines["minItems"], lines["maxItems"]) == (theirs["minItems"], theirs["maxItems"])
+    assert lines["items"] == {"$ref": "#/components/schemas/LineItem"}
 
 
 def test_authorize_request_is_the_authorize_body_model(spec: dict[str, Any]) -> None:

@@ -155,16 +155,86 @@ def test_each_stage_deploys_the_packaged_template_by_change_set(
     stack = {"Fn::Sub": f"${{ApplicationName}}-${{{stage_parameter}}}"}
     assert prepared["StackName"] == executed["StackName"] == stack
     assert prepared["ChangeSetName"] == executed["ChangeSetName"]
-    # The stage, and what must differ per stage in one account: the processor and the SES sender.
+    # The stage, and what must differ per stage in one account: the processor, the SES sender, and
+    # where the stage's alerts go.
     prefix = stage_parameter.removesuffix("Stage")
     overrides = json.loads(
         _substitute(
             prepared["ParameterOverrides"]["Fn::Sub"],
-            {stage_parameter: "s", f"{prefix}GatewayBaseUrl": "https://g", f"{prefix}ReceiptSender": "r@x"},
+            {
+                stage_parameter: "s",
+                f"{prefix}GatewayBaseUrl": "https://g",
+                f"{prefix}ReceiptSender": "r@x",
+                f"{prefix}OpsAlertEmail": "ops@x",
+                f"{prefix}OpsWebhookUrl": "https://chat/ops",
+                f"{prefix}CustomerSuccessWebhookUrl": "https://chat/cs",
+            },
         )
     )
-    assert overrides == {"Stage": "s", "GatewayBaseUrl": "https://g", "ReceiptSender": "r@x"}
+    assert overrides == {
+        "Stage": "s",
+        "GatewayBaseUrl": "https://g",
+        "ReceiptSender": "r@x",
+        "OpsAlertEmail": "ops@x",
+        "OpsWebhookUrl": "https://chat/ops",
+        "CustomerSuccessWebhookUrl": "https://chat/cs",
+    }
     assert prepared["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def _pipeline_rules_broken(**parameters: str) -> list[str]:
+    """What the pipeline stack's Rules refuse, for these parameters and the ones it always needs."""
+    from payments.local.stack import Template  # noqa: PLC0415
+
+    needed = {
+        "ConnectionArn": "arn:aws:codeconnections:eu-west-1:111122223333:connection/0f0e0d0c-0b0a",
+        "FullRepositoryId": "owner/repo",
+        "ProdGatewayBaseUrl": "https://processor.example",
+        "ProdReceiptSender": "no-reply@shop.example",
+    }
+    template = Template(load_template(PIPELINE_PATH), stack_name="pipeline", parameters=needed | parameters)
+    return template.broken_rules()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "broken"),
+    [
+        ({"DevOpsAlertEmail": "dev@x.example", "ProdOpsWebhookUrl": "https://chat.example/ops"}, []),
+        ({"DevOpsWebhookUrl": "https://chat.example/dev", "ProdOpsAlertEmail": "ops@x.example"}, []),
+        ({"ProdOpsAlertEmail": "ops@x.example"}, ["Set DevOpsAlertEmail, DevOpsWebhookUrl or both."]),
+        (
+            {"DevCustomerSuccessWebhookUrl": "https://chat.example/cs"},
+            [
+                "Set DevOpsAlertEmail, DevOpsWebhookUrl or both.",
+                "Set ProdOpsAlertEmail, ProdOpsWebhookUrl or both.",
+            ],
+        ),
+    ],
+)
+def test_a_stage_whose_alerts_would_reach_nobody_is_refused_with_the_pipeline(
+    parameters: dict[str, str], broken: list[str]
+) -> None:
+    assert _pipeline_rules_broken(**parameters) == broken
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Prod"])
+def test_alert_destinations_cannot_break_the_parameter_overrides_json(
+    pipeline: dict[str, Any], stage: str
+) -> None:
+    """They are written into the overrides' JSON as they are: a quote or a space is refused up front."""
+    parameters = pipeline["Parameters"]
+    for name, good in (
+        ("OpsAlertEmail", "ops@x.example"),
+        ("OpsWebhookUrl", "https://hooks.slack.com/services/T0/B0/x"),
+        ("CustomerSuccessWebhookUrl", "https://hooks.slack.com/services/T0/B1/y"),
+    ):
+        pattern = parameters[f"{stage}{name}"]["AllowedPattern"]
+        assert re.fullmatch(pattern, "")
+        assert re.fullmatch(pattern, good)
+        assert not re.fullmatch(pattern, good + '", "Stage": "other')
+    assert all(
+        parameters[f"{stage}{name}"]["NoEcho"] for name in ("OpsWebhookUrl", "CustomerSuccessWebhookUrl")
+    )
 
 
 def test_only_a_person_lets_a_release_into_prod(pipeline: dict[str, Any]) -> None:

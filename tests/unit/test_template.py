@@ -166,6 +166,7 @@ FUNCTIONS = {
             ("Receipt", "receipt", "send_receipt"),
             ("Audit", "audit", "write_audit"),
             ("RecordFailure", "record-failure", "record_failure"),
+            ("Alert", "alert", "alert_ops"),
         )
     },
 }
@@ -484,6 +485,9 @@ def test_outputs(template: dict[str, Any]) -> None:
     }
     for table in TABLES:
         assert outputs[f"{table}Name"]["Value"] == {"Ref": table}
+    # What a processor delivering settlement files is given (docs/settlements.md)
+    assert outputs["SettlementsBucketName"]["Value"] == {"Ref": "SettlementsBucket"}
+    assert outputs["DataKeyArn"]["Value"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
 
 
 def _log_group_problems(document: dict[str, Any], function_type: str) -> list[str]:
@@ -762,6 +766,40 @@ IDEMPOTENCY_GRANTS = {
                 ("dynamodb:Query", _arn("RefundBatchesTable")),
             },
         ),
+        # The workflow's alerts: a fault before any money moved, the steps after the authorization that
+        # failed (reported by the audit, or by the catch-all), a compensation that failed
+        (
+            "CheckoutRecordFailureFunction",
+            {
+                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
+                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
+            },
+        ),
+        (
+            "CheckoutAuditFunction",
+            {
+                (
+                    "states:GetExecutionHistory",
+                    json.dumps(
+                        {
+                            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+                            "execution:payments-checkout-${Stage}:*"
+                        }
+                    ),
+                ),
+                ("s3:PutObject", json.dumps({"Fn::Sub": "${AuditBucket.Arn}/audit/*"})),
+                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
+                *DATA_KEY_GRANTS,
+            },
+        ),
+        (
+            "CheckoutAlertFunction",
+            {
+                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
+                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
+                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
+            },
+        ),
         # Receipts: the intent's receipt status, the suppression list, SES sends of one template
         (
             "CheckoutReceiptFunction",
@@ -911,6 +949,12 @@ def _tables_key_problems(document: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _may_hold(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every statement a policy may hold: a conditional one (`Fn::If` [condition, statement, NoValue])
+    as its statement."""
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
+
+
 def test_every_table_is_encrypted_with_the_data_key_and_whatever_reaches_one_may_use_it(
     template: dict[str, Any], translated: dict[str, Any]
 ) -> None:
@@ -918,7 +962,7 @@ def test_every_table_is_encrypted_with_the_data_key_and_whatever_reaches_one_may
     assert _tables_key_problems(template) == []
     assert _tables_key_problems(translated) == []
     # The key policy leaves its use to IAM (the roles' statements above): nothing in it stops DynamoDB.
-    statements = template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = _may_hold(template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"])
     (account,) = [s for s in statements if s["Sid"] == "AccountAdministers"]
     assert account["Action"] == "kms:*"
     assert "Condition" not in account
@@ -1156,6 +1200,7 @@ def test_settlement_files_are_kept_seven_years_encrypted_versioned_and_over_tls(
     statements = {
         s["Sid"]: s
         for s in template["Resources"]["SettlementsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::If" not in s  # the processor's, when there is one: below
     }
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert statements["DenyUnencryptedPuts"]["Condition"] == {
@@ -1180,6 +1225,103 @@ def test_pyarrow_ships_only_with_the_settlement_functions(template: dict[str, An
     assert {line for line in requirements.splitlines() if line and not line.startswith("#")} == pinned
     # ... and nothing the API path imports pulls it in.
     assert "pyarrow" not in (ROOT / "pyproject.toml").read_text().split("[project.optional-dependencies]")[0]
+
+
+DATA_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SETTLEMENTS_ARN = "arn:aws:s3:::payments-settlements-123456789012-dev"
+PROCESSOR_ROLE = "arn:aws:iam::210987654321:role/settlement-delivery"
+
+
+def _settlement_policies(principal: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The settlements bucket's policy and the data key's policy as deployed with this processor."""
+    from payments.local.stack import Template  # noqa: PLC0415
+
+    stack = Template.load(
+        TEMPLATE_PATH, stack_name="payments", parameters={"SettlementProcessorPrincipal": principal}
+    )
+    stack.attributes[("PaymentsDataKey", "Arn")] = DATA_KEY_ARN
+    bucket = stack.resolve(stack.resources["SettlementsBucketPolicy"]["Properties"]["PolicyDocument"])
+    key = stack.resolve(stack.resources["PaymentsDataKey"]["Properties"]["KeyPolicy"])
+    return bucket["Statement"], key["Statement"]
+
+
+@pytest.mark.parametrize("principal", [PROCESSOR_ROLE, "210987654321"])
+def test_the_settlement_processor_may_put_files_under_raw_with_the_data_key_and_nothing_else(
+    principal: str,
+) -> None:
+    bucket, key = _settlement_policies(principal)
+
+    [put] = [s for s in bucket if s.get("Principal") == {"AWS": principal}]
+    assert put == {
+        "Sid": "ProcessorPutsRawFiles",
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "s3:PutObject",
+        "Resource": f"{SETTLEMENTS_ARN}/raw/*",
+        "Condition": {
+            "StringEquals": {
+                "s3:x-amz-server-side-encryption": "aws:kms",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": DATA_KEY_ARN,
+            }
+        },
+    }
+    # ... and the bucket's denials (no TLS, no KMS header) still apply to it, as to everyone
+    assert {s["Sid"] for s in bucket if s["Effect"] == "Deny"} == {
+        "DenyInsecureTransport",
+        "DenyUnencryptedPuts",
+    }
+
+    [encrypt] = [s for s in key if s.get("Principal") == {"AWS": principal}]
+    assert encrypt["Sid"] == "ProcessorEncryptsSettlementFiles"
+    assert (encrypt["Effect"], encrypt["Resource"]) == ("Allow", "*")
+    assert sorted(encrypt["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]  # Decrypt: multipart
+    assert encrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [SETTLEMENTS_ARN, f"{SETTLEMENTS_ARN}/raw/*"]},
+    }
+
+
+def test_without_a_settlement_processor_no_one_outside_the_stack_may_write_settlement_files(
+    template: dict[str, Any],
+) -> None:
+    assert template["Parameters"]["SettlementProcessorPrincipal"]["Default"] == ""
+    bucket, key = _settlement_policies("")
+
+    assert all(s["Effect"] == "Deny" for s in bucket)
+    assert "ProcessorEncryptsSettlementFiles" not in {s["Sid"] for s in key}
+    assert [s["Sid"] for s in key if "AWS" in s["Principal"]] == ["AccountAdministers"]
+
+
+def test_the_gateway_is_told_the_data_keys_arn_which_another_account_can_name(
+    template: dict[str, Any],
+) -> None:
+    # An alias resolves in the caller's account, and the processor's put must name this very key
+    variables = template["Resources"]["RequestSettlementFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["DATA_KEY_ARN"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
+    source = (ROOT / "src/payments/functions/request_settlement.py").read_text()
+    assert "kms_key=config.data_key_arn" in source
+
+
+@pytest.mark.parametrize(
+    ("principal", "accepted"),
+    [
+        ("", True),
+        ("210987654321", True),
+        (PROCESSOR_ROLE, True),
+        ("arn:aws-us-gov:iam::210987654321:role/delivery/settlements", True),
+        ("*", False),
+        ("21098765432", False),
+        ("arn:aws:iam::210987654321:user/someone", False),
+        ("arn:aws:iam::210987654321:role/*", False),
+    ],
+)
+def test_the_settlement_processor_is_an_account_id_or_a_role_arn(
+    template: dict[str, Any], principal: str, accepted: bool
+) -> None:
+    import re  # noqa: PLC0415
+
+    pattern = template["Parameters"]["SettlementProcessorPrincipal"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, principal)) is accepted
 
 
 def test_the_hourly_settlement_and_its_s3_chain(template: dict[str, Any]) -> None:
@@ -1222,7 +1364,7 @@ def test_api_and_workflow_functions_deploy_as_a_canary_checked_by_hooks_and_alar
 def test_the_workflow_and_authorize_call_live_aliases(template: dict[str, Any]) -> None:
     machine = template["Resources"]["CheckoutStateMachine"]["Properties"]
     tasks = {key: value for key, value in machine["DefinitionSubstitutions"].items() if "Function" in key}
-    assert len(tasks) == 10
+    assert len(tasks) == 11
     assert all(value == {"Ref": value["Ref"]} and value["Ref"].endswith(".Alias") for value in tasks.values())
     (invoke,) = [s for s in machine["Policies"][0]["Statement"] if s["Sid"] == "InvokeTasks"]
     assert sorted(invoke["Resource"], key=json.dumps) == sorted(tasks.values(), key=json.dumps)
@@ -1288,7 +1430,7 @@ def test_every_log_group_is_encrypted_with_the_data_key(template: dict[str, Any]
     assert all(
         g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]} for g in groups.values()
     )
-    statements = template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = _may_hold(template["Resources"]["PaymentsDataKey"]["Properties"]["KeyPolicy"]["Statement"])
     (logs,) = [s for s in statements if s["Sid"] == "LogsEncryptLogGroups"]
     # Only for log groups of this account and region.
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]

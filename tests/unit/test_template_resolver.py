@@ -409,3 +409,68 @@ def test_an_unknown_resource_type_fails_before_anything_is_created() -> None:
     assert calls == []
     assert builder.deployed.resources == {}
     assert builder.deployed.functions == []
+
+
+# -- Rules ---------------------------------------------------------------------------------------
+
+ALERTS_RULE = {
+    "AlertsReachSomeone": {
+        "Assertions": [
+            {
+                "Assert": {
+                    "Fn::Or": [
+                        {"Fn::Not": [{"Fn::Equals": [{"Ref": "Email"}, ""]}]},
+                        {"Fn::Not": [{"Fn::Equals": [{"Ref": "Webhook"}, ""]}]},
+                    ]
+                },
+                "AssertDescription": "Set Email, Webhook or both.",
+            }
+        ]
+    },
+    "ProdNeedsTheEmail": {
+        "RuleCondition": {"Fn::Contains": [["prod", "live"], {"Ref": "Env"}]},
+        "Assertions": [{"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Email"}, ""]}]}}],
+    },
+}
+
+
+def ruled(**parameters: str) -> Template:
+    doc = document(Rules=ALERTS_RULE)
+    doc["Parameters"] |= {
+        "Email": {"Type": "String", "Default": ""},
+        "Webhook": {"Type": "String", "Default": ""},
+    }
+    return Template(doc, stack_name=STACK, parameters=parameters)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "broken"),
+    [
+        ({"Webhook": "https://chat.example/hook"}, []),
+        ({"Email": "ops@example.com"}, []),
+        ({}, ["Set Email, Webhook or both."]),
+        # A rule whose condition holds is checked; an assertion without a description is named by its rule
+        ({"Env": "prod", "Webhook": "https://chat.example/hook"}, ["rule ProdNeedsTheEmail is not met"]),
+        ({"Env": "prod", "Email": "ops@example.com"}, []),
+    ],
+)
+def test_rules_are_checked_against_the_parameters(parameters: dict[str, str], broken: list[str]) -> None:
+    assert ruled(**parameters).broken_rules() == broken
+
+
+def test_a_stack_its_rules_refuse_creates_nothing() -> None:
+    def client(service: str) -> Any:
+        pytest.fail(f"a {service} client was asked for")
+
+    builder = StackBuilder(ruled(), client, template_dir=Path.cwd())
+
+    with pytest.raises(StackError, match="Set Email, Webhook or both"):
+        builder.build()
+    assert builder.deployed.resources == {}
+
+
+def test_a_rule_function_the_local_stack_does_not_know_is_refused_not_taken_as_true() -> None:
+    doc = document(Rules={"R": {"Assertions": [{"Assert": {"Fn::EachMemberIn": [["a"], ["a"]]}}]}})
+
+    with pytest.raises(StackError, match="Fn::EachMemberIn"):
+        Template(doc, stack_name=STACK, parameters={}).broken_rules()

@@ -12,6 +12,7 @@ from typing import Any
 
 from payments.domain.intents import (
     CaptureMethod,
+    LineItem,
     PaymentIntent,
     ReceiptStatus,
     Status,
@@ -41,6 +42,35 @@ def _n(value: int) -> dict[str, str]:
 
 def _optional_strings(**values: str | None) -> Item:
     return {name: {"S": value} for name, value in values.items() if value is not None}
+
+
+def _line_items_attribute(intent: PaymentIntent) -> Item:
+    """A list of maps, only when the intent has lines (most have none: their items stay as small as
+    before); each line's currency is the intent's, so it is not repeated."""
+    if not intent.line_items:
+        return {}
+    lines = [
+        {
+            "M": {
+                "description": _s(line.description),
+                "quantity": _n(line.quantity),
+                "amount": _n(line.amount.amount),
+            }
+        }
+        for line in intent.line_items
+    ]
+    return {"lineItems": {"L": lines}}
+
+
+def _line_items_from(item: Mapping[str, Any], of: Money) -> tuple[LineItem, ...]:
+    return tuple(
+        LineItem(
+            line["M"]["description"]["S"],
+            int(line["M"]["quantity"]["N"]),
+            Money(int(line["M"]["amount"]["N"]), of.currency),
+        )
+        for line in item.get("lineItems", {"L": []})["L"]
+    )
 
 
 def merchant_customer_key(merchant_id: str, customer_id: str) -> str:
@@ -75,10 +105,12 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
             receiptEmail=intent.receipt_email,
             description=intent.description,
             orderId=intent.order_id,
+            customerFirstName=intent.customer_first_name,
             authorizationId=intent.authorization_id,
             transactionId=intent.transaction_id,
             declineCode=intent.decline_code,
         ),
+        **_line_items_attribute(intent),
     }
 
 
@@ -92,9 +124,10 @@ def _get_n(item: Mapping[str, Any], name: str) -> int:
 
 
 def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
+    amount = Money(_get_n(item, "amount"), currency(item["currency"]["S"]))
     return PaymentIntent(
         payment_intent_id=item["paymentIntentId"]["S"],
-        amount=Money(_get_n(item, "amount"), currency(item["currency"]["S"])),
+        amount=amount,
         customer_id=item["customerId"]["S"],
         merchant_id=item["merchantId"]["S"],
         payment_method=item["paymentMethod"]["S"],
@@ -116,6 +149,8 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         locale=item["locale"]["S"],
         description=_get_s(item, "description"),
         order_id=_get_s(item, "orderId"),
+        customer_first_name=_get_s(item, "customerFirstName"),
+        line_items=_line_items_from(item, amount),
         authorization_id=_get_s(item, "authorizationId"),
         transaction_id=_get_s(item, "transactionId"),
         decline_code=_get_s(item, "declineCode"),

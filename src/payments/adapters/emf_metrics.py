@@ -42,7 +42,9 @@ def record_checkout_outcome(outcome: str, *, stage: str) -> None:
 
 
 def record_checkout_error(*, stage: str) -> None:
-    """One checkout that failed on a fault rather than a payment outcome (`CheckoutErrors`)."""
+    """One checkout with a fault of ours in it (`CheckoutErrors`, a rollback alarm): a task that crashed
+    or raised an error no payment outcome names, or a failed step after the authorization. Never a
+    payment outcome, nor an unreachable gateway, which must not roll our deployment back."""
     _emit("CheckoutErrors", "Count", 1.0, stage=stage)
 
 

@@ -93,6 +93,34 @@ class Transaction:
     reason: str | None = None  # why a refund was asked for, in the merchant's words
 
 
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One line of the order the payment is for, as the merchant's cart had it; the receipt lists it.
+    `amount` is the line's total (not a unit price), so lines add up to the payment without rounding."""
+
+    description: str
+    quantity: int
+    amount: Money
+
+    def __post_init__(self) -> None:
+        if type(self.quantity) is not int or self.quantity < 1:
+            raise InvalidRequest("a line item's quantity must be an integer of at least 1")
+        if self.amount.amount < 0:
+            raise InvalidRequest("a line item's amount must not be negative")
+
+
+def check_line_items(line_items: tuple[LineItem, ...], amount: Money) -> None:
+    """Lines given must add up to the payment, in its currency: a receipt whose lines disagree with
+    the charge is a receipt the customer disputes."""
+    if not line_items:
+        return
+    if any(line.amount.currency != amount.currency for line in line_items):
+        raise InvalidRequest(f"line item amounts must be in {amount.currency}")
+    total = sum(line.amount.amount for line in line_items)
+    if total != amount.amount:
+        raise InvalidRequest(f"line item amounts add up to {total}, not the payment's amount {amount.amount}")
+
+
 def to_millis(moment: datetime) -> datetime:
     """Times are kept to the millisecond, the precision they are stored and shown with."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -137,6 +165,8 @@ class PaymentIntent:
     locale: str = "en-US"
     description: str | None = None
     order_id: str | None = None
+    customer_first_name: str | None = None
+    line_items: tuple[LineItem, ...] = ()
     authorization_id: str | None = None
     transaction_id: str | None = None
     decline_code: str | None = None
@@ -161,11 +191,14 @@ class PaymentIntent:
         locale: str = "en-US",
         description: str | None = None,
         order_id: str | None = None,
+        customer_first_name: str | None = None,
+        line_items: tuple[LineItem, ...] = (),
     ) -> PaymentIntent:
         if not amount.is_positive:
             raise InvalidRequest("amount must be greater than zero")
         if locale not in SUPPORTED_LOCALES:
             raise InvalidRequest(f"locale must be one of {', '.join(SUPPORTED_LOCALES)}")
+        check_line_items(line_items, amount)
         now = to_millis(now)
         return cls(
             payment_intent_id=new_id("pi"),
@@ -181,6 +214,8 @@ class PaymentIntent:
             locale=locale,
             description=description,
             order_id=order_id,
+            customer_first_name=customer_first_name,
+            line_items=line_items,
         )
 
     # -- queries ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from payments.adapters.event_topic import event_body
 from payments.domain.errors import CardDeclined
 from payments.domain.events import event_for
 from payments.functions.observability import observed
-from payments.service import checkout, receipts
+from payments.service import checkout, checkout_alerts, receipts
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.ledger import post_hold_ahead
 
@@ -128,11 +128,15 @@ def send_receipt(event: dict[str, Any], context: Any) -> dict[str, Any]:
         mailer=bootstrap.mailer(),
         suppressions=bootstrap.suppression_list(),
         clock=bootstrap.now,
+        order_page_url_template=bootstrap.settings().order_page_url_template,
     )
 
 
 @observed
 def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The workflow's last step. It also reports the steps after the authorization that failed (their
+    Catch left an error where their result would be): on the happy path a separate state for that
+    would cost a transition per checkout."""
     key = checkout.write_audit(
         event["trackingId"],
         event["executionArn"],
@@ -140,15 +144,60 @@ def write_audit(event: dict[str, Any], context: Any) -> dict[str, Any]:
         archive=bootstrap.audit_archive(),
         clock=bootstrap.now,
     )
+    failed = checkout_alerts.failed_steps(event.get("steps") or {})
+    if failed:
+        _report_incident(event, failed)
     # The audit record is the workflow's last step: the checkout has succeeded.
     emf_metrics.record_checkout_outcome("SUCCEEDED", stage=bootstrap.settings().stage)
     return {"auditKey": key}
 
 
+def _report_incident(event: dict[str, Any], failed: dict[str, str]) -> None:
+    checkout_alerts.report_incident(
+        event["trackingId"],
+        event["paymentIntentId"],
+        event["executionArn"],
+        failed,
+        alerts=bootstrap.ops_alerts(),
+    )
+    emf_metrics.record_checkout_error(stage=bootstrap.settings().stage)
+
+
+@observed
+def alert_ops(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The workflow's catch-all. With no `error`, the checkout succeeded (ReportIncident: the audit
+    record failed, maybe more); with one, the checkout failed and handling that failed too
+    (EscalateCompensation, EscalateRecordFailure)."""
+    failed = checkout_alerts.failed_steps(event.get("steps") or {})
+    error = event.get("error")
+    if not error:
+        _report_incident(event, failed)
+        emf_metrics.record_checkout_outcome("SUCCEEDED", stage=bootstrap.settings().stage)
+        return {"reported": sorted(failed)}
+    checkout_alerts.escalate_failure(
+        event["trackingId"],
+        event["paymentIntentId"],
+        event["executionArn"],
+        error,
+        failed,
+        intents=bootstrap.intent_repository(),
+        checkouts=bootstrap.checkout_repository(),
+        alerts=bootstrap.ops_alerts(),
+    )
+    emf_metrics.record_checkout_error(stage=bootstrap.settings().stage)
+    return {"escalated": sorted(failed)}
+
+
 @observed
 def record_failure(event: dict[str, Any], context: Any) -> None:
-    """The intent was not fit for a checkout (unknown, not PENDING, expired): nothing to undo."""
+    """The intent was not fit for a checkout (unknown, not PENDING, expired), or reading it failed:
+    nothing to undo. (An execution started on the previous definition sends no paymentIntentId.)"""
     error = event.get("error") or {}
-    code, message = checkout.failure_from(error)
-    bootstrap.checkout_repository().record_failure(event["trackingId"], code, message)
+    checkout_alerts.record_failure(
+        event["trackingId"],
+        str(event.get("paymentIntentId", "")),
+        error,
+        checkouts=bootstrap.checkout_repository(),
+        alerts=bootstrap.ops_alerts(),
+    )
     _count_failure(error)

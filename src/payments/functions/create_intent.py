@@ -7,7 +7,7 @@ from typing import Any
 
 from payments import bootstrap
 from payments.domain.errors import PaymentsError
-from payments.domain.intents import CaptureMethod
+from payments.domain.intents import CaptureMethod, LineItem, check_line_items
 from payments.domain.money import Money
 from payments.functions import http
 from payments.functions.observability import observed
@@ -17,8 +17,14 @@ from payments.service.intents import CreateIntent, create_intent
 
 def _command(event: http.Event) -> CreateIntent:
     body = http.parse(CreateIntentBody, http.json_body(event))
+    amount = Money.of(body.amount, body.currency)
+    line_items = tuple(
+        LineItem(line.description, line.quantity, Money(line.amount, amount.currency))
+        for line in body.lineItems or ()
+    )
+    check_line_items(line_items, amount)  # refused before an idempotency record is written
     return CreateIntent(
-        amount=Money.of(body.amount, body.currency),
+        amount=amount,
         customer_id=body.customerId,
         merchant_id=http.caller(event).acting_for(body.merchantId),
         payment_method=body.paymentMethod,
@@ -27,6 +33,8 @@ def _command(event: http.Event) -> CreateIntent:
         locale=body.locale,
         description=body.description,
         order_id=body.orderId,
+        customer_first_name=body.customerFirstName,
+        line_items=line_items,
     )
 
 

@@ -4,7 +4,9 @@ Every handler is wrapped in `observed`: Powertools' Logger writes JSON to stdout
 AWS), with the invocation's correlation ids (`paymentIntentId`, `trackingId`, and the refund or batch
 it is about) taken from the event's path or body keys, never the body itself, so no card data,
 secret or customer address can reach a log line through it. A failure is logged with its traceback
-and raised again: Lambda, the state machine or the queue still sees it.
+and raised again: Lambda, the state machine or the queue still sees it. A payment outcome raised for
+the workflow's Catch (a decline, a 3-D Secure step-up) is raised again too, but logged at INFO without
+a traceback: it is an answer, not a fault.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
+
+from payments.domain.errors import PaymentRefused
 
 logger = Logger(service="payments")  # the level from POWERTOOLS_LOG_LEVEL
 
@@ -51,6 +55,18 @@ def observed(handler: Handler[R]) -> Handler[R]:
             status = result.get("statusCode") if isinstance(result, Mapping) else None
             logger.info("invocation handled", extra={"durationMs": _since(started), "statusCode": status})
             return result
+        except PaymentRefused as outcome:
+            # A decline or a 3-D Secure step-up raised for the workflow's Catch: the payment's answer,
+            # not a fault, so no ERROR line and no traceback for anyone to chase.
+            logger.info(
+                "invocation answered with a payment outcome",
+                extra={
+                    "durationMs": _since(started),
+                    "errorType": type(outcome).__name__,
+                    "code": outcome.code,
+                },
+            )
+            raise
         except Exception:
             logger.exception("invocation failed", extra={"durationMs": _since(started)})
             raise

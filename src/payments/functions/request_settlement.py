@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     delivered = bootstrap.settlement_gateway().settlement_file(
         idempotency_key=f"settlement:{event.get('id') or uuid.uuid4()}",
         bucket=config.settlements_bucket,
-        kms_key=config.data_key,
+        kms_key=config.data_key_arn,
     )
     # Trust, then verify: the file is in our bucket with the rows the gateway says it holds.
     counted = bootstrap.settlement_files().metadata(str(delivered["key"])).get("record-count")

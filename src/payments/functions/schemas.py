@@ -25,9 +25,23 @@ def _no_card_number(value: str) -> str:
 # Free text a person typed: bounded, and never a place a card number can hide.
 CardFreeText = Annotated[str, Field(max_length=500), AfterValidator(_no_card_number)]
 
+# Such text printed on one line of a receipt (a greeting's name, an order line): no line breaks or
+# other control characters, and at least one visible character.
+ONE_LINE = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+FirstName = Annotated[str, Field(max_length=100, pattern=ONE_LINE), AfterValidator(_no_card_number)]
+LineText = Annotated[str, Field(max_length=200, pattern=ONE_LINE), AfterValidator(_no_card_number)]
+# A receipt lists every line: a cart longer than this is summarised by the merchant, not itemised.
+MAX_LINE_ITEMS = 100
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class LineItemBody(_Body):
+    description: LineText
+    quantity: int = Field(ge=1, le=999_999)
+    amount: int = Field(ge=0, le=99_999_999_999)  # the line's total in minor units: a free line is 0
 
 
 class CreateIntentBody(_Body):
@@ -43,6 +57,11 @@ class CreateIntentBody(_Body):
     locale: Literal["en-US", "es-MX"] = "en-US"
     description: CardFreeText | None = None
     orderId: Identifier | None = None  # noqa: N815
+    customerFirstName: FirstName | None = None  # noqa: N815
+    # When given, the lines' amounts add up to `amount` (checked by the intent).
+    lineItems: list[LineItemBody] | None = Field(  # noqa: N815
+        default=None, min_length=1, max_length=MAX_LINE_ITEMS
+    )
 
 
 class AuthorizeBody(_Body):
@@ -106,6 +125,12 @@ def intent_body(intent: PaymentIntent) -> dict[str, Any]:
         "receiptEmail": intent.receipt_email,
         "description": intent.description,
         "orderId": intent.order_id,
+        "customerFirstName": intent.customer_first_name,
+        "lineItems": [
+            {"description": line.description, "quantity": line.quantity, "amount": line.amount.amount}
+            for line in intent.line_items
+        ]
+        or None,
         "transactionId": intent.transaction_id,
         "declineCode": intent.decline_code,
     }

@@ -25,6 +25,10 @@ _FAILURE_EVENTS = frozenset(
 )
 
 
+# Where the checkout workflow ends a checkout that failed, its failure recorded (statemachines/).
+FAILED_CHECKOUT_END = "FailureRecorded"
+
+
 def _targets(state: dict[str, Any]) -> list[str]:
     """Every state this one can go to: Next, a Choice's branches and default, its Catch handlers."""
     targets = [state["Next"]] if "Next" in state else []
@@ -39,11 +43,13 @@ def execution_view(definition: dict[str, Any], history: list[dict[str, Any]], st
     can take and how this execution went through it: succeeded, running, failed (the execution failed
     there), caught (it raised, a Catch handled it and the execution went on), or not reached."""
     entered, exited, order, errored = _walk(history)
-    execution_failed = status in {"FAILED", "TIMED_OUT", "ABORTED"}
+    # A checkout that failed ends its execution in FAILED_CHECKOUT_END (the execution did its job):
+    # the errors on its way there are the checkout's failure, as in an execution that failed.
+    execution_failed = status in {"FAILED", "TIMED_OUT", "ABORTED"} or FAILED_CHECKOUT_END in entered
 
     def outcome(name: str) -> str:
         if name in errored:
-            # An error a Catch handled while the execution went on (a step-up) is not its failure.
+            # An error a Catch handled while the checkout went on (a step-up) is not its failure.
             return "failed" if execution_failed else "caught"
         if name not in entered:
             return "not_reached"

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from payments.dead_letters import dead_letter_queues, redrive
 from payments.local.api_key import local_api_key
 from payments.local.chaos import ChaosSettings
 from payments.local.console_api import checkout_execution
@@ -28,7 +29,6 @@ from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
 from payments.local.mailbox import sent_emails
 from payments.local.stack import Deployed, StackBuilder, Template
-from payments.operators import redrive_messages
 from payments.progress import Progress
 
 STACK_NAME = "payments-local"
@@ -254,7 +254,12 @@ class LocalStack:
             }
 
         def queues(_request: LocalRequest) -> tuple[int, Any]:
-            return 200, {"data": queue_depths(self._client("sqs"))}
+            # Each dead-letter queue with what its redrive sends messages back to: queues or functions.
+            returns = {queue.name: queue.returns_to for queue in dead_letter_queues(self._client)}
+            depths = queue_depths(self._client("sqs"))
+            return 200, {
+                "data": [{**depth, "redrivesTo": returns.get(depth["name"], [])} for depth in depths]
+            }
 
         return {
             "/healthz": healthz,
@@ -272,15 +277,16 @@ class LocalStack:
         }
 
     def _redrive(self, request: LocalRequest) -> tuple[int, Any]:
-        """POST {"queue": "<dead-letter queue>"}: its messages back to the queue they came from."""
+        """POST {"queue": "<dead-letter queue>"}: its messages back to the queue they came from, or
+        to the function that gave up on them (`payments.dead_letters`)."""
         if request.method != "POST":
             return 405, {"error": {"code": "method_not_allowed", "message": "POST to redrive"}}
         queue = str(json.loads(request.body or b"{}").get("queue", ""))
         try:
-            moved, target = redrive_messages(self._client("sqs"), queue)
-        except (LookupError, self._client("sqs").exceptions.QueueDoesNotExist) as error:
+            done = redrive(self._client, queue)
+        except LookupError as error:
             return 409, {"error": {"code": "invalid_request", "message": str(error)}}
-        return 200, {"queue": queue, "movedTo": target, "moved": moved}
+        return 200, {"queue": queue, "movedTo": ", ".join(done.to), "moved": done.moved, "left": done.left}
 
     def _execution(self, request: LocalRequest) -> tuple[int, Any]:
         """GET /_local/executions/<trackingId>: the checkout's execution drawn on its workflow."""

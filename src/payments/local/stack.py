@@ -115,6 +115,48 @@ class Template:
                 self._evaluating.discard(name)
         return self._condition_values[name]
 
+    def broken_rules(self) -> list[str]:
+        """The description of every `Rules` assertion the parameters break. CloudFormation checks them
+        before it creates or updates anything, and so does the local stack: it is never kinder."""
+        broken = []
+        for name, rule in self.document.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._rule(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self._rule(assertion["Assert"]):
+                    broken.append(str(assertion.get("AssertDescription", f"rule {name} is not met")))
+        return broken
+
+    def _rule(self, expression: Any) -> Any:
+        """A rule's expression: parameter references and the rule functions this runtime knows; any
+        other function is refused rather than taken as true."""
+        if isinstance(expression, list):
+            return [self._rule(item) for item in expression]
+        if not (isinstance(expression, dict) and len(expression) == 1):
+            return expression
+        ((name, argument),) = expression.items()
+        function = self._RULE_FUNCTIONS.get(name)
+        if function is None:
+            raise StackError(f"rule function {name} is not supported by the local stack")
+        return function(self, argument)
+
+    def _rule_equals(self, argument: Any) -> bool:
+        left, right = self._rule(argument)
+        return str(left) == str(right)
+
+    def _rule_contains(self, argument: Any) -> bool:
+        items, value = self._rule(argument)
+        return str(value) in [str(item) for item in items]
+
+    _RULE_FUNCTIONS: ClassVar[Mapping[str, Callable[[Template, Any], Any]]] = {
+        "Ref": lambda self, name: self._ref(name),
+        "Fn::Equals": _rule_equals,
+        "Fn::Contains": _rule_contains,
+        "Fn::Not": lambda self, argument: not self._rule(argument[0]),
+        "Fn::And": lambda self, argument: all(self._rule(item) for item in argument),
+        "Fn::Or": lambda self, argument: any(self._rule(item) for item in argument),
+    }
+
     @classmethod
     def load(cls, path: Path, *, stack_name: str, parameters: Mapping[str, str]) -> Template:
         return cls(load_template(path), stack_name=stack_name, parameters=parameters)
@@ -418,6 +460,9 @@ class StackBuilder:
         }
         if unknown:
             raise StackError(f"the local runtime cannot create: {', '.join(sorted(unknown))}")
+        broken = self.template.broken_rules()
+        if broken:  # as CloudFormation, before anything is created
+            raise StackError(f"the template's Rules refuse these parameters: {'; '.join(broken)}")
         order = list(self._creators)
         resources = sorted(self.template.resources.items(), key=lambda item: order.index(self._kind(item[1])))
         for done, (logical_id, resource) in enumerate(resources, start=1):
@@ -673,6 +718,7 @@ class StackBuilder:
             name, logical_id, properties.get("Policies", []), service="lambda.amazonaws.com"
         )
         environment = {k: str(v) for k, v in properties.get("Environment", {}).get("Variables", {}).items()}
+        dead_letter_arn = properties.get("DeadLetterQueue", {}).get("TargetArn")
         lambda_client = self._client("lambda")
         lambda_client.create_function(
             FunctionName=name,
@@ -684,6 +730,8 @@ class StackBuilder:
             MemorySize=int(properties.get("MemorySize", 128)),
             Architectures=properties.get("Architectures", ["x86_64"]),
             Environment={"Variables": environment},
+            # What `payments dlq` reads to find the function's dead-letter queue, as in AWS.
+            **({"DeadLetterConfig": {"TargetArn": dead_letter_arn}} if dead_letter_arn else {}),
         )
         if properties.get("AutoPublishAlias"):
             # Published once, as a first deploy does; `DeploymentPreference` (a canary) needs a second
@@ -704,7 +752,7 @@ class StackBuilder:
             timeout_seconds=int(properties.get("Timeout", 3)),
             memory_mb=int(properties.get("MemorySize", 128)),
             environment=environment,
-            dead_letter_arn=properties.get("DeadLetterQueue", {}).get("TargetArn"),
+            dead_letter_arn=dead_letter_arn,
         )
         self.deployed.functions.append(spec)
         self._merge_environment(spec)

@@ -14,6 +14,7 @@ from typing import Any
 from payments.domain.checkout import CheckoutStatus, amount_tier, tracking_id_for
 from payments.domain.errors import InvalidState, NotFound
 from payments.domain.intents import PaymentIntent, Status
+from payments.service.audit_record import audit_events
 from payments.service.intents import Clock
 from payments.service.ledger import reverse_hold_if_unauthorized
 from payments.service.ports import (
@@ -78,25 +79,38 @@ def checkout_view(
 ) -> dict[str, Any]:
     record, intent = _checkout_and_payment(tracking_id, checkouts=checkouts, intents=intents)
     execution = workflow.status(record.execution_arn)
+    if execution is not ExecutionStatus.RUNNING:
+        # Read again once the execution is over: a failure is recorded before the execution ends, so
+        # this read sees it even when the first one came before it (and the status after the end).
+        record = checkouts.get(tracking_id)
     view: dict[str, Any] = {
         "trackingId": tracking_id,
         "paymentIntentId": record.payment_intent_id,
         "paymentStatus": intent.status.value,
     }
-    if execution is ExecutionStatus.SUCCEEDED:
-        view["status"] = CheckoutStatus.SUCCEEDED.value
-    elif execution is ExecutionStatus.RUNNING:
+    if execution is ExecutionStatus.RUNNING:
         waiting = record.task_token is not None
         view["status"] = (CheckoutStatus.ACTION_REQUIRED if waiting else CheckoutStatus.RUNNING).value
         if waiting:
             view["nextAction"] = {"type": "three_d_secure"}
+    elif record.failure_code is not None:
+        # A failed checkout's execution succeeds (docs/architecture.md): its record says why it failed.
+        view["status"] = CheckoutStatus.FAILED.value
+        view["error"] = {"code": record.failure_code, "message": record.failure_message or ""}
+    elif execution is ExecutionStatus.SUCCEEDED or intent.status in WENT_THROUGH:
+        # An execution that broke off after the authorization (its alert failed, an operator stopped
+        # it) leaves an authorized payment nothing undid: that checkout succeeded.
+        view["status"] = CheckoutStatus.SUCCEEDED.value
     else:
         view["status"] = CheckoutStatus.FAILED.value
-        view["error"] = {
-            "code": record.failure_code or "checkout_failed",
-            "message": record.failure_message or f"the checkout ended as {execution.value}",
-        }
+        view["error"] = {"code": "checkout_failed", "message": f"the checkout ended as {execution.value}"}
     return view
+
+
+# The payment's statuses once it was authorized and not undone.
+WENT_THROUGH = frozenset(
+    {Status.AUTHORIZED, Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED}
+)
 
 
 def _checkout_and_payment(
@@ -191,8 +205,8 @@ def compensate(
     clock: Clock,
 ) -> dict[str, Any]:
     """Undo what the parallel step did: void an authorization (its VOIDED event releases the hold) or
-    reverse a hold no authorization followed, settle the intent, tell ops. Each part is idempotent,
-    so a retried compensation is harmless.
+    reverse a hold no authorization followed, settle the intent, and tell ops of a fault (never of a
+    payment outcome). Each part is idempotent, so a retried compensation is harmless.
 
     An authorization the gateway approved but whose answer was lost (a timeout, a crash) is not on
     the intent: once the intent is settled as declined, the gateway is asked for any hold still open
@@ -223,7 +237,8 @@ def compensate(
         "ledgerReversed": reversed_entry,
         "paymentStatus": intent.status.value,
     }
-    alerts.alert(f"checkout {tracking_id} failed and was compensated", details)
+    if not is_payment_outcome(code):  # a decline or a failed challenge is an answer, not an incident
+        alerts.alert(f"checkout {tracking_id} failed and was compensated", details)
     return details
 
 
@@ -245,13 +260,12 @@ def void_lost_authorizations(payment_intent_id: str, *, gateway: PaymentGateway)
 def write_audit(
     tracking_id: str, execution_arn: str, *, workflow: Workflow, archive: AuditArchive, clock: Clock
 ) -> str:
-    """WriteAudit: the execution's full history so far, kept under the audit retention prefix."""
+    """WriteAudit: the execution's history so far, kept under the audit retention prefix, without
+    stack traces, file paths or the customer's personal data (`audit_record`)."""
     now = clock()
     key = f"audit/checkouts/{now:%Y/%m/%d}/{tracking_id}.json"
-    archive.store(
-        key,
-        {"trackingId": tracking_id, "executionArn": execution_arn, "events": workflow.history(execution_arn)},
-    )
+    events = audit_events(workflow.history(execution_arn))
+    archive.store(key, {"trackingId": tracking_id, "executionArn": execution_arn, "events": events})
     return key
 
 
@@ -265,6 +279,25 @@ FAILURE_CODES = {
     "InvalidState": "invalid_state",
     "NotFound": "not_found",
 }
+
+
+# Codes that are the payment's answer (the card, the customer, the fraud check, the intent itself),
+# not an incident: a checkout ending with one pages nobody. Any other failure is a fault and pages.
+PAYMENT_OUTCOMES = frozenset(
+    {
+        "card_declined",
+        "authentication_failed",
+        "authentication_required",
+        "authentication_timed_out",
+        "fraud_suspected",
+        "invalid_state",
+        "not_found",
+    }
+)
+
+
+def is_payment_outcome(code: str) -> bool:
+    return code in PAYMENT_OUTCOMES
 
 
 def is_unexpected_failure(error: dict[str, Any]) -> bool:

@@ -9,7 +9,14 @@ from types import MappingProxyType
 from typing import Final
 
 from payments.domain.errors import NotFound
-from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind, transaction_id_for
+from payments.domain.intents import (
+    CaptureMethod,
+    LineItem,
+    PaymentIntent,
+    Status,
+    TransactionKind,
+    transaction_id_for,
+)
 from payments.domain.money import Money
 from payments.service.ports import IntentRepository, Page
 
@@ -27,6 +34,8 @@ class CreateIntent:
     locale: str = "en-US"
     description: str | None = None
     order_id: str | None = None
+    customer_first_name: str | None = None
+    line_items: tuple[LineItem, ...] = ()
 
 
 def create_intent(
@@ -42,6 +51,8 @@ def create_intent(
         locale=command.locale,
         description=command.description,
         order_id=command.order_id,
+        customer_first_name=command.customer_first_name,
+        line_items=command.line_items,
         now=clock(),
         time_to_live=time_to_live,
     )
