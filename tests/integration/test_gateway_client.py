@@ -24,7 +24,7 @@ from payments.domain.errors import (
 )
 from payments.domain.money import Money
 from payments.gateway.server import SandboxGatewayServer
-from payments.service.ports import GatewayOutcome, GatewayResult
+from payments.service.ports import GatewayApproved, GatewayOutcome, GatewayResult
 
 pytestmark = pytest.mark.enable_socket
 
@@ -75,7 +75,7 @@ def test_approved(client: HttpGateway, server: SandboxGatewayServer) -> None:
     assert result.outcome is GatewayOutcome.APPROVED
     assert result.reference is not None
     assert result.reference.startswith("auth_")
-    assert result.decline_code is None
+    assert isinstance(result, GatewayApproved)
     assert stats(server)["authorizations"] == 1
 
 

@@ -14,8 +14,8 @@ from payments.domain.money import Money
 from payments.domain.receipts import Feedback, FeedbackKind
 from payments.service.ports import (
     FraudScreen,
+    GatewayApproved,
     GatewayCapture,
-    GatewayOutcome,
     GatewayResult,
     IntentRepository,
     Mailer,
@@ -94,14 +94,19 @@ class FakeGateway(PaymentGateway):
     """Answers from a script: an outcome, or an exception to raise, per operation."""
 
     def __init__(self) -> None:
-        self.authorize_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "auth_1")
-        self.capture_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "cap_1")
-        self.refund_result: GatewayResult | Exception = GatewayResult(GatewayOutcome.APPROVED, "re_1")
+        self.authorize_result: GatewayResult | Exception = GatewayApproved("auth_1")
+        self.capture_result: GatewayApproved | Exception = GatewayApproved("cap_1")
+        self.refund_result: GatewayApproved | Exception = GatewayApproved("re_1")
         self.calls: list[tuple[str, str]] = []
         self.open: dict[str, list[str]] = {}  # reference -> authorizations holding money
         self.already_captured: GatewayCapture | None = None
 
     def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _approved(self, result: GatewayApproved | Exception) -> GatewayApproved:
         if isinstance(result, Exception):
             raise result
         return result
@@ -118,17 +123,17 @@ class FakeGateway(PaymentGateway):
         self.calls.append(("authorize", idempotency_key))
         return self._answer(self.authorize_result)
 
-    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
         self.calls.append(("capture", idempotency_key))
-        return self._answer(self.capture_result)
+        return self._approved(self.capture_result)
 
-    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult:
+    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayApproved:
         self.calls.append(("void", idempotency_key))
-        return GatewayResult(GatewayOutcome.APPROVED, "void_1")
+        return GatewayApproved("void_1")
 
-    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
         self.calls.append(("refund", idempotency_key))
-        return self._answer(self.refund_result)
+        return self._approved(self.refund_result)
 
     def captured(self, *, authorization_id: str) -> GatewayCapture | None:
         self.calls.append(("captured", authorization_id))

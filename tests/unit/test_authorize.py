@@ -19,7 +19,7 @@ from payments.domain.intents import CaptureMethod, PaymentIntent, Status, Transa
 from payments.domain.money import Money
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.intents import CreateIntent, create_intent
-from payments.service.ports import GatewayOutcome, GatewayResult
+from payments.service.ports import GatewayAuthenticationRequired, GatewayDeclined
 from tests.unit.fakes import (
     FakeClock,
     FakeFraud,
@@ -104,7 +104,7 @@ def test_capture_outage_leaves_the_authorization_in_place(world: World) -> None:
 
 def test_decline_declines_the_intent(world: World) -> None:
     repo, _, gateway, clock = world
-    gateway.authorize_result = GatewayResult(GatewayOutcome.DECLINED, "auth_9", "insufficient_funds")
+    gateway.authorize_result = GatewayDeclined("auth_9", "insufficient_funds")
     intent = _intent(repo, clock)
     with pytest.raises(CardDeclined) as declined:
         _authorize(world, intent.payment_intent_id)
@@ -129,7 +129,7 @@ def test_step_up_leaves_the_intent_pending_and_unwritten(world: World, source: s
     if source == "fraud":
         fraud.decision = Decision.STEP_UP
     else:
-        gateway.authorize_result = GatewayResult(GatewayOutcome.AUTHENTICATION_REQUIRED)
+        gateway.authorize_result = GatewayAuthenticationRequired("auth_3ds")
     intent = _intent(repo, clock)
     writes = repo.writes
     with pytest.raises(AuthenticationRequired):
@@ -250,7 +250,7 @@ def test_the_same_request_again_answers_its_decline(
 ) -> None:
     repo, fraud, gateway, clock = world
     if blocked_by == "issuer":
-        gateway.authorize_result = GatewayResult(GatewayOutcome.DECLINED, "auth_9", "insufficient_funds")
+        gateway.authorize_result = GatewayDeclined("auth_9", "insufficient_funds")
     else:
         fraud.decision = Decision.BLOCK
     intent_id = _intent(repo, clock).payment_intent_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from payments.domain.errors import InvalidState
 from payments.service.checkout import void_lost_authorizations
-from payments.service.ports import GatewayResult
+from payments.service.ports import GatewayApproved
 from tests.unit.fakes import FakeGateway
 
 
@@ -23,7 +23,7 @@ def test_nothing_open_means_nothing_voided() -> None:
 
 def test_a_hold_released_meanwhile_is_not_an_error() -> None:
     class ReleasedMeanwhile(FakeGateway):
-        def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult:
+        def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayApproved:
             self.calls.append(("void", idempotency_key))
             raise InvalidState("an authorization that is voided cannot be voided")
 

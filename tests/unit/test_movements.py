@@ -18,7 +18,7 @@ from payments.service.movements import (
     refund_once,
     void_intent,
 )
-from payments.service.ports import GatewayCapture, GatewayOutcome, GatewayResult
+from payments.service.ports import GatewayApproved, GatewayCapture
 from tests.unit.fakes import FakeClock, FakeGateway, FakeIntentRepository, another_writer_after_next_read
 
 
@@ -144,7 +144,7 @@ def test_a_concurrent_duplicate_refund_is_the_same_refund(
     # Given a duplicate of our refund recorded between our read and our write (same number, same
     # gateway refund: the gateway saw one key)
     intent_id = _captured(repo, gateway, clock)
-    gateway_refund = GatewayResult(GatewayOutcome.APPROVED, "re_gateway_1")
+    gateway_refund = GatewayApproved("re_gateway_1")
     gateway.refund = lambda **_: gateway_refund  # type: ignore[method-assign]
     another_writer_after_next_read(
         repo,

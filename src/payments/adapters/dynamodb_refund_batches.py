@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from botocore.exceptions import ClientError
 
@@ -32,16 +32,24 @@ from payments.domain.refund_batches import RowError, RowFailure, RowState, no_ba
 from payments.service.ports import Page, RefundBatch, RefundBatchRepository
 
 BATCH_ITEM: Final = "BATCH"
-COUNTERS: Final = {
-    RowState.SUCCEEDED: "succeeded",
-    RowState.FAILED: "failed",
-    RowState.DEAD_LETTERED: "deadLettered",
-}
 REFUSED_LINES: Final = 1_000  # lines per REFUSED# item: at most about 250 KB, under the 400 KB item limit
 MAX_MESSAGE: Final = 200  # import messages are ours and shorter; a bound keeps a REFUSED# item small
 MAX_DETAIL: Final = 500
 _LAST_LINE: Final = 999_999
 _TOKEN_KEYS: Final = frozenset({"batchId", "after"})
+
+
+def counter_for(state: RowState) -> str:
+    """The batch item's counter of each row outcome (an outcome left out is a mypy error)."""
+    match state:
+        case RowState.SUCCEEDED:
+            return "succeeded"
+        case RowState.FAILED:
+            return "failed"
+        case RowState.DEAD_LETTERED:
+            return "deadLettered"
+        case _:
+            assert_never(state)
 
 
 def _row_item(line: int) -> str:
@@ -121,7 +129,7 @@ class DynamoDBRefundBatches(RefundBatchRepository):
 
     def settle_row(self, batch_id: str, line: int, state: RowState, detail: str | None) -> bool:
         values = {":state": {"S": state.value}, ":detail": {"S": (detail or "")[:MAX_DETAIL]}}
-        counter = COUNTERS[state]
+        counter = counter_for(state)
         if self._settle(batch_id, line, "attribute_not_exists(#state)", values, {counter: 1}):
             return True
         values[":dead"] = {"S": RowState.DEAD_LETTERED.value}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Final
+from typing import Any, Final, assert_never
 from urllib.parse import quote
 
 import urllib3
@@ -26,7 +26,15 @@ from payments.domain.errors import (
     UpstreamUnavailable,
 )
 from payments.domain.money import Money
-from payments.service.ports import GatewayCapture, GatewayOutcome, GatewayResult, PaymentGateway
+from payments.service.ports import (
+    GatewayApproved,
+    GatewayAuthenticationRequired,
+    GatewayCapture,
+    GatewayDeclined,
+    GatewayOutcome,
+    GatewayResult,
+    PaymentGateway,
+)
 
 MAX_BACKOFF_SECONDS: Final = 1.0
 POOL_SIZE: Final = 16
@@ -38,6 +46,16 @@ _ERRORS_BY_STATUS: Final[dict[int, type[PaymentsError]]] = {
     409: InvalidState,
     422: ConcurrentUpdate,
 }
+
+
+class UnexpectedGatewayAnswer(UpstreamUnavailable):
+    """The gateway answered in a shape we do not know: an unknown status, no id, a capture, void or
+    refund answered as anything but approved. Nothing is recorded from it. At the API it is an
+    upstream failure (503, like its base); in the checkout workflow it fails the task under its own
+    name, which no Retry matches and the alarms count as a fault, not as a payment outcome."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, upstream="gateway")
 
 
 class HttpGateway(PaymentGateway):
@@ -80,19 +98,19 @@ class HttpGateway(PaymentGateway):
         }
         if three_d_secure_passed:
             body["threeDSecure"] = "passed"
-        return self._post("/v1/authorizations", body, idempotency_key)
+        return authorization_result(*self._post("/v1/authorizations", body, idempotency_key))
 
-    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
         path = f"/v1/authorizations/{quote(authorization_id, safe='')}/capture"
-        return self._post(path, _money(amount), idempotency_key)
+        return movement_result("capture", *self._post(path, _money(amount), idempotency_key))
 
-    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult:
+    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayApproved:
         path = f"/v1/authorizations/{quote(authorization_id, safe='')}/void"
-        return self._post(path, {}, idempotency_key)
+        return movement_result("void", *self._post(path, {}, idempotency_key))
 
-    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult:
+    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
         body = {"authorizationId": authorization_id, **_money(amount)}
-        return self._post("/v1/refunds", body, idempotency_key)
+        return movement_result("refund", *self._post("/v1/refunds", body, idempotency_key))
 
     def captured(self, *, authorization_id: str) -> GatewayCapture | None:
         status, answer = self._send("GET", f"/v1/authorizations/{quote(authorization_id, safe='')}", b"", {})
@@ -101,8 +119,13 @@ class HttpGateway(PaymentGateway):
                 f"the gateway could not read the authorization ({status})", upstream="gateway"
             )
         capture_id, amount = answer.get("captureId"), answer.get("capturedAmount")
-        if not isinstance(capture_id, str) or type(amount) is not int:
-            return None
+        if capture_id is None:
+            return None  # nothing captured
+        if not isinstance(capture_id, str) or not capture_id or type(amount) is not int or amount <= 0:
+            raise UnexpectedGatewayAnswer(
+                f"the gateway described a capture of {authorization_id} as "
+                f"captureId={capture_id!r}, capturedAmount={amount!r}"
+            )
         return GatewayCapture(capture_id, amount)
 
     def open_authorizations(self, *, reference: str) -> list[str]:
@@ -114,6 +137,8 @@ class HttpGateway(PaymentGateway):
             raise UpstreamUnavailable(
                 f"the gateway could not search its authorizations ({status})", upstream="gateway"
             )
+        if not all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in found):
+            raise UnexpectedGatewayAnswer("the gateway listed an authorization without an id")
         return [
             str(authorization["id"])
             for authorization in found
@@ -134,10 +159,12 @@ class HttpGateway(PaymentGateway):
             )
         return answer
 
-    def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> GatewayResult:
+    def _post(self, path: str, body: dict[str, Any], idempotency_key: str) -> tuple[int, Any]:
+        """The final status and body; a refusal (4xx) raised as the domain error it is."""
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
         status, answer = self._send("POST", path, json.dumps(body).encode(), headers)
-        return _result(status, answer)
+        _raise_refusal(status, answer)
+        return status, answer
 
     def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         """The final status and decoded JSON body, after retrying what may be retried."""
@@ -184,20 +211,56 @@ def _decode(data: bytes) -> Any:
         return None
 
 
-def _result(status: int, answer: Any) -> GatewayResult:
+def _raise_refusal(status: int, answer: Any) -> None:
     if 400 <= status < 500:
         error = answer.get("error") if isinstance(answer, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
         error_type = _ERRORS_BY_STATUS.get(status, InvalidRequest)
         raise error_type(f"the gateway refused the request: {message or f'HTTP {status}'}", gatewayCode=code)
-    try:
-        if status != 200:
-            raise ValueError(f"HTTP {status}")
-        reference = answer["id"]
-        decline_code = answer.get("declineCode")
-        if not isinstance(reference, str) or not isinstance(decline_code, str | None):
-            raise TypeError("id and declineCode must be strings")
-        return GatewayResult(GatewayOutcome(answer["status"]), reference=reference, decline_code=decline_code)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise UpstreamUnavailable(f"the gateway answered unexpectedly: {error}", upstream="gateway") from None
+
+
+def authorization_result(status: int, answer: Any) -> GatewayResult:
+    """An authorization's answer as the one result type its `status` names; any other shape (an
+    unknown status, no id, a decline code that is not a string) raises UnexpectedGatewayAnswer."""
+    reference, outcome = _answered(status, answer)
+    match outcome:
+        case GatewayOutcome.APPROVED:
+            return GatewayApproved(reference)
+        case GatewayOutcome.DECLINED:
+            decline_code = answer.get("declineCode")
+            if decline_code is None or decline_code == "":
+                decline_code = "generic_decline"  # a decline that gives no reason is still a decline
+            if not isinstance(decline_code, str):
+                raise UnexpectedGatewayAnswer(f"the gateway declined with declineCode={decline_code!r}")
+            return GatewayDeclined(reference, decline_code)
+        case GatewayOutcome.AUTHENTICATION_REQUIRED:
+            return GatewayAuthenticationRequired(reference)
+        case _:
+            assert_never(outcome)
+
+
+def movement_result(movement: str, status: int, answer: Any) -> GatewayApproved:
+    """A capture's, void's or refund's answer: approved, with the movement's id. The gateway refuses
+    these with an HTTP error; a 200 saying anything but approved is no movement we could record."""
+    reference, outcome = _answered(status, answer)
+    if outcome is not GatewayOutcome.APPROVED:
+        raise UnexpectedGatewayAnswer(f"the gateway answered a {movement} with status {outcome.value!r}")
+    return GatewayApproved(reference)
+
+
+def _answered(status: int, answer: Any) -> tuple[str, GatewayOutcome]:
+    """The id and status of a 200 answer; UnexpectedGatewayAnswer for anything else."""
+    if status != 200:
+        raise UnexpectedGatewayAnswer(f"the gateway answered unexpectedly: HTTP {status}")
+    if not isinstance(answer, dict):
+        raise UnexpectedGatewayAnswer(
+            f"the gateway answered unexpectedly: {type(answer).__name__}, not an object"
+        )
+    reference, wire_status = answer.get("id"), answer.get("status")
+    if not isinstance(reference, str) or not reference:
+        raise UnexpectedGatewayAnswer(f"the gateway answered without an id (id={reference!r})")
+    known = {outcome.value: outcome for outcome in GatewayOutcome}
+    if not isinstance(wire_status, str) or wire_status not in known:
+        raise UnexpectedGatewayAnswer(f"the gateway answered with an unknown status {wire_status!r}")
+    return reference, known[wire_status]

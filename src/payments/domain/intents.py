@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal, TypeAlias, assert_never
 
 from payments.domain.errors import InvalidRequest, InvalidState
 from payments.domain.ids import new_id
@@ -133,16 +133,51 @@ def refund_id_for(payment_intent_id: str, number: int) -> str:
 
 # Movements a payment has at most once get ids from the payment alone; refunds (several) and
 # disputes (named by the gateway's event) get theirs from `refund_id_for` and the webhook.
-ONCE_PER_PAYMENT: Final = frozenset(
-    {TransactionKind.AUTHORIZATION, TransactionKind.CAPTURE, TransactionKind.VOID}
-)
+OncePerPayment: TypeAlias = Literal[
+    TransactionKind.AUTHORIZATION, TransactionKind.CAPTURE, TransactionKind.VOID
+]
 
 
-def transaction_id_for(payment_intent_id: str, kind: TransactionKind) -> str:
+def is_once_per_payment(kind: TransactionKind) -> bool:
+    """Whether the payment alone names the movement. Every kind is placed on one side or the other:
+    a kind added to `TransactionKind` and placed nowhere is a mypy error (assert_never)."""
+    match kind:
+        case TransactionKind.AUTHORIZATION | TransactionKind.CAPTURE | TransactionKind.VOID:
+            return True
+        case (
+            TransactionKind.REFUND
+            | TransactionKind.DISPUTE_OPENED
+            | TransactionKind.DISPUTE_WON
+            | TransactionKind.DISPUTE_LOST
+        ):
+            return False
+        case _:
+            assert_never(kind)
+
+
+ONCE_PER_PAYMENT: Final = frozenset(kind for kind in TransactionKind if is_once_per_payment(kind))
+
+
+def transaction_id_suffix(kind: OncePerPayment) -> str:
+    """The table of id suffixes, written out: stored ids (and the ledger entries and events named by
+    them) never change with a kind's spelling, and a once-per-payment kind without a suffix here is
+    a mypy error (assert_never), or an exception if the types were bypassed, never a guessed id."""
+    match kind:
+        case TransactionKind.AUTHORIZATION:
+            return "auth"
+        case TransactionKind.CAPTURE:
+            return "capt"
+        case TransactionKind.VOID:
+            return "void"
+        case _:
+            assert_never(kind)
+
+
+def transaction_id_for(payment_intent_id: str, kind: OncePerPayment) -> str:
     """Deterministic, so a retried write of the same movement can only ever land once."""
-    if kind not in ONCE_PER_PAYMENT:
+    if not is_once_per_payment(kind):
         raise ValueError(f"{kind} movements are named by their own id, not by the payment")
-    return f"txn_{payment_intent_id.removeprefix('pi_')}_{kind.value.lower()[:4]}"
+    return f"txn_{payment_intent_id.removeprefix('pi_')}_{transaction_id_suffix(kind)}"
 
 
 @dataclass(slots=True)
@@ -226,6 +261,15 @@ class PaymentIntent:
     def can_move_to(self, target: Status) -> bool:
         return target in TRANSITIONS[self.status]
 
+    def gateway_authorization(self) -> str:
+        """The gateway's id of the payment's authorization, which every later movement names; a
+        payment without one cannot move money at the gateway (InvalidState, never a None sent on)."""
+        if self.authorization_id is None:
+            raise InvalidState(
+                f"the payment is {self.status} and has no gateway authorization", status=self.status.value
+            )
+        return self.authorization_id
+
     # -- commands --------------------------------------------------------------------------------
 
     def ensure_authorizable(self, now: datetime) -> None:
@@ -246,7 +290,12 @@ class PaymentIntent:
         self.amount_authorized = self.amount.amount
         self.authorization_id = authorization_id
         transaction = self._record(
-            TransactionKind.AUTHORIZATION, self.amount, now, authorization_id, request_id=request_id
+            TransactionKind.AUTHORIZATION,
+            self.amount,
+            now,
+            authorization_id,
+            transaction_id=transaction_id_for(self.payment_intent_id, TransactionKind.AUTHORIZATION),
+            request_id=request_id,
         )
         self.transaction_id = transaction.transaction_id
         return transaction
@@ -266,6 +315,7 @@ class PaymentIntent:
             self.amount,
             now,
             gateway_reference,
+            transaction_id=transaction_id_for(self.payment_intent_id, TransactionKind.AUTHORIZATION),
             decline_code=decline_code,
             request_id=request_id,
         )
@@ -293,6 +343,7 @@ class PaymentIntent:
             to_capture,
             now,
             gateway_reference,
+            transaction_id=transaction_id_for(self.payment_intent_id, TransactionKind.CAPTURE),
             released=self._hold(),
             request_id=request_id,
         )
@@ -376,6 +427,7 @@ class PaymentIntent:
             self.amount,
             now,
             gateway_reference,
+            transaction_id=transaction_id_for(self.payment_intent_id, TransactionKind.VOID),
             released=self._hold(),
             request_id=request_id,
         )
@@ -403,14 +455,14 @@ class PaymentIntent:
         now: datetime,
         gateway_reference: str | None,
         *,
+        transaction_id: str,
         decline_code: str | None = None,
-        transaction_id: str | None = None,
         request_id: str | None = None,
         released: Money | None = None,
         reason: str | None = None,
     ) -> Transaction:
         transaction = Transaction(
-            transaction_id=transaction_id or transaction_id_for(self.payment_intent_id, kind),
+            transaction_id=transaction_id,
             payment_intent_id=self.payment_intent_id,
             customer_id=self.customer_id,
             merchant_id=self.merchant_id,

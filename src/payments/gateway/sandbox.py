@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, assert_never
 from urllib.parse import parse_qs
 
 from payments.domain.cards import contains_card_number
@@ -66,6 +66,19 @@ CHARGEBACK_FEE: Final = 1_500  # minor units
 def capture_fee(amount: int) -> int:
     """The sandbox's price: 2.9 % (rounded half up) + 30 minor units per capture; refunds are free."""
     return (amount * 29 + 500) // 1000 + 30
+
+
+def fee_for(movement: MovementType, amount: int) -> int:
+    """What the sandbox charges for each kind of movement it settles (a kind left out is a mypy error)."""
+    match movement:
+        case MovementType.CAPTURE:
+            return capture_fee(amount)
+        case MovementType.REFUND:
+            return 0
+        case MovementType.CHARGEBACK:
+            return CHARGEBACK_FEE
+        case _:
+            assert_never(movement)
 
 
 @dataclass(slots=True)
@@ -518,7 +531,7 @@ class SandboxGateway:
                 kept.append(movement)
                 continue
             amount = movement.amount + self._misstate.get(movement.merchant_reference, 0)
-            fee = capture_fee(movement.amount) if movement.type is MovementType.CAPTURE else 0
+            fee = fee_for(movement.type, movement.amount)
             rows.append(
                 SettlementRow(
                     movement.id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
+from typing import assert_never
 
 from payments.domain.errors import (
     AuthenticationRequired,
@@ -21,7 +22,14 @@ from payments.domain.errors import (
 from payments.domain.fraud import Decision, FraudSignals
 from payments.domain.intents import CaptureMethod, PaymentIntent, Status, TransactionKind
 from payments.service.intents import Clock, made_by_request
-from payments.service.ports import FraudScreen, GatewayOutcome, IntentRepository, PaymentGateway
+from payments.service.ports import (
+    FraudScreen,
+    GatewayApproved,
+    GatewayAuthenticationRequired,
+    GatewayDeclined,
+    IntentRepository,
+    PaymentGateway,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,29 +76,45 @@ def authorize_intent(
         reference=intent.payment_intent_id,
         three_d_secure_passed=command.three_d_secure_passed,
     )
-    if result.outcome is GatewayOutcome.AUTHENTICATION_REQUIRED:
-        raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
-    if result.outcome is GatewayOutcome.DECLINED:
-        decline_code = result.decline_code or "generic_decline"
-        intent.decline(
-            decline_code=decline_code,
-            now=clock(),
-            gateway_reference=result.reference,
-            request_id=command.request_id,
-        )
-        _save_or_explain(intent, intents, same_authorization=None)
-        raise CardDeclined(decline_code)
+    # Every answer the gateway can give is handled here; a new one is a mypy error (assert_never).
+    match result:
+        case GatewayAuthenticationRequired():
+            raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
+        case GatewayDeclined(reference=reference, decline_code=decline_code):
+            intent.decline(
+                decline_code=decline_code,
+                now=clock(),
+                gateway_reference=reference,
+                request_id=command.request_id,
+            )
+            _save_or_explain(intent, intents, same_authorization=None)
+            raise CardDeclined(decline_code)
+        case GatewayApproved(reference=authorization_id):
+            return _record_authorization(
+                intent, authorization_id, command=command, intents=intents, gateway=gateway, clock=clock
+            )
+        case _:
+            assert_never(result)
 
-    assert result.reference is not None, "an approved authorization always has an id"
-    intent.authorize(authorization_id=result.reference, now=clock(), request_id=command.request_id)
+
+def _record_authorization(
+    intent: PaymentIntent,
+    authorization_id: str,
+    *,
+    command: AuthorizeIntent,
+    intents: IntentRepository,
+    gateway: PaymentGateway,
+    clock: Clock,
+) -> PaymentIntent:
+    intent.authorize(authorization_id=authorization_id, now=clock(), request_id=command.request_id)
     if intent.capture_method is CaptureMethod.AUTOMATIC and command.capture_if_automatic:
-        _capture_in_full(intent, gateway, clock)
+        _capture_in_full(intent, authorization_id, gateway, clock)
     try:
-        return _save_or_explain(intent, intents, same_authorization=result.reference)
+        return _save_or_explain(intent, intents, same_authorization=authorization_id)
     except InvalidState:
         # The payment moved on without this authorization (declined or compensated meanwhile): an
         # approved hold nobody records must not stay on the customer's card.
-        gateway.void(idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=result.reference)
+        gateway.void(idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=authorization_id)
         raise
 
 
@@ -113,12 +137,17 @@ def _screen(
             email=intent.receipt_email,
         )
     )
-    if assessment.decision is Decision.BLOCK:
-        intent.decline(decline_code="fraud_suspected", now=clock(), request_id=command.request_id)
-        _save_or_explain(intent, intents, same_authorization=None)
-        raise FraudSuspected("the payment was blocked by the fraud check")
-    if assessment.decision is Decision.STEP_UP:
-        raise AuthenticationRequired("this payment needs 3-D Secure authentication")
+    match assessment.decision:
+        case Decision.ALLOW:
+            return
+        case Decision.BLOCK:
+            intent.decline(decline_code="fraud_suspected", now=clock(), request_id=command.request_id)
+            _save_or_explain(intent, intents, same_authorization=None)
+            raise FraudSuspected("the payment was blocked by the fraud check")
+        case Decision.STEP_UP:
+            raise AuthenticationRequired("this payment needs 3-D Secure authentication")
+        case _:
+            assert_never(assessment.decision)
 
 
 def _outcome_again(intent: PaymentIntent) -> PaymentIntent:
@@ -130,19 +159,19 @@ def _outcome_again(intent: PaymentIntent) -> PaymentIntent:
     return intent
 
 
-def _capture_in_full(intent: PaymentIntent, gateway: PaymentGateway, clock: Clock) -> None:
+def _capture_in_full(
+    intent: PaymentIntent, authorization_id: str, gateway: PaymentGateway, clock: Clock
+) -> None:
     """Automatic capture. If the gateway cannot capture now, the payment stays AUTHORIZED (the
     authorization is real money on hold) and can be captured through the capture endpoint."""
-    assert intent.authorization_id is not None
     try:
         captured = gateway.capture(
             idempotency_key=f"{intent.payment_intent_id}:capture",
-            authorization_id=intent.authorization_id,
+            authorization_id=authorization_id,
             amount=intent.amount,
         )
-    except UpstreamUnavailable:
-        return
-    assert captured.reference is not None
+    except UpstreamUnavailable:  # an answer of a shape we do not know too: the capture endpoint,
+        return  # asked later, raises it to its caller
     intent.capture(amount=None, now=clock(), gateway_reference=captured.reference)
 
 

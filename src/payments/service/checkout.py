@@ -213,11 +213,13 @@ def compensate(
     under the payment's reference, and each is voided."""
     intent = intents.get(payment_intent_id, consistent=True)
     voided = False
-    if intent.status is Status.AUTHORIZED and intent.authorization_id:
+    if intent.status is Status.AUTHORIZED:
+        # `void` answers only an approved void (GatewayApproved, its id); a refused one raises, and a
+        # payment AUTHORIZED without a gateway authorization raises InvalidState: never skipped.
         result = gateway.void(
-            idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
+            idempotency_key=f"{intent.payment_intent_id}:void",
+            authorization_id=intent.gateway_authorization(),
         )
-        assert result.reference is not None
         intent.void(now=clock(), gateway_reference=result.reference)
         intent = intents.save(intent)
         voided = True

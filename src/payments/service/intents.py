@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
-from typing import Final
+from typing import assert_never
 
 from payments.domain.errors import NotFound
 from payments.domain.intents import (
     CaptureMethod,
     LineItem,
+    OncePerPayment,
     PaymentIntent,
     Status,
     TransactionKind,
@@ -76,24 +76,25 @@ def list_customer_intents(
     return intents.list_for_customer(customer_id, merchant_id=merchant_id, limit=limit, next_token=next_token)
 
 
-# The status each once-per-payment movement starts from.
-_MOVES_FROM: Final = MappingProxyType(
-    {
-        TransactionKind.AUTHORIZATION: Status.PENDING,
-        TransactionKind.CAPTURE: Status.AUTHORIZED,
-        TransactionKind.VOID: Status.AUTHORIZED,
-    }
-)
+def moves_from(kind: OncePerPayment) -> Status:
+    """The status each once-per-payment movement starts from (a kind left out is a mypy error)."""
+    match kind:
+        case TransactionKind.AUTHORIZATION:
+            return Status.PENDING
+        case TransactionKind.CAPTURE | TransactionKind.VOID:
+            return Status.AUTHORIZED
+        case _:
+            assert_never(kind)
 
 
 def made_by_request(
-    intent: PaymentIntent, kind: TransactionKind, request_id: str | None, *, intents: IntentRepository
+    intent: PaymentIntent, kind: OncePerPayment, request_id: str | None, *, intents: IntentRepository
 ) -> bool:
     """Whether this payment's one movement of `kind` was recorded by the request `request_id`: a
     request retried after its process died between recording the movement and keeping its answer
     (the idempotency record) finds its own work done, and answers as if it had just done it. A
     payment still in the status the movement starts from has none yet: no read on the common path."""
-    if request_id is None or intent.status is _MOVES_FROM[kind]:
+    if request_id is None or intent.status is moves_from(kind):
         return False
     try:
         transaction = intents.get_transaction(transaction_id_for(intent.payment_intent_id, kind))

@@ -45,16 +45,14 @@ def capture_intent(
     if made_by_request(intent, TransactionKind.CAPTURE, command.request_id, intents=intents):
         return intent
     amount = intent.capturable(_money(intent, command.amount))
-    assert intent.authorization_id is not None
     try:
         result = gateway.capture(
             idempotency_key=f"{intent.payment_intent_id}:capture",
-            authorization_id=intent.authorization_id,
+            authorization_id=intent.gateway_authorization(),
             amount=amount,
         )
     except ConcurrentUpdate:
         return _record_earlier_capture(intent, amount, intents=intents, gateway=gateway, clock=clock)
-    assert result.reference is not None
     intent.capture(
         amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
     )
@@ -67,8 +65,7 @@ def _record_earlier_capture(
     """The gateway refused this payment's capture key with another amount: an earlier capture under it
     (the automatic one at authorization, whose answer was lost) went through. What the gateway captured
     is what happened: it is recorded, and a different amount asked for now is refused."""
-    assert intent.authorization_id is not None
-    earlier = gateway.captured(authorization_id=intent.authorization_id)
+    earlier = gateway.captured(authorization_id=intent.gateway_authorization())
     if earlier is None:
         raise ConcurrentUpdate("the gateway is capturing this payment under another request; retry")
     done = Money(earlier.amount, intent.amount.currency)
@@ -90,12 +87,11 @@ def void_intent(
     intent = intents.get(payment_intent_id, consistent=True)
     if made_by_request(intent, TransactionKind.VOID, request_id, intents=intents):
         return intent
-    if intent.status is not Status.AUTHORIZED or intent.authorization_id is None:
+    if intent.status is not Status.AUTHORIZED:
         raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {intent.status}")
     result = gateway.void(
-        idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.authorization_id
+        idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.gateway_authorization()
     )
-    assert result.reference is not None
     intent.void(now=clock(), gateway_reference=result.reference, request_id=request_id)
     return _save_or_current(intent, intents, same_as=lambda current: current.status is Status.VOIDED)
 
@@ -112,13 +108,11 @@ def refund_intent(
     intent = intent or intents.get(command.payment_intent_id, consistent=True)
     amount = intent.refundable(_money(intent, command.amount))
     number = intent.refund_count + 1
-    assert intent.authorization_id is not None
     result = gateway.refund(
         idempotency_key=f"{intent.payment_intent_id}:refund:{number}",
-        authorization_id=intent.authorization_id,
+        authorization_id=intent.gateway_authorization(),
         amount=amount,
     )
-    assert result.reference is not None
     for _ in range(_RECORD_ATTEMPTS):
         refund = intent.refund(
             amount=amount,
@@ -196,3 +190,13 @@ def _save_or_current(
         if current.status is intent.status and same_as(current):
             return current
         raise InvalidState(f"the payment changed concurrently and is now {current.status}") from None
+
+
+def list_refunds(payment_intent_id: str, *, intents: IntentRepository) -> list[Transaction]:
+    """The payment's refunds, oldest first. Their ids follow from the payment and its refund count,
+    so no index is needed, and the intent's read decides who may see them."""
+    intent = intents.get(payment_intent_id)
+    return [
+        intents.get_transaction(refund_id_for(intent.payment_intent_id, number))
+        for number in range(1, intent.refund_count + 1)
+    ]

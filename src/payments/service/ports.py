@@ -7,7 +7,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeAlias, TypeVar
 
 from payments.domain.errors import NotFound
 from payments.domain.events import PaymentEvent
@@ -69,16 +69,41 @@ def no_checkout(tracking_id: str) -> NotFound:
 
 
 class GatewayOutcome(StrEnum):
+    """The gateway's `status` field on the wire; each one has its own result type below."""
+
     APPROVED = "approved"
     DECLINED = "declined"
     AUTHENTICATION_REQUIRED = "authentication_required"
 
 
+# One type per answer, so nothing can read a decline as an approval: an approved answer always has the
+# gateway's id of the movement, a declined one always has its decline code. Code that takes a
+# `GatewayResult` `match`es it to the end (`typing.assert_never`), so `mypy --strict` rejects code that
+# forgets an answer, and a capture, void or refund is typed to return `GatewayApproved` only (anything
+# else the gateway says to one is an exception in the adapter, never a movement to record).
+
+
 @dataclass(frozen=True, slots=True)
-class GatewayResult:
-    outcome: GatewayOutcome
-    reference: str | None = None  # the gateway's id of the authorization / capture / void / refund
-    decline_code: str | None = None
+class GatewayApproved:
+    outcome: ClassVar[GatewayOutcome] = GatewayOutcome.APPROVED
+    reference: str  # the gateway's id of the authorization / capture / void / refund
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayDeclined:
+    outcome: ClassVar[GatewayOutcome] = GatewayOutcome.DECLINED
+    reference: str  # the gateway's id of the declined authorization
+    decline_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAuthenticationRequired:
+    outcome: ClassVar[GatewayOutcome] = GatewayOutcome.AUTHENTICATION_REQUIRED
+    reference: str  # the gateway's id of the attempt that waits for 3-D Secure
+
+
+# What an authorization can come back as.
+GatewayResult: TypeAlias = GatewayApproved | GatewayDeclined | GatewayAuthenticationRequired
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +127,17 @@ class PaymentGateway(abc.ABC):
         three_d_secure_passed: bool = False,
     ) -> GatewayResult: ...
 
-    @abc.abstractmethod
-    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult: ...
+    # A capture, void or refund either happens (its approved answer) or raises: a payment error for a
+    # refusal, UpstreamUnavailable when no answer came or the answer is of a shape we do not know.
 
     @abc.abstractmethod
-    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayResult: ...
+    def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved: ...
 
     @abc.abstractmethod
-    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayResult: ...
+    def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayApproved: ...
+
+    @abc.abstractmethod
+    def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved: ...
 
     @abc.abstractmethod
     def captured(self, *, authorization_id: str) -> GatewayCapture | None:

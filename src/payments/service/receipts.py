@@ -48,6 +48,7 @@ def set_receipt_status(
 
 def _send(
     intent: PaymentIntent,
+    to: str,
     template: str,
     data: dict[str, object],
     *,
@@ -56,15 +57,14 @@ def _send(
     suppressions: SuppressionList,
     clock: Clock,
 ) -> dict[str, Any]:
-    assert intent.receipt_email is not None
-    if suppressions.is_suppressed(normalise_address(intent.receipt_email)):
+    if suppressions.is_suppressed(normalise_address(to)):
         status = set_receipt_status(
             intent.payment_intent_id, ReceiptStatus.SUPPRESSED, intents=intents, clock=clock
         )
         return {"sent": False, "receiptStatus": status.value}
     message_id = mailer.send(
         template,
-        to=intent.receipt_email,
+        to=to,
         locale=intent.locale,
         data=data,
         tags={"paymentIntentId": intent.payment_intent_id, "template": template},
@@ -85,11 +85,19 @@ def send_payment_receipt(
     """The localised receipt-v3 to the intent's receiptEmail, once: a retried task finds it SENT.
     With an order page URL template (the stack's `OrderPageUrlTemplate`) it links to the order."""
     intent = intents.get(payment_intent_id, consistent=True)
-    if not intent.receipt_email or intent.receipt_status is not ReceiptStatus.NOT_SENT:
+    to = intent.receipt_email
+    if not to or intent.receipt_status is not ReceiptStatus.NOT_SENT:
         return {"sent": False, "receiptStatus": intent.receipt_status.value}
     data = payment_receipt_data(intent, at=clock(), order_page_url_template=order_page_url_template)
     return _send(
-        intent, PAYMENT_RECEIPT, data, intents=intents, mailer=mailer, suppressions=suppressions, clock=clock
+        intent,
+        to,
+        PAYMENT_RECEIPT,
+        data,
+        intents=intents,
+        mailer=mailer,
+        suppressions=suppressions,
+        clock=clock,
     )
 
 
@@ -113,12 +121,20 @@ def send_refund_receipt(
     if event.get("eventType") != EventType.REFUNDED:
         return {"sent": False, "reason": "not a refund"}
     intent = intents.get(event["paymentIntentId"], consistent=True)
-    if not intent.receipt_email:
+    to = intent.receipt_email
+    if not to:
         return {"sent": False, "reason": "no receipt email"}
     refund = intents.get_transaction(event["eventId"])
     data = refund_receipt_data(intent, refund)
     return _send(
-        intent, REFUND_RECEIPT, data, intents=intents, mailer=mailer, suppressions=suppressions, clock=clock
+        intent,
+        to,
+        REFUND_RECEIPT,
+        data,
+        intents=intents,
+        mailer=mailer,
+        suppressions=suppressions,
+        clock=clock,
     )
 
 

@@ -65,7 +65,7 @@ def handle_gateway_event(event: GatewayEvent, *, intents: IntentRepository, cloc
         intent.open_dispute(movement_id=movement_id, now=clock(), gateway_reference=event.dispute_id)
     else:
         intent.close_dispute(
-            won=event.outcome == "won",
+            won=dispute_won(event),
             movement_id=movement_id,
             now=clock(),
             gateway_reference=event.dispute_id,
@@ -77,6 +77,18 @@ def handle_gateway_event(event: GatewayEvent, *, intents: IntentRepository, cloc
             return "replayed"  # the same event, delivered twice at once
         raise
     return "applied"
+
+
+def dispute_won(event: GatewayEvent) -> bool:
+    """A closed dispute's outcome, read strictly: anything but "won" or "lost" is refused, never
+    taken for a loss (which would hand the disputed funds back)."""
+    match event.outcome:
+        case "won":
+            return True
+        case "lost":
+            return False
+        case other:
+            raise InvalidRequest(f"dispute.closed needs data.outcome: won or lost, not {other!r}")
 
 
 def _recorded(intents: IntentRepository, movement_id: str) -> bool:
