@@ -107,3 +107,31 @@ def test_records_carry_their_source_arn() -> None:
         time.sleep(0.01)
     poller.stop()
     assert seen[0]["eventSourceARN"] == "arn:stream"
+
+
+def test_a_response_lambda_cannot_read_retries_the_whole_batch_and_the_poller_keeps_going() -> None:
+    # Given a function that first answers with a list (not an object), then names a record never sent
+    answers: list[Any] = [[{"itemIdentifier": "2"}], {"batchItemFailures": [{"itemIdentifier": "99"}]}]
+    batches: list[list[str]] = []
+    done = threading.Event()
+
+    def function(name: str, event: Any) -> Invocation:
+        batches.append([record["dynamodb"]["SequenceNumber"] for record in event["Records"]])
+        if len(batches) == 3:
+            done.set()
+        return Invocation(answers.pop(0) if answers else None)
+
+    poller = StreamPoller(
+        StreamSource("fn", "arn:stream", batch_size=10, report_batch_item_failures=True),
+        streams=FakeStreams(2),
+        invoke=function,
+        poll_seconds=0.001,
+    )
+    poller.start()
+    assert done.wait(5)
+    time.sleep(0.05)
+    poller.stop()
+    # Then each time the whole batch came back, and the third delivery succeeded
+    assert batches == [["1", "2"], ["1", "2"], ["1", "2"]]
+    assert (poller.delivered, poller.retries) == (2, 2)
+    assert "not in the batch" in str(poller.status()["lastError"])

@@ -7,13 +7,20 @@ secret or customer address can reach a log line through it. A failure is logged 
 and raised again: Lambda, the state machine or the queue still sees it. A payment outcome raised for
 the workflow's Catch (a decline, a 3-D Secure step-up) is raised again too, but logged at INFO without
 a traceback: it is an answer, not a fault.
+
+The ids are kept per thread (Powertools' thread-safe keys, which every Powertools Logger of the
+process, children included, adds to the lines logged on that thread), never on the shared logger: the
+local runtime runs several invocations at once on threads of one process, and a warm container serves
+one invocation after another. Each line logged during an invocation carries that invocation's ids and
+none of another's; when it ends, the thread's keys are what they were before it began.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
@@ -47,34 +54,51 @@ def observed(handler: Handler[R]) -> Handler[R]:
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> R:
-        ids = correlation_ids(event)
-        logger.append_keys(function=getattr(context, "function_name", handler.__module__), **ids)
-        started = time.perf_counter()
-        try:
-            result = handler(event, context)
-            status = result.get("statusCode") if isinstance(result, Mapping) else None
-            logger.info("invocation handled", extra={"durationMs": _since(started), "statusCode": status})
-            return result
-        except PaymentRefused as outcome:
-            # A decline or a 3-D Secure step-up raised for the workflow's Catch: the payment's answer,
-            # not a fault, so no ERROR line and no traceback for anyone to chase.
-            logger.info(
-                "invocation answered with a payment outcome",
-                extra={
-                    "durationMs": _since(started),
-                    "errorType": type(outcome).__name__,
-                    "code": outcome.code,
-                },
-            )
-            raise
-        except Exception:
-            logger.exception("invocation failed", extra={"durationMs": _since(started)})
-            raise
-        finally:
-            # A warm container serves the next invocation: its ids must not carry over.
-            logger.remove_keys(["function", *ids])
+        keys = {"function": getattr(context, "function_name", handler.__module__), **correlation_ids(event)}
+        with invocation_keys(**keys):
+            return _run(handler, event, context)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def invocation_keys(**keys: str) -> Iterator[None]:
+    """`keys`, and only they, on every line logged on this thread until the block ends; then the
+    thread's keys as they were (an invocation run inside another gets the outer one's back)."""
+    before = dict(logger.thread_safe_get_current_keys())
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        # New dicts each time: the thread's keys are never changed in place, so no other thread or
+        # context holding the same dict can see them change.
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(**before)
+
+
+def _run(handler: Handler[R], event: Any, context: Any) -> R:
+    started = time.perf_counter()
+    try:
+        result = handler(event, context)
+    except PaymentRefused as outcome:
+        # A decline or a 3-D Secure step-up raised for the workflow's Catch: the payment's answer,
+        # not a fault, so no ERROR line and no traceback for anyone to chase.
+        logger.info(
+            "invocation answered with a payment outcome",
+            extra={
+                "durationMs": _since(started),
+                "errorType": type(outcome).__name__,
+                "code": outcome.code,
+            },
+        )
+        raise
+    except Exception:
+        logger.exception("invocation failed", extra={"durationMs": _since(started)})
+        raise
+    status = result.get("statusCode") if isinstance(result, Mapping) else None
+    logger.info("invocation handled", extra={"durationMs": _since(started), "statusCode": status})
+    return result
 
 
 def _since(started: float) -> float:
