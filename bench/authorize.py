@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from launcher import launch
 from payments.local.api_key import authorization
-from payments.local.launcher import launch
 from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Fault campaigns: thousands of payments through `payments local up` while the gateway fails at 10 %
 and at 30 % (refused, timed out, or done with its answer lost), functions crash at random points and
 every asynchronous message is delivered twice or out of order; then the invariants
-(`payments.local.campaign`) are checked. Seeded: the same seed replays the same workload and draws.
+(`bench/campaign.py`) are checked. Seeded: the same seed replays the same workload and draws.
 
     .venv/bin/python bench/chaos.py                      # 1,000 payments at each rate
     .venv/bin/python bench/chaos.py --payments 200 --rates 0.3 --seed 7
@@ -17,8 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from payments.local.campaign import Campaign, CampaignResult, CampaignSettings
-from payments.local.launcher import launch
+from campaign import Campaign, CampaignResult, CampaignSettings
+from launcher import launch
 from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from typing import Any
 # Run as a script, bench/ is on the path: the authorize bench's keep-alive client and the price list.
 from authorize import Client, create_intents
 from emulator import emulator_client
-from payments.local.launcher import LaunchedStack, launch
+from launcher import LaunchedStack, launch
 from payments.progress import Progress
 from prices import LIST_PRICES_USD, dynamodb_units
 

@@ -23,9 +23,8 @@ INIT_PROBE = (
     "import os, time; os.environ.update(INTENTS_TABLE='i', TRANSACTIONS_TABLE='t', IDEMPOTENCY_TABLE='d', "
     "FRAUD_FUNCTION_NAME='f', GATEWAY_BASE_URL='http://127.0.0.1:9', AWS_DEFAULT_REGION='us-east-1', "
     "AWS_ACCESS_KEY_ID='x', AWS_SECRET_ACCESS_KEY='x'); t = time.perf_counter(); "
-    "import payments.functions.authorize; from payments import bootstrap; "
-    "bootstrap.intent_repository(); bootstrap.fraud_screen(); bootstrap.gateway(); "
-    "bootstrap.idempotent_requests(); "
+    "from payments.functions import authorize; from payments import bootstrap; "
+    "authorize.handler.wire(bootstrap.Environment(os.environ)); "
     "print((time.perf_counter() - t) * 1000)"
 )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from payments.local.launcher import LaunchedStack
+from launcher import LaunchedStack
 
 
 def emulator_client(stack: LaunchedStack, service: str) -> Any:

@@ -27,12 +27,12 @@ from typing import Any
 # Run as a script, bench/ is on the path: the authorize bench's keep-alive client.
 from authorize import Client
 from emulator import emulator_client
+from launcher import LaunchedStack, launch
 from payments.adapters.event_topic import event_body, event_from_body
 from payments.domain.events import EventType, event_for
 from payments.domain.intents import PaymentIntent
 from payments.domain.ledger import postings_for
 from payments.domain.money import Money
-from payments.local.launcher import LaunchedStack, launch
 
 ROOT = Path(__file__).resolve().parents[1]
 CURRENCY = "CHF"  # the run's own currency: its balances are this run's postings alone

@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from authorize import Client
-from payments.local.launcher import launch
+from launcher import launch
 from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]

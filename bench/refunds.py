@@ -23,12 +23,12 @@ from typing import Any
 
 from authorize import Client
 from emulator import emulator_client  # bench/ is on the path when run as a script
+from launcher import LaunchedStack, LaunchError, launch
 from payments.adapters.dynamodb_items import intent_to_item
 from payments.adapters.gateway_client import HttpGateway
 from payments.domain.intents import PaymentIntent
 from payments.domain.money import Money
 from payments.local.api_key import authorization
-from payments.local.launcher import LaunchedStack, LaunchError, launch
 from payments.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]

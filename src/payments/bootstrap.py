@@ -1,23 +1,28 @@
-"""Composition root: settings -> boto3 clients -> adapters, built once per container on first use.
+"""Composition roots: a function's environment -> boto3 clients -> adapters.
 
-Nothing here runs at import time. Each builder is cached behind a lock, because boto3 sessions are not
-thread-safe to create and a container (or the local runtime) may serve requests on several threads.
+Each handler module declares what it needs (a `wire(env)` building a small dataclass from the
+builders below) and `lambda_function` builds it once per container from *that function's*
+environment: in AWS the process's, in the local runtime the variables its `template.yaml` entry
+gives it and nothing else, so a variable missing from one function fails there exactly as in AWS.
+Tests pass fakes to `with_dependencies` instead of patching module state.
+
+Nothing here runs at import time; adapters are imported inside their builders (cold start), and the
+bundler (`delivery.imports`) follows only the builders a handler module names.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from payments.settings import Settings
+from payments.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_lambda.client import LambdaClient
 
     from payments.adapters.deployment_hooks import CodeDeployLifecycleHooks, LambdaFunctionCaller
     from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys
@@ -41,351 +46,425 @@ if TYPE_CHECKING:
     from payments.adapters.sns_alerts import SnsOpsAlerts
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
-    from payments.domain.merchants import Caller
     from payments.functions.http import IdempotentRequests
     from payments.service.canary import CanaryTargets
-    from payments.service.ports import IntentRepository
 
 T = TypeVar("T")
-_lock = threading.RLock()
+D = TypeVar("D")
+R = TypeVar("R")
 
-
-class once(Generic[T]):  # noqa: N801 (used as a decorator)
-    """Cache a zero-argument builder; the lock makes concurrent first calls build only once."""
-
-    _all: ClassVar[list[once[Any]]] = []
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._built: tuple[T] | None = None
-        functools.update_wrapper(self, build)
-        once._all.append(self)
-
-    def __call__(self) -> T:
-        built = self._built  # every request reads this: no lock once it is set
-        if built is None:
-            with _lock:
-                if self._built is None:
-                    self._built = (self._build(),)
-                built = self._built
-        return built[0]
-
-    def cache_clear(self) -> None:
-        with _lock:
-            self._built = None
+# A secret read from Secrets Manager is used for at most this long before it is read again, so a
+# rotated secret reaches warm containers within minutes instead of at their next cold start.
+SECRET_MAX_AGE_SECONDS = 300.0
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-@once
-def settings() -> Settings:
-    return Settings.from_env(os.environ)
+class Once(Generic[T]):
+    """A value built on first use; the lock makes concurrent first calls build it only once."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._built: tuple[T] | None = None
+
+    def __call__(self) -> T:
+        built = self._built  # every request reads this: no lock once it is set
+        if built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = (self._build(),)
+                built = self._built
+        return built[0]
 
 
-@once
+_session_lock = threading.Lock()
+_sessions: list[Any] = []
+
+
 def _session() -> Any:
-    import boto3  # noqa: PLC0415 (imported on first use: cold start)
+    """boto3's session, shared by the process (its region and credentials are the runtime's)."""
+    with _session_lock:
+        if not _sessions:
+            import boto3  # noqa: PLC0415 (imported on first use: cold start)
 
-    return boto3.session.Session()
-
-
-def _client(service: str) -> Any:
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=1,
-        read_timeout=5,
-        tcp_keepalive=True,
-        max_pool_connections=32,
-    )
-    return _session().client(service, config=config)
+            _sessions.append(boto3.session.Session())
+        return _sessions[0]
 
 
-@once
-def dynamodb() -> DynamoDBClient:
-    client: DynamoDBClient = _client("dynamodb")
+class Environment:
+    """One function's environment variables, its typed settings and its boto3 clients."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self.variables = dict(variables)
+        self._settings = Once(lambda: Settings.from_env(self.variables))
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
+
+    def need(self, name: str) -> str:
+        """A setting this function cannot work without: its variable must be set and non-empty."""
+        value = getattr(self.settings, name)
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"environment variable {name.upper()} is required by this function")
+        return value
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config  # noqa: PLC0415
+
+        with self._lock:
+            if service not in self._clients:
+                config = Config(
+                    retries={"mode": "standard", "max_attempts": 3},
+                    connect_timeout=1,
+                    read_timeout=5,
+                    tcp_keepalive=True,
+                    max_pool_connections=32,
+                )
+                self._clients[service] = _session().client(service, config=config)
+            return self._clients[service]
+
+
+class LambdaFunction(Generic[D, R]):
+    """A handler and how its dependencies are wired.
+
+    Lambda calls the object itself: it is wired once per container from the process's environment.
+    The local runtime asks for `with_environment(variables)` per function (one process serves them
+    all), and tests for `with_dependencies(fakes)`.
+    """
+
+    def __init__(self, wire: Callable[[Environment], D], run: Callable[[Any, Any, D], R]) -> None:
+        self.wire = wire
+        self.run = run
+        self.__wrapped__ = run
+        self.__module__ = getattr(run, "__module__", __name__)
+        self.__name__ = getattr(run, "__name__", "handler")
+        self.__doc__ = run.__doc__
+        self._own = self._container(Once(lambda: wire(Environment(os.environ))))
+
+    def _container(self, dependencies: Callable[[], D]) -> Callable[[Any, Any], R]:
+        from payments.functions.observability import observed  # noqa: PLC0415
+
+        def handler(event: Any, context: Any) -> R:
+            return self.run(event, context, dependencies())  # a wiring failure is the invocation's
+
+        handler.__module__ = self.__module__
+        handler.__name__ = handler.__qualname__ = self.__name__
+        return observed(handler)
+
+    def __call__(self, event: Any, context: Any) -> R:
+        return self._own(event, context)
+
+    def with_environment(self, variables: Mapping[str, str]) -> Callable[[Any, Any], R]:
+        """This function in a container of its own, wired (on its first event) from `variables`."""
+        return self._container(Once(lambda: self.wire(Environment(variables))))
+
+    def with_dependencies(self, dependencies: D) -> Callable[[Any, Any], R]:
+        return self._container(lambda: dependencies)
+
+
+def lambda_function(
+    wire: Callable[[Environment], D],
+) -> Callable[[Callable[[Any, Any, D], R]], LambdaFunction[D, R]]:
+    """Declare a handler `(event, context, dependencies)` and its `wire(env) -> dependencies`."""
+
+    def declare(run: Callable[[Any, Any, D], R]) -> LambdaFunction[D, R]:
+        return LambdaFunction(wire, run)
+
+    return declare
+
+
+def nothing(_env: Environment) -> None:
+    """The wiring of a function that needs no AWS client (it still runs in its own container)."""
+    return
+
+
+# -- builders: one per adapter, each from a function's environment ---------------------------------
+
+
+def dynamodb(env: Environment) -> DynamoDBClient:
+    client: DynamoDBClient = env.client("dynamodb")
     return client
 
 
-def ses() -> Any:
-    return _client("ses")
-
-
-@once
-def lambda_client() -> LambdaClient:
-    client: LambdaClient = _client("lambda")
-    return client
-
-
-@once
-def intent_repository() -> DynamoDBIntentRepository:
+def intent_repository(env: Environment) -> DynamoDBIntentRepository:
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository  # noqa: PLC0415
 
-    config = settings()
     return DynamoDBIntentRepository(
-        dynamodb(), intents_table=config.intents_table, transactions_table=config.transactions_table
+        dynamodb(env),
+        intents_table=env.need("intents_table"),
+        transactions_table=env.need("transactions_table"),
     )
 
 
-def intents_for(caller: Caller) -> IntentRepository:
-    """The intents this caller may reach: another merchant's are not found."""
-    from payments.service.merchant_scope import MerchantScopedIntents  # noqa: PLC0415
-
-    return MerchantScopedIntents(intent_repository(), caller)
-
-
-@once
-def api_keys() -> DynamoDBApiKeys:
+def api_keys(env: Environment) -> DynamoDBApiKeys:
     from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys  # noqa: PLC0415
 
-    return DynamoDBApiKeys(dynamodb(), table=settings().api_keys_table)
+    return DynamoDBApiKeys(dynamodb(env), table=env.need("api_keys_table"))
 
 
-@once
-def gateway() -> HttpGateway:
+def gateway(env: Environment) -> HttpGateway:
+    """The gateway as API functions use it: a few attempts within the request."""
     from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
 
-    config = settings()
     return HttpGateway(
-        base_url=config.gateway_base_url,
-        read_timeout=config.gateway_timeout_seconds,
-        max_attempts=config.gateway_max_attempts,
+        base_url=env.need("gateway_base_url"),
+        read_timeout=env.settings.gateway_timeout_seconds,
+        max_attempts=env.settings.gateway_max_attempts,
     )
 
 
-@once
-def fraud_screen() -> LambdaFraudScreen:
-    from payments.adapters.fraud_client import LambdaFraudScreen  # noqa: PLC0415
-
-    return LambdaFraudScreen(lambda_client(), function_name=settings().fraud_function_name)
-
-
-@once
-def velocity_counter() -> DynamoDBVelocityCounter:
-    from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter  # noqa: PLC0415
-
-    return DynamoDBVelocityCounter(dynamodb(), table=settings().fraud_velocity_table)
-
-
-@once
-def approval_history() -> DynamoDBApprovalHistory:
-    from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory  # noqa: PLC0415
-
-    return DynamoDBApprovalHistory(dynamodb(), table=settings().fraud_velocity_table)
-
-
-@once
-def idempotent_requests() -> IdempotentRequests:
-    from payments.functions.http import IdempotentRequests  # noqa: PLC0415
-
-    config = settings()
-    return IdempotentRequests(
-        table_name=config.idempotency_table,
-        client=dynamodb(),
-        expires_after_seconds=config.idempotency_ttl_seconds,
-    )
-
-
-@once
-def checkout_gateway() -> HttpGateway:
+def checkout_gateway(env: Environment) -> HttpGateway:
     """The gateway as the checkout workflow's tasks use it: one attempt, the state machine retries."""
     from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
 
-    config = settings()
     return HttpGateway(
-        base_url=config.gateway_base_url, read_timeout=config.gateway_timeout_seconds, max_attempts=1
+        base_url=env.need("gateway_base_url"),
+        read_timeout=env.settings.gateway_timeout_seconds,
+        max_attempts=1,
     )
 
 
-@once
-def checkout_repository() -> DynamoDBCheckoutRepository:
+def settlement_gateway(env: Environment) -> HttpGateway:
+    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+
+    return HttpGateway(base_url=env.need("gateway_base_url"), read_timeout=30.0, max_attempts=3)
+
+
+def fraud_screen(env: Environment) -> LambdaFraudScreen:
+    from payments.adapters.fraud_client import LambdaFraudScreen  # noqa: PLC0415
+
+    return LambdaFraudScreen(env.client("lambda"), function_name=env.need("fraud_function_name"))
+
+
+def velocity_counter(env: Environment) -> DynamoDBVelocityCounter:
+    from payments.adapters.dynamodb_velocity import DynamoDBVelocityCounter  # noqa: PLC0415
+
+    return DynamoDBVelocityCounter(dynamodb(env), table=env.need("fraud_velocity_table"))
+
+
+def approval_history(env: Environment) -> DynamoDBApprovalHistory:
+    from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory  # noqa: PLC0415
+
+    return DynamoDBApprovalHistory(dynamodb(env), table=env.need("fraud_velocity_table"))
+
+
+def idempotent_requests(env: Environment) -> IdempotentRequests:
+    from payments.functions.http import IdempotentRequests  # noqa: PLC0415
+
+    return IdempotentRequests(
+        table_name=env.need("idempotency_table"),
+        client=dynamodb(env),
+        expires_after_seconds=env.settings.idempotency_ttl_seconds,
+    )
+
+
+def checkout_repository(env: Environment) -> DynamoDBCheckoutRepository:
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository  # noqa: PLC0415
 
-    return DynamoDBCheckoutRepository(dynamodb(), table=settings().checkouts_table)
+    return DynamoDBCheckoutRepository(dynamodb(env), table=env.need("checkouts_table"))
 
 
-@once
-def workflow() -> StepFunctionsWorkflow:
+def workflow(env: Environment) -> StepFunctionsWorkflow:
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow  # noqa: PLC0415
 
     return StepFunctionsWorkflow(
-        _client("stepfunctions"), state_machine_arn=settings().checkout_state_machine_arn
+        env.client("stepfunctions"), state_machine_arn=env.need("checkout_state_machine_arn")
     )
 
 
-@once
-def ledger() -> DynamoDBLedger:
+def execution_history(env: Environment) -> StepFunctionsWorkflow:
+    """The workflow as the audit task reads it: an execution's history by the ARN its event carries
+    (the state machine names that function, so its template entry cannot name the machine)."""
+    from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow  # noqa: PLC0415
+
+    return StepFunctionsWorkflow(env.client("stepfunctions"), state_machine_arn=None)
+
+
+def ledger(env: Environment) -> DynamoDBLedger:
     from payments.adapters.dynamodb_ledger import DynamoDBLedger  # noqa: PLC0415
 
-    config = settings()
     return DynamoDBLedger(
-        dynamodb(),
-        table=config.ledger_table,
-        balances_table=config.ledger_balances_table,
-        intents_table=config.intents_table,
+        dynamodb(env),
+        table=env.need("ledger_table"),
+        balances_table=env.need("ledger_balances_table"),
+        intents_table=env.need("intents_table"),
     )
 
 
-@once
-def mailer() -> SesMailer:
+def ledger_entries(env: Environment) -> DynamoDBLedger:
+    """The ledger as a function that reads entries uses it: it needs the entries table only (it never
+    posts, so the balances table is named only if the function is given it)."""
+    from payments.adapters.dynamodb_ledger import DynamoDBLedger  # noqa: PLC0415
+
+    return DynamoDBLedger(
+        dynamodb(env),
+        table=env.need("ledger_table"),
+        balances_table=env.settings.ledger_balances_table,
+        intents_table=env.settings.intents_table,
+    )
+
+
+def ledger_balances(env: Environment) -> DynamoDBLedger:
+    """The ledger as a function that reads balances uses it: it needs the balances table only (it
+    never posts, so the entries table is named only if the function is given it)."""
+    from payments.adapters.dynamodb_ledger import DynamoDBLedger  # noqa: PLC0415
+
+    return DynamoDBLedger(
+        dynamodb(env),
+        table=env.settings.ledger_table,
+        balances_table=env.need("ledger_balances_table"),
+        intents_table=env.settings.intents_table,
+    )
+
+
+def mailer(env: Environment) -> SesMailer:
     from payments.adapters.ses_mailer import SesMailer  # noqa: PLC0415
 
-    config = settings()
     return SesMailer(
-        ses(),
-        sender=config.receipt_sender,
-        configuration_set=config.receipts_configuration_set,
-        stage=config.stage,
+        env.client("ses"),
+        sender=env.need("receipt_sender"),
+        configuration_set=env.need("receipts_configuration_set"),
+        stage=env.settings.stage,
     )
 
 
-@once
-def suppression_list() -> DynamoDBSuppressionList:
+def suppression_list(env: Environment) -> DynamoDBSuppressionList:
     from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList  # noqa: PLC0415
 
-    return DynamoDBSuppressionList(dynamodb(), table=settings().receipt_suppressions_table)
+    return DynamoDBSuppressionList(dynamodb(env), table=env.need("receipt_suppressions_table"))
 
 
-@once
-def customer_success_alerts() -> SnsOpsAlerts:
+def customer_success_alerts(env: Environment) -> SnsOpsAlerts:
     """Customer success's notifications: the same kind of topic as ops alerts, a different audience."""
     from payments.adapters.sns_alerts import SnsOpsAlerts  # noqa: PLC0415
 
-    return SnsOpsAlerts(_client("sns"), topic_arn=settings().customer_success_topic_arn)
+    return SnsOpsAlerts(env.client("sns"), topic_arn=env.need("customer_success_topic_arn"))
 
 
-@once
-def audit_archive() -> S3AuditArchive:
+def audit_archive(env: Environment) -> S3AuditArchive:
     from payments.adapters.s3_audit import S3AuditArchive  # noqa: PLC0415
 
-    config = settings()
-    return S3AuditArchive(_client("s3"), bucket=config.audit_bucket, kms_key=config.data_key)
+    return S3AuditArchive(env.client("s3"), bucket=env.need("audit_bucket"), kms_key=env.need("data_key"))
 
 
-@once
-def refund_batches() -> DynamoDBRefundBatches:
+def refund_batches(env: Environment) -> DynamoDBRefundBatches:
     from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches  # noqa: PLC0415
 
-    return DynamoDBRefundBatches(dynamodb(), table=settings().refund_batches_table)
+    return DynamoDBRefundBatches(dynamodb(env), table=env.need("refund_batches_table"))
 
 
-@once
-def refund_files() -> S3FileStore:
+def refund_files(env: Environment) -> S3FileStore:
     from payments.adapters.s3_files import S3FileStore  # noqa: PLC0415
 
-    config = settings()
-    return S3FileStore(_client("s3"), bucket=config.refund_files_bucket, kms_key=config.data_key)
+    return S3FileStore(env.client("s3"), bucket=env.need("refund_files_bucket"), kms_key=env.need("data_key"))
 
 
-@once
-def refund_jobs() -> SqsRefundJobQueue:
+def refund_jobs(env: Environment) -> SqsRefundJobQueue:
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue  # noqa: PLC0415
 
-    return SqsRefundJobQueue(_client("sqs"), queue_url=settings().refund_jobs_queue_url)
+    return SqsRefundJobQueue(env.client("sqs"), queue_url=env.need("refund_jobs_queue_url"))
 
 
-@once
-def ops_alerts() -> SnsOpsAlerts:
+def ops_alerts(env: Environment) -> SnsOpsAlerts:
     from payments.adapters.sns_alerts import SnsOpsAlerts  # noqa: PLC0415
 
-    return SnsOpsAlerts(_client("sns"), topic_arn=settings().ops_alerts_topic_arn)
+    return SnsOpsAlerts(env.client("sns"), topic_arn=env.need("ops_alerts_topic_arn"))
 
 
-@once
-def event_publisher() -> SnsEventPublisher:
+def event_publisher(env: Environment) -> SnsEventPublisher:
     from payments.adapters.event_topic import SnsEventPublisher  # noqa: PLC0415
 
-    return SnsEventPublisher(_client("sns"), topic_arn=settings().payment_events_topic_arn)
+    return SnsEventPublisher(env.client("sns"), topic_arn=env.need("payment_events_topic_arn"))
 
 
-@once
-def event_log() -> DynamoDBEventLog:
+def event_log(env: Environment) -> DynamoDBEventLog:
     from payments.adapters.event_topic import DynamoDBEventLog  # noqa: PLC0415
 
-    return DynamoDBEventLog(dynamodb(), table=settings().events_table)
+    return DynamoDBEventLog(dynamodb(env), table=env.need("events_table"))
 
 
-@once
-def webhook_secret() -> str:
-    """The gateway's webhook signing secret, read once per container from Secrets Manager."""
-    secret: str = _client("secretsmanager").get_secret_value(SecretId=settings().webhook_secret_arn)[
-        "SecretString"
-    ]
-    return secret
+class Secret:
+    """A Secrets Manager secret, read on first use and again once it is older than `max_age`."""
+
+    def __init__(
+        self,
+        client: Any,
+        secret_id: str,
+        *,
+        max_age_seconds: float = SECRET_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._secret_id = secret_id
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: tuple[str, float] | None = None
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._value is None or self._clock() - self._value[1] >= self._max_age:
+                value: str = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+                self._value = (value, self._clock())
+            return self._value[0]
 
 
-@once
-def function_caller() -> LambdaFunctionCaller:
+def webhook_secret(env: Environment) -> Secret:
+    """The gateway's webhook signing secret."""
+    return Secret(env.client("secretsmanager"), env.need("webhook_secret_arn"))
+
+
+def function_caller(env: Environment) -> LambdaFunctionCaller:
     from payments.adapters.deployment_hooks import LambdaFunctionCaller  # noqa: PLC0415
 
-    return LambdaFunctionCaller(lambda_client())
+    return LambdaFunctionCaller(env.client("lambda"))
 
 
-@once
-def lifecycle_hooks() -> CodeDeployLifecycleHooks:
+def lifecycle_hooks(env: Environment) -> CodeDeployLifecycleHooks:
     from payments.adapters.deployment_hooks import CodeDeployLifecycleHooks  # noqa: PLC0415
 
-    return CodeDeployLifecycleHooks(_client("codedeploy"))
+    return CodeDeployLifecycleHooks(env.client("codedeploy"))
 
 
-@once
-def canary_targets() -> CanaryTargets:
+def canary_targets(env: Environment) -> CanaryTargets:
     from payments.service.canary import CanaryTargets  # noqa: PLC0415
 
-    config = settings()
     return CanaryTargets(
-        create_intent=config.canary_create_intent_function,
-        authorize=config.canary_authorize_function,
-        void=config.canary_void_function,
-        start_checkout=config.canary_start_checkout_function,
-        get_checkout=config.canary_get_checkout_function,
+        create_intent=env.need("canary_create_intent_function"),
+        authorize=env.need("canary_authorize_function"),
+        void=env.need("canary_void_function"),
+        start_checkout=env.need("canary_start_checkout_function"),
+        get_checkout=env.need("canary_get_checkout_function"),
     )
 
 
-def reset() -> None:
-    """Forget every built object (tests, and the local runtime after it changes the environment)."""
-    for builder in once._all:
-        builder.cache_clear()
-
-
-@once
-def settlement_gateway() -> HttpGateway:
-    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
-
-    config = settings()
-    return HttpGateway(base_url=config.gateway_base_url, read_timeout=30.0, max_attempts=3)
-
-
-@once
-def settlement_files() -> S3FileStore:
+def settlement_files(env: Environment) -> S3FileStore:
     from payments.adapters.s3_files import S3FileStore  # noqa: PLC0415
 
-    config = settings()
-    return S3FileStore(_client("s3"), bucket=config.settlements_bucket, kms_key=config.data_key)
+    return S3FileStore(env.client("s3"), bucket=env.need("settlements_bucket"), kms_key=env.need("data_key"))
 
 
-@once
-def payment_directory() -> DynamoDBPaymentDirectory:
+def payment_directory(env: Environment) -> DynamoDBPaymentDirectory:
     from payments.adapters.dynamodb_settlements import DynamoDBPaymentDirectory  # noqa: PLC0415
 
-    return DynamoDBPaymentDirectory(dynamodb(), intents_table=settings().intents_table)
+    return DynamoDBPaymentDirectory(dynamodb(env), intents_table=env.need("intents_table"))
 
 
-@once
-def settlement_books() -> DynamoDBSettlementBooks:
+def settlement_books(env: Environment) -> DynamoDBSettlementBooks:
     from payments.adapters.dynamodb_settlements import DynamoDBSettlementBooks  # noqa: PLC0415
 
-    config = settings()
     return DynamoDBSettlementBooks(
-        dynamodb(), ledger_table=config.ledger_table, settlements_table=config.settlements_table
+        dynamodb(env), ledger_table=env.need("ledger_table"), settlements_table=env.need("settlements_table")
     )
 
 
-@once
-def settlement_reports() -> DynamoDBSettlementReports:
+def settlement_reports(env: Environment) -> DynamoDBSettlementReports:
     from payments.adapters.dynamodb_settlements import DynamoDBSettlementReports  # noqa: PLC0415
 
-    return DynamoDBSettlementReports(dynamodb(), table=settings().settlements_table)
+    return DynamoDBSettlementReports(dynamodb(env), table=env.need("settlements_table"))

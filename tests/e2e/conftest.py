@@ -17,8 +17,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from bench.launcher import launch
 from payments.local.api_key import authorization
-from payments.local.launcher import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 # Short, so the timed-out challenge is seen within the test; long enough that on a loaded machine the

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from payments.local.campaign import Campaign, CampaignSettings
-from payments.local.launcher import launch
+from bench.campaign import Campaign, CampaignSettings
+from bench.launcher import launch
 from tests.e2e.conftest import ROOT
 
 SEED = 20261124

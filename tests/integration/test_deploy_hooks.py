@@ -1,16 +1,20 @@
-"""CodeDeploy's lifecycle hooks, run as CodeDeploy runs them (the hook function, invoked by name) against
-the stack on the emulator: real function versions, the workflow and the sandbox gateway. Only
-CodeDeploy itself is faked, at its port: the deployment's target and the status the hook reports."""
+"""CodeDeploy's lifecycle hooks, run as their containers run them (each hook function wired from its own
+template entry) against the stack on the emulator: real function versions, the workflow and the sandbox
+gateway. Only CodeDeploy itself is faked, at its port: the deployment's target and the status the hook
+reports."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
 
-from payments import bootstrap
+from payments.bootstrap import Environment, LambdaFunction
+from payments.functions import deploy_hooks
+from payments.local.invoker import LambdaContext
 from payments.local.runtime import LocalStack
 from payments.service.canary import DeploymentTarget, LifecycleHooks
 
@@ -31,20 +35,23 @@ class FakeCodeDeploy(LifecycleHooks):
 
 
 @pytest.fixture
-def codedeploy(monkeypatch: pytest.MonkeyPatch) -> FakeCodeDeploy:
+def codedeploy() -> FakeCodeDeploy:
     # Version 1 is what a local start publishes for every function (`live` points at it).
-    fake = FakeCodeDeploy(DeploymentTarget("payments-authorize-local", "1"))
-    monkeypatch.setattr(bootstrap, "lifecycle_hooks", lambda: fake)
-    return fake
+    return FakeCodeDeploy(DeploymentTarget("payments-authorize-local", "1"))
 
 
-def _run_hook(stack: LocalStack, hook: str) -> tuple[dict[str, Any], str]:
-    execution = f"exec-{uuid.uuid4().hex[:8]}"
-    result = stack.invoker.invoke(
-        hook, {"DeploymentId": "d-TEST", "LifecycleEventHookExecutionId": execution}
+def _run_hook(stack: LocalStack, hook: str, codedeploy: FakeCodeDeploy) -> tuple[dict[str, Any], str]:
+    """The hook function named `hook`, wired from its own template entry, with CodeDeploy the fake."""
+    spec = stack.invoker.spec(hook)
+    function: LambdaFunction[deploy_hooks.Dependencies, dict[str, str]] = getattr(
+        deploy_hooks, spec.handler.rpartition(".")[2]
     )
-    assert not result.error, result.payload
-    return dict(result.payload), execution
+    wired = replace(function.wire(Environment(spec.environment)), hooks=codedeploy)
+    execution = f"exec-{uuid.uuid4().hex[:8]}"
+    outcome = function.with_dependencies(wired)(
+        {"DeploymentId": "d-TEST", "LifecycleEventHookExecutionId": execution}, LambdaContext(spec)
+    )
+    return dict(outcome), execution
 
 
 def _intent(stack: LocalStack, intent_id: str) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def test_the_pre_traffic_hook_pays_through_the_new_version_voids_and_reports_suc
     local_stack: LocalStack, codedeploy: FakeCodeDeploy
 ) -> None:
     before = local_stack.emulator.calls.snapshot()
-    outcome, execution = _run_hook(local_stack, PRE_TRAFFIC)
+    outcome, execution = _run_hook(local_stack, PRE_TRAFFIC, codedeploy)
     assert outcome["status"] == "Succeeded", outcome
     assert codedeploy.reports == [("d-TEST", execution, True)]
     # The synthetic payment ended voided: no hold is left on the test card.
@@ -82,7 +89,7 @@ def test_a_new_version_that_fails_makes_the_pre_traffic_hook_report_failure(
 ) -> None:
     local_stack.invoker.inject_fault("AuthorizeFunction", error="Runtime.ImportModuleError", count=1)
     try:
-        outcome, execution = _run_hook(local_stack, PRE_TRAFFIC)
+        outcome, execution = _run_hook(local_stack, PRE_TRAFFIC, codedeploy)
     finally:
         local_stack.invoker.clear_faults()
     assert outcome["status"] == "Failed"
@@ -94,7 +101,7 @@ def test_a_version_that_does_not_exist_fails_the_check(
     local_stack: LocalStack, codedeploy: FakeCodeDeploy
 ) -> None:
     codedeploy._target = DeploymentTarget("payments-authorize-local", "42")
-    outcome, execution = _run_hook(local_stack, PRE_TRAFFIC)
+    outcome, execution = _run_hook(local_stack, PRE_TRAFFIC, codedeploy)
     assert outcome["status"] == "Failed"
     assert codedeploy.reports == [("d-TEST", execution, False)]
 
@@ -102,7 +109,7 @@ def test_a_version_that_does_not_exist_fails_the_check(
 def test_the_post_traffic_hook_runs_a_checkout_through_the_workflow(
     local_stack: LocalStack, codedeploy: FakeCodeDeploy
 ) -> None:
-    outcome, execution = _run_hook(local_stack, POST_TRAFFIC)
+    outcome, execution = _run_hook(local_stack, POST_TRAFFIC, codedeploy)
     assert outcome["status"] == "Succeeded", outcome
     assert codedeploy.reports == [("d-TEST", execution, True)]
     # The checkout it ran authorized its payment, and the hook voided it afterwards.
@@ -122,7 +129,7 @@ def test_a_failing_workflow_task_fails_the_post_traffic_hook(
     # The gateway authorization task crashes on every attempt: the checkout cannot succeed.
     local_stack.invoker.inject_fault("CheckoutAuthorizeFunction", error="Runtime.ExitError", count=100)
     try:
-        outcome, execution = _run_hook(local_stack, POST_TRAFFIC)
+        outcome, execution = _run_hook(local_stack, POST_TRAFFIC, codedeploy)
     finally:
         local_stack.invoker.clear_faults()
     assert outcome["status"] == "Failed"

@@ -15,9 +15,10 @@ from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList
 from payments.adapters.ses_templates import load_email_templates, publish_email_templates
 from payments.domain.receipts import Feedback, FeedbackKind
 from payments.local.custom_resources import create_custom_resource
+from payments.local.deployed import CustomResource
 from payments.local.invoker import Invocation
 from payments.local.runtime import LocalStack
-from payments.local.stack import CustomResource, StackError
+from payments.local.template import StackError
 
 
 def _client(stack: LocalStack, service: str) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from payments.local.campaign import Told, payment_violations, plan_payment
+from bench.campaign import Told, payment_violations, plan_payment
 
 
 def authorization(**fields: Any) -> dict[str, Any]:

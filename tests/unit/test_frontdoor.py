@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from payments.local.deployed import Route
 from payments.local.emulator import ACCOUNT_ID
 from payments.local.frontdoor import CompiledRoute, build_event, http_response, static_response
-from payments.local.stack import Route
 
 GET_INTENT = Route("GET", "/v1/payment-intents/{id}", "payments-get-intent")
 AUTHORIZE = Route("POST", "/v1/payment-intents/{id}/authorize", "payments-authorize")

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 
-from payments import bootstrap
 from payments.adapters.dynamodb_items import intent_from_item, intent_to_item
 from payments.domain.errors import InvalidRequest
 from payments.domain.intents import LineItem, PaymentIntent
 from payments.domain.money import Money
 from payments.domain.receipt_data import payment_receipt_data
 from payments.domain.receipts import order_page_url, order_page_url_problem
-from payments.functions import create_intent
+from payments.functions import create_intent, http
 from payments.functions.http import parse
 from payments.functions.schemas import MAX_LINE_ITEMS, CreateIntentBody, intent_body
 from payments.service.receipts import send_payment_receipt
@@ -205,26 +206,38 @@ PLATFORM = {"authorizer": {"lambda": {"scope": "platform"}}}
 
 
 @pytest.fixture
-def created(monkeypatch: pytest.MonkeyPatch) -> FakeIntentRepository:
-    repo = FakeIntentRepository()
-    monkeypatch.setattr(bootstrap, "intent_repository", lambda: repo)
-    monkeypatch.setattr(bootstrap, "now", FakeClock())
-    monkeypatch.setattr(bootstrap, "settings", lambda: Settings("intents", "transactions", "idempotency"))
-    monkeypatch.setattr(bootstrap, "idempotent_requests", lambda: lambda event, context, work: work())
-    return repo
+def created() -> FakeIntentRepository:
+    return FakeIntentRepository()
 
 
-def post(body: dict[str, Any]) -> tuple[int, Any]:
-    event = {
-        "requestContext": PLATFORM,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(body),
-    }
-    response = create_intent.handler(event, None)
-    return response["statusCode"], json.loads(response["body"])
+@pytest.fixture
+def post(created: FakeIntentRepository) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    settings = Settings("intents", "transactions", "idempotency")
+    # The real `Idempotency-Key` handling, over a client that fails any AWS call: these requests
+    # carry no key, so it is never touched.
+    requests = http.IdempotentRequests(
+        table_name="idempotency-test", client=Mock(spec=[]), expires_after_seconds=86_400
+    )
+    dependencies = create_intent.Dependencies(
+        intents=created, time_to_live=timedelta(seconds=settings.intent_ttl_seconds), clock=FakeClock()
+    )
+    handler = create_intent.handler.with_dependencies(http.Routed(dependencies, requests))
+
+    def post(body: dict[str, Any]) -> tuple[int, Any]:
+        event = {
+            "requestContext": PLATFORM,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(body),
+        }
+        response = handler(event, None)
+        return response["statusCode"], json.loads(response["body"])
+
+    return post
 
 
-def test_an_intent_is_created_with_its_first_name_and_lines(created: FakeIntentRepository) -> None:
+def test_an_intent_is_created_with_its_first_name_and_lines(
+    created: FakeIntentRepository, post: Callable[[dict[str, Any]], tuple[int, Any]]
+) -> None:
     status, body = post({**BODY, "merchantId": "mer_1", "customerFirstName": "Ana", "lineItems": LINES})
     assert status == 201, body
     assert (body["customerFirstName"], body["lineItems"]) == ("Ana", LINES)
@@ -232,7 +245,9 @@ def test_an_intent_is_created_with_its_first_name_and_lines(created: FakeIntentR
     assert stored.line_items == coffee_lines()
 
 
-def test_lines_that_do_not_add_up_are_refused_and_nothing_is_written(created: FakeIntentRepository) -> None:
+def test_lines_that_do_not_add_up_are_refused_and_nothing_is_written(
+    created: FakeIntentRepository, post: Callable[[dict[str, Any]], tuple[int, Any]]
+) -> None:
     status, body = post({**BODY, "merchantId": "mer_1", "lineItems": [*LINES, line(amount=1)]})
     assert status == 400
     assert body["error"]["code"] == "invalid_request"

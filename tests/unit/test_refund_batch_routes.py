@@ -5,14 +5,13 @@ says no more than an unknown id's."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 
-from payments import bootstrap
 from payments.domain.refund_batches import OTHER_MERCHANT, UNTERMINATED_QUOTE, RowState
-from payments.functions import create_refund_batch, get_refund_batch, list_refund_batch_failures
+from payments.functions import create_refund_batch, get_refund_batch, http, list_refund_batch_failures
 from tests.unit.test_refund_jobs import Batches, Files
 
 PI = "pi_01JD8K6Q4Z3W1V0T9S8R7Q6P5N"
@@ -34,43 +33,53 @@ def merchant(merchant_id: str) -> dict[str, Any]:
 PLATFORM = {"authorizer": {"lambda": {"scope": "platform", "keyId": "sk_test_…0000"}}}
 
 
-@pytest.fixture
-def batches(monkeypatch: pytest.MonkeyPatch) -> Batches:
-    store, files = Batches(), Files()
-    monkeypatch.setattr(bootstrap, "refund_batches", lambda: store)
-    monkeypatch.setattr(bootstrap, "refund_files", lambda: files)
-
-    def without_a_key() -> Callable[[Any, Any, Callable[[], Any]], Any]:
-        return lambda event, context, work: work()
-
-    monkeypatch.setattr(bootstrap, "idempotent_requests", without_a_key)
-    return store
-
-
 def call(handler: Any, context: dict[str, Any], **event: Any) -> tuple[int, Any]:
     response = handler({"requestContext": context, **event}, None)
     return response["statusCode"], json.loads(response["body"])
 
 
-def upload(context: dict[str, Any], text: str = FILE) -> tuple[int, Any]:
-    return call(create_refund_batch.handler, context, headers={"content-type": "text/csv"}, body=text)
+class Routes:
+    """The three refund batch functions over one in-memory store, called as API Gateway calls them."""
+
+    def __init__(self) -> None:
+        self.batches, files = Batches(), Files()
+        # The real `Idempotency-Key` handling, over a client that fails any AWS call: these requests
+        # carry no key, so it is never touched.
+        requests = http.IdempotentRequests(
+            table_name="idempotency-test", client=Mock(spec=[]), expires_after_seconds=86_400
+        )
+        self.create = create_refund_batch.handler.with_dependencies(
+            http.Routed(create_refund_batch.Dependencies(batches=self.batches, files=files), requests)
+        )
+        self.get = get_refund_batch.handler.with_dependencies(
+            http.Routed(get_refund_batch.Dependencies(batches=self.batches))
+        )
+        self.list_failures = list_refund_batch_failures.handler.with_dependencies(
+            http.Routed(list_refund_batch_failures.Dependencies(batches=self.batches))
+        )
+
+    def upload(self, context: dict[str, Any], text: str = FILE) -> tuple[int, Any]:
+        return call(self.create, context, headers={"content-type": "text/csv"}, body=text)
+
+    def read(self, context: dict[str, Any], batch_id: str) -> tuple[int, Any]:
+        return call(self.get, context, pathParameters={"batchId": batch_id})
+
+    def failures(self, context: dict[str, Any], batch_id: str, **query: str) -> tuple[int, Any]:
+        return call(
+            self.list_failures,
+            context,
+            pathParameters={"batchId": batch_id},
+            queryStringParameters=query,
+        )
 
 
-def read(context: dict[str, Any], batch_id: str) -> tuple[int, Any]:
-    return call(get_refund_batch.handler, context, pathParameters={"batchId": batch_id})
+@pytest.fixture
+def routes() -> Routes:
+    return Routes()
 
 
-def failures(context: dict[str, Any], batch_id: str, **query: str) -> tuple[int, Any]:
-    return call(
-        list_refund_batch_failures.handler,
-        context,
-        pathParameters={"batchId": batch_id},
-        queryStringParameters=query,
-    )
-
-
-def test_a_merchant_keys_batch_is_its_own_and_lists_every_failure(batches: Batches) -> None:
-    status, batch = upload(merchant("mer_1"))
+def test_a_merchant_keys_batch_is_its_own_and_lists_every_failure(routes: Routes) -> None:
+    status, batch = routes.upload(merchant("mer_1"))
     assert status == 202, batch
     assert (batch["total"], batch["failed"], batch["pending"]) == (4, 2, 2)
     assert [(error["line"], error["message"]) for error in batch["errors"]] == [
@@ -78,8 +87,8 @@ def test_a_merchant_keys_batch_is_its_own_and_lists_every_failure(batches: Batch
         (4, OTHER_MERCHANT),
     ]
     # Later the worker refuses one of the good rows
-    batches.settle_row(batch["batchId"], 5, RowState.FAILED, f"no payment intent {PI}")
-    status, page = failures(merchant("mer_1"), batch["batchId"])
+    routes.batches.settle_row(batch["batchId"], 5, RowState.FAILED, f"no payment intent {PI}")
+    status, page = routes.failures(merchant("mer_1"), batch["batchId"])
     assert status == 200, page
     assert page == {
         "data": [
@@ -89,15 +98,15 @@ def test_a_merchant_keys_batch_is_its_own_and_lists_every_failure(batches: Batch
         ],
         "nextToken": None,
     }
-    assert read(merchant("mer_1"), batch["batchId"])[0] == 200
-    assert read(PLATFORM, batch["batchId"])[0] == 200  # a platform key acts for any merchant
+    assert routes.read(merchant("mer_1"), batch["batchId"])[0] == 200
+    assert routes.read(PLATFORM, batch["batchId"])[0] == 200  # a platform key acts for any merchant
 
 
-def test_another_merchants_batch_is_a_404_like_an_unknown_one(batches: Batches) -> None:
-    _, mine = upload(merchant("mer_1"))
-    _, platforms = upload(PLATFORM)
+def test_another_merchants_batch_is_a_404_like_an_unknown_one(routes: Routes) -> None:
+    _, mine = routes.upload(merchant("mer_1"))
+    _, platforms = routes.upload(PLATFORM)
     unknown = "rb_01JHQ5EWNSKBNQ19GP2ZRR902N"
-    for route in (read, failures):
+    for route in (routes.read, routes.failures):
         status, answer = route(merchant("mer_2"), unknown)
         assert status == 404
         for context, batch_id in (
@@ -108,18 +117,18 @@ def test_another_merchants_batch_is_a_404_like_an_unknown_one(batches: Batches) 
             assert hidden == (404, json.loads(json.dumps(answer).replace(unknown, batch_id)))
 
 
-def test_a_platform_keys_file_names_any_merchant(batches: Batches) -> None:
-    status, batch = upload(PLATFORM)
+def test_a_platform_keys_file_names_any_merchant(routes: Routes) -> None:
+    status, batch = routes.upload(PLATFORM)
     assert (status, batch["failed"]) == (202, 1)
-    assert batches.get(batch["batchId"]).merchant_id is None
+    assert routes.batches.get(batch["batchId"]).merchant_id is None
 
 
-def test_a_bad_page_size_is_refused(batches: Batches) -> None:
-    _, batch = upload(PLATFORM)
-    status, answer = failures(PLATFORM, batch["batchId"], limit="0")
+def test_a_bad_page_size_is_refused(routes: Routes) -> None:
+    _, batch = routes.upload(PLATFORM)
+    status, answer = routes.failures(PLATFORM, batch["batchId"], limit="0")
     assert (status, answer["error"]["code"]) == (400, "invalid_request")
 
 
-def test_a_route_reached_without_the_authorizers_context_fails_closed(batches: Batches) -> None:
+def test_a_route_reached_without_the_authorizers_context_fails_closed(routes: Routes) -> None:
     with pytest.raises(RuntimeError, match="no API key context"):
-        get_refund_batch.handler({"pathParameters": {"batchId": "rb_1"}}, None)
+        routes.get({"pathParameters": {"batchId": "rb_1"}}, None)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from payments.local.deployed import Authorizer, Route
 from payments.local.frontdoor import RouteAuthorizers, build_event
 from payments.local.invoker import FunctionSpec, LocalLambda
-from payments.local.stack import Authorizer, Route
 
 seen: list[dict[str, Any]] = []
 

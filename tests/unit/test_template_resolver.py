@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from payments.local.emulator import ACCOUNT_ID, REGION
-from payments.local.stack import StackBuilder, StackError, Template
+from payments.local.stack import StackBuilder
+from payments.local.template import StackError, Template
 
 STACK = "pay"
 

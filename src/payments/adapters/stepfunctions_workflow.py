@@ -27,17 +27,24 @@ def _still_waited_on() -> Iterator[None]:
 
 
 class StepFunctionsWorkflow(Workflow):
-    def __init__(self, client: Any, *, state_machine_arn: str) -> None:
+    def __init__(self, client: Any, *, state_machine_arn: str | None) -> None:
+        """Without a state machine ARN it reads and answers executions by their own ARNs only (the
+        audit task, which the state machine names, so its template entry cannot name the machine)."""
         self._client = client
         self._state_machine_arn = state_machine_arn
 
+    def _machine(self) -> str:
+        if self._state_machine_arn is None:
+            raise RuntimeError("this workflow was wired without its state machine's ARN")
+        return self._state_machine_arn
+
     def execution_arn(self, name: str) -> str:
-        return f"{self._state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        return f"{self._machine().replace(':stateMachine:', ':execution:')}:{name}"
 
     def start(self, name: str, payload: dict[str, object]) -> None:
         try:
             self._client.start_execution(
-                stateMachineArn=self._state_machine_arn, name=name, input=json.dumps(payload)
+                stateMachineArn=self._machine(), name=name, input=json.dumps(payload)
             )
         except ClientError as error:
             # Same name, other input: the execution exists already, and one per payment is the point.

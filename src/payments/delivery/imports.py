@@ -3,9 +3,11 @@
 A handler's closure is every `payments` module it imports, directly or not, including imports made
 inside functions (the cold-start habit of importing late) and excluding `if TYPE_CHECKING:` blocks.
 `payments.bootstrap` builds every adapter lazily, so following all of it would give every function
-everything: instead only the builders a reached module calls (`bootstrap.mailer()`) are followed,
-with the builders those call in turn. The third-party top-level imports found are mapped to their
-distributions, which bring their own requirements for Lambda's platform (python3.12, Linux, aarch64).
+everything: instead only what a reached module names (`bootstrap.mailer`, `bootstrap.lambda_function`)
+is followed, with the functions and classes those name in turn; a class's methods are followed one
+by one, when reached code uses their name (`env.client(...)`: a function that never asks for an AWS
+client needs no boto3). The third-party top-level imports found are mapped to their distributions,
+which bring their own requirements for Lambda's platform (python3.12, Linux, aarch64).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class _Found:
     modules: set[str] = field(default_factory=set)  # payments.* modules (and packages) imported
     third_party: set[str] = field(default_factory=set)  # top-level names of other imports
     builders: set[str] = field(default_factory=set)  # bootstrap.<name> used
+    attributes: set[str] = field(default_factory=set)  # every `<expr>.<name>` used (methods reached)
+    names: set[str] = field(default_factory=set)  # every bare name read (functions, classes reached)
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -87,12 +91,12 @@ def _scan(module: str, nodes: Iterable[ast.AST]) -> _Found:
             if source == "payments" or source.startswith("payments."):
                 for alias in node.names:  # `from payments import bootstrap` names a module
                     found.modules.add(f"{source}.{alias.name}")
-        elif (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id == "bootstrap"
-        ):
-            found.builders.add(node.attr)
+        elif isinstance(node, ast.Attribute):
+            found.attributes.add(node.attr)
+            if isinstance(node.value, ast.Name) and node.value.id == "bootstrap":
+                found.builders.add(node.attr)
+        elif isinstance(node, ast.Name):
+            found.names.add(node.id)
     return found
 
 
@@ -119,53 +123,78 @@ class ImportGraph:
         modules: set[str] = set()
         third_party: set[str] = set()
         builders: set[str] = set()
-        followed: set[str] | None = None  # the builders bootstrap was followed for, once it is reached
+        attributes: set[str] = set()
         pending = [module]
         while pending:
-            current = pending.pop()
-            if current not in modules:
+            while pending:
+                current = pending.pop()
+                if current in modules:
+                    continue
                 modules.add(current)
                 tree = None if current == BOOTSTRAP else self._tree(current)
-                if tree is not None:  # None: bootstrap (below), or a name imported from a module
-                    found = _scan(current, tree.body)
-                    third_party |= found.third_party
-                    builders |= found.builders
-                    pending.extend(found.modules - modules)
-                    parent = current.rpartition(".")[0]
-                    if parent and parent not in modules:
-                        pending.append(parent)  # importing a module runs its package's __init__
-            if BOOTSTRAP in modules and (followed is None or builders - followed):
-                extra_modules, extra_third, followed = self._builders(builders)
-                builders |= followed
+                if tree is None:  # bootstrap (below), or a name imported from a module
+                    continue
+                found = _scan(current, tree.body)
+                third_party |= found.third_party
+                builders |= found.builders
+                attributes |= found.attributes
+                pending.extend(found.modules - modules)
+                parent = current.rpartition(".")[0]
+                if parent and parent not in modules:
+                    pending.append(parent)  # importing a module runs its package's __init__
+            if BOOTSTRAP in modules:  # what the modules reached so far use of it; again if that reaches more
+                extra_modules, extra_third = self._bootstrap(builders, attributes)
                 third_party |= extra_third
                 pending.extend(extra_modules - modules)
         return modules, third_party
 
-    def _builders(self, wanted: set[str]) -> tuple[set[str], set[str], set[str]]:
-        """The imports of bootstrap's module level and of each wanted builder, with the builders they call."""
+    def _bootstrap(self, wanted: set[str], attributes: set[str]) -> tuple[set[str], set[str]]:
+        """The imports of bootstrap's module level and of what is used of it: the functions and classes
+        `wanted` (named as `bootstrap.<name>`), with those they name in turn, and of each used class
+        its dunder methods and those whose name reached code uses as an attribute."""
         tree = self._tree(BOOTSTRAP)
         assert tree is not None
         functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+        classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
         top = [node for node in tree.body if not isinstance(node, ast.FunctionDef | ast.ClassDef)]
-        classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
-        found = _scan(BOOTSTRAP, [*top, *classes])
-        modules, third_party, seen = set(found.modules), set(found.third_party), set()
-        pending = list(wanted)
-        while pending:
-            name = pending.pop()
-            if name in seen or name not in functions:
-                continue
-            seen.add(name)
-            scanned = _scan(BOOTSTRAP, [functions[name]])
-            modules |= scanned.modules
-            third_party |= scanned.third_party
-            calls = {
-                node.func.id
-                for node in ast.walk(functions[name])
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            }
-            pending.extend(calls & set(functions))
-        return modules, third_party, wanted | seen
+        found = _scan(BOOTSTRAP, top)
+        modules, third_party = set(found.modules), set(found.third_party)
+        used = set(attributes)
+        seen: set[str] = set()  # functions and classes followed
+        methods_seen: set[tuple[str, str]] = set()
+
+        def follow(nodes: list[ast.AST]) -> set[str]:
+            scanned = _scan(BOOTSTRAP, nodes)
+            modules.update(scanned.modules)
+            third_party.update(scanned.third_party)
+            used.update(scanned.attributes)
+            return (scanned.names | scanned.builders) & (set(functions) | set(classes))
+
+        pending = set(wanted) & (set(functions) | set(classes))
+        while True:
+            while pending:
+                name = pending.pop()
+                if name in seen:
+                    continue
+                seen.add(name)
+                if name in functions:
+                    pending |= follow([functions[name]])
+                else:  # a class: its body but its methods, which follow one by one
+                    body = [node for node in classes[name].body if not isinstance(node, ast.FunctionDef)]
+                    pending |= follow([*classes[name].bases, *classes[name].decorator_list, *body])
+            methods = [
+                (name, method)
+                for name in seen & set(classes)
+                for method in classes[name].body
+                if isinstance(method, ast.FunctionDef)
+                and (name, method.name) not in methods_seen
+                and (method.name in used or (method.name.startswith("__") and method.name.endswith("__")))
+            ]
+            if not methods:
+                return modules, third_party
+            for name, method in methods:
+                methods_seen.add((name, method.name))
+                pending |= follow([method])
 
 
 @functools.cache

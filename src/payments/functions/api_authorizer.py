@@ -8,18 +8,21 @@ function as `requestContext.authorizer.lambda`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payments import bootstrap
 from payments.domain.api_keys import bearer_secret
-from payments.functions.observability import logger, observed
+from payments.functions.observability import logger
+
+if TYPE_CHECKING:
+    from payments.adapters.dynamodb_api_keys import DynamoDBApiKeys
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@bootstrap.lambda_function(bootstrap.api_keys)
+def handler(event: dict[str, Any], context: Any, api_keys: DynamoDBApiKeys) -> dict[str, Any]:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     secret = bearer_secret(headers.get("authorization"))
-    key = bootstrap.api_keys().find(secret) if secret is not None else None
+    key = api_keys.find(secret) if secret is not None else None
     if key is None:
         logger.info("api key refused")  # never the key: not even part of it
         return {"isAuthorized": False}

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from payments import bootstrap
 from payments.adapters import emf_metrics
-from payments.domain.errors import CardDeclined, FraudSuspected, PaymentsError
+from payments.domain.errors import CardDeclined, FraudSuspected
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import AuthorizeBody, intent_body
 from payments.service.authorize import AuthorizeIntent, authorize_intent
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import FraudScreen, IntentRepository, PaymentGateway
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    intents: IntentRepository
+    fraud: FraudScreen
+    gateway: PaymentGateway
+    stage: str
+    clock: Callable[[], datetime] = bootstrap.now
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        intents=bootstrap.intent_repository(env),
+        fraud=bootstrap.fraud_screen(env),
+        gateway=bootstrap.gateway(env),
+        stage=env.settings.stage,
+    )
 
 
 def _command(event: http.Event) -> AuthorizeIntent:
@@ -24,30 +45,21 @@ def _command(event: http.Event) -> AuthorizeIntent:
     )
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
+@http.route(wire, parse=_command, idempotent=True)
+def handler(request: http.Request[AuthorizeIntent], deps: Dependencies) -> http.Response:
+    started = time.perf_counter()
     try:
-        command = _command(event)
-    except PaymentsError as error:
-        return http.error_response(error)
-
-    def work() -> http.Response:
-        stage = bootstrap.settings().stage
-        started = time.perf_counter()
-        try:
-            intent = authorize_intent(
-                command,
-                intents=bootstrap.intents_for(http.caller(event)),
-                fraud=bootstrap.fraud_screen(),
-                gateway=bootstrap.gateway(),
-                clock=bootstrap.now,
-            )
-        except (CardDeclined, FraudSuspected):
-            emf_metrics.record_authorization(declined=True, stage=stage)
-            raise
-        finally:
-            emf_metrics.record_authorize_latency((time.perf_counter() - started) * 1000, stage=stage)
-        emf_metrics.record_authorization(declined=False, stage=stage)
-        return http.respond(200, intent_body(intent))
-
-    return bootstrap.idempotent_requests()(event, context, work)
+        intent = authorize_intent(
+            request.input,
+            intents=MerchantScopedIntents(deps.intents, request.caller),
+            fraud=deps.fraud,
+            gateway=deps.gateway,
+            clock=deps.clock,
+        )
+    except (CardDeclined, FraudSuspected):
+        emf_metrics.record_authorization(declined=True, stage=deps.stage)
+        raise
+    finally:
+        emf_metrics.record_authorize_latency((time.perf_counter() - started) * 1000, stage=deps.stage)
+    emf_metrics.record_authorization(declined=False, stage=deps.stage)
+    return http.respond(200, intent_body(intent))

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import ChallengeBody
 from payments.service.checkout import answer_challenge
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import CheckoutRepository, IntentRepository, Workflow
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        tracking_id = http.path_parameter(event, "trackingId")
-        body = http.parse(ChallengeBody, http.json_body(event))
-        answer_challenge(
-            tracking_id,
-            passed=body.outcome == "passed",
-            checkouts=bootstrap.checkout_repository(),
-            workflow=bootstrap.workflow(),
-            intents=bootstrap.intents_for(http.caller(event)),
-        )
-        return http.respond(202, {"trackingId": tracking_id, "status": "RUNNING"})
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    checkouts: CheckoutRepository
+    workflow: Workflow
+    intents: IntentRepository
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        checkouts=bootstrap.checkout_repository(env),
+        workflow=bootstrap.workflow(env),
+        intents=bootstrap.intent_repository(env),
+    )
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    tracking_id = request.path("trackingId")
+    body = http.parse(ChallengeBody, http.json_body(request.event))
+    answer_challenge(
+        tracking_id,
+        passed=body.outcome == "passed",
+        checkouts=deps.checkouts,
+        workflow=deps.workflow,
+        intents=MerchantScopedIntents(deps.intents, request.caller),
+    )
+    return http.respond(202, {"trackingId": tracking_id, "status": "RUNNING"})

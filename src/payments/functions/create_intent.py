@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from payments import bootstrap
-from payments.domain.errors import PaymentsError
 from payments.domain.intents import CaptureMethod, LineItem, check_line_items
 from payments.domain.money import Money
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import CreateIntentBody, intent_body
 from payments.service.intents import CreateIntent, create_intent
+from payments.service.ports import IntentRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    intents: IntentRepository
+    time_to_live: timedelta
+    clock: Callable[[], datetime] = bootstrap.now
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        intents=bootstrap.intent_repository(env),
+        time_to_live=timedelta(seconds=env.settings.intent_ttl_seconds),
+    )
 
 
 def _command(event: http.Event) -> CreateIntent:
+    """The request as a command; a request refused here writes nothing, not even an idempotency record."""
     body = http.parse(CreateIntentBody, http.json_body(event))
     amount = Money.of(body.amount, body.currency)
     line_items = tuple(
@@ -38,20 +53,9 @@ def _command(event: http.Event) -> CreateIntent:
     )
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    try:
-        command = _command(event)  # a request refused here writes nothing, not even an idempotency record
-    except PaymentsError as error:
-        return http.error_response(error)
-
-    def work() -> http.Response:
-        intent = create_intent(
-            command,
-            intents=bootstrap.intent_repository(),
-            clock=bootstrap.now,
-            time_to_live=timedelta(seconds=bootstrap.settings().intent_ttl_seconds),
-        )
-        return http.respond(201, intent_body(intent))
-
-    return bootstrap.idempotent_requests()(event, context, work)
+@http.route(wire, parse=_command, idempotent=True)
+def handler(request: http.Request[CreateIntent], deps: Dependencies) -> http.Response:
+    intent = create_intent(
+        request.input, intents=deps.intents, clock=deps.clock, time_to_live=deps.time_to_live
+    )
+    return http.respond(201, intent_body(intent))

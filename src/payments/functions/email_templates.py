@@ -13,7 +13,7 @@ from urllib.request import Request, urlopen
 
 from payments import bootstrap
 from payments.adapters.ses_templates import delete_email_templates, publish_email_templates
-from payments.functions.observability import logger, observed
+from payments.functions.observability import logger
 
 
 def _respond(event: dict[str, Any], *, status: str, reason: str, data: dict[str, Any]) -> None:
@@ -33,10 +33,14 @@ def _respond(event: dict[str, Any], *, status: str, reason: str, data: dict[str,
         response.read()
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def ses_client(env: bootstrap.Environment) -> Any:
+    """SES's API, all this function needs (the stage comes in the event, from the resource's properties)."""
+    return env.client("ses")
+
+
+@bootstrap.lambda_function(ses_client)
+def handler(event: dict[str, Any], context: Any, ses: Any) -> dict[str, Any]:
     stage = str(event["ResourceProperties"]["Stage"])
-    ses = bootstrap.ses()
     try:
         if event["RequestType"] == "Delete":
             names = delete_email_templates(ses, stage=stage)

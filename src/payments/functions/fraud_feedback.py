@@ -7,14 +7,14 @@ import json
 from typing import Any
 
 from payments import bootstrap
-from payments.functions.observability import observed
 from payments.service.fraud import remember_approval
+from payments.service.ports import ApprovalHistory
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+@bootstrap.lambda_function(bootstrap.approval_history)
+def handler(event: dict[str, Any], context: Any, history: ApprovalHistory) -> dict[str, int]:
     counted = sum(
-        remember_approval(json.loads(record["Sns"]["Message"]), history=bootstrap.approval_history())
+        remember_approval(json.loads(record["Sns"]["Message"]), history=history)
         for record in event.get("Records", [])
     )
     return {"counted": counted}

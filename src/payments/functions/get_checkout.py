@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.service.checkout import checkout_view
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import CheckoutRepository, IntentRepository, Workflow
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        view = checkout_view(
-            http.path_parameter(event, "trackingId"),
-            checkouts=bootstrap.checkout_repository(),
-            workflow=bootstrap.workflow(),
-            intents=bootstrap.intents_for(http.caller(event)),
-        )
-        return http.respond(200, view)
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    checkouts: CheckoutRepository
+    workflow: Workflow
+    intents: IntentRepository
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        checkouts=bootstrap.checkout_repository(env),
+        workflow=bootstrap.workflow(env),
+        intents=bootstrap.intent_repository(env),
+    )
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    view = checkout_view(
+        request.path("trackingId"),
+        checkouts=deps.checkouts,
+        workflow=deps.workflow,
+        intents=MerchantScopedIntents(deps.intents, request.caller),
+    )
+    return http.respond(200, view)

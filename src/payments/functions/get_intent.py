@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import intent_body
 from payments.service.intents import get_intent
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import IntentRepository
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        payment_intent_id = http.path_parameter(event, "paymentIntentId")
-        intent = get_intent(payment_intent_id, intents=bootstrap.intents_for(http.caller(event)))
-        return http.respond(200, intent_body(intent))
-
-    return http.handle(work)
+@http.route(bootstrap.intent_repository, parse=http.no_body)
+def handler(request: http.Request[None], intents: IntentRepository) -> http.Response:
+    intents = MerchantScopedIntents(intents, request.caller)
+    return http.respond(200, intent_body(get_intent(request.path("paymentIntentId"), intents=intents)))

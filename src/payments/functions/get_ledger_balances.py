@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import balance_body
 from payments.service.ledger import trial_balance
+from payments.service.ports import Ledger
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        http.caller(event).require_platform("the ledger's balances")
-        balances = trial_balance(ledger=bootstrap.ledger())
-        return http.respond(200, {"data": [balance_body(balance) for balance in balances]})
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    ledger: Ledger
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(ledger=bootstrap.ledger_balances(env))
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    request.caller.require_platform("the ledger's balances")
+    balances = trial_balance(ledger=deps.ledger)
+    return http.respond(200, {"data": [balance_body(balance) for balance in balances]})

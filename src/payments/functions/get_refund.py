@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import refund_body
+from payments.service.merchant_scope import MerchantScopedIntents
 from payments.service.movements import get_refund
+from payments.service.ports import IntentRepository
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        refund = get_refund(
-            http.path_parameter(event, "refundId"), intents=bootstrap.intents_for(http.caller(event))
-        )
-        return http.respond(200, refund_body(refund))
-
-    return http.handle(work)
+@http.route(bootstrap.intent_repository, parse=http.no_body)
+def handler(request: http.Request[None], intents: IntentRepository) -> http.Response:
+    refund = get_refund(request.path("refundId"), intents=MerchantScopedIntents(intents, request.caller))
+    return http.respond(200, refund_body(refund))

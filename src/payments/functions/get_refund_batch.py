@@ -3,23 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import refund_batch_body
+from payments.service.ports import RefundBatchRepository
 from payments.service.refund_batches import get_refund_batch
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        batch = get_refund_batch(
-            http.path_parameter(event, "batchId"),
-            caller=http.caller(event),
-            batches=bootstrap.refund_batches(),
-        )
-        return http.respond(200, refund_batch_body(batch, errors=list(batch.errors)))
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    batches: RefundBatchRepository
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(batches=bootstrap.refund_batches(env))
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    batch = get_refund_batch(request.path("batchId"), caller=request.caller, batches=deps.batches)
+    return http.respond(200, refund_batch_body(batch, errors=list(batch.errors)))

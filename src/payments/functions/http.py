@@ -12,11 +12,13 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from payments import bootstrap
 from payments.domain.errors import (
     AuthenticationRequired,
     CardDeclined,
@@ -38,6 +40,8 @@ from payments.domain.merchants import PLATFORM, Caller
 Response = dict[str, Any]
 Event = Mapping[str, Any]
 Model = TypeVar("Model", bound=BaseModel)
+D = TypeVar("D")
+C = TypeVar("C")
 
 MAX_BODY_BYTES: Final = 64 * 1024
 IDEMPOTENCY_KEY_MAX_LENGTH: Final = 255
@@ -175,6 +179,95 @@ def handle(work: Callable[[], Response]) -> Response:
         return work()
     except PaymentsError as error:
         return error_response(error)
+
+
+@dataclass(frozen=True, slots=True)
+class Request(Generic[C]):
+    """One API request: the event, and what the route's `parse` made of it before any work."""
+
+    event: Event
+    context: Any
+    input: C
+
+    @property
+    def caller(self) -> Caller:
+        return caller(self.event)
+
+    def path(self, name: str) -> str:
+        return path_parameter(self.event, name)
+
+    def query(self, name: str) -> str | None:
+        return query_parameter(self.event, name)
+
+    def header(self, name: str) -> str | None:
+        return header(self.event, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed(Generic[D]):
+    """A route's dependencies and, for an idempotent route, its `Idempotency-Key` store."""
+
+    dependencies: D
+    requests: IdempotentRequests | None = None
+
+
+def no_body(event: Event) -> None:
+    """The input of a route that reads nothing before its work (path and query are read inside it)."""
+    del event
+
+
+def body(model: type[Model], *, required: bool = True) -> Callable[[Event], Model]:
+    """`parse` for a JSON body validated by `model` (an absent body is `{}` unless required)."""
+    return lambda event: parse(model, json_body(event, required=required))
+
+
+class Route(bootstrap.LambdaFunction[Routed[D], Response]):
+    """An API function as `route` declares it; `idempotent`: its work runs under `Idempotency-Key`."""
+
+    def __init__(
+        self,
+        wire: Callable[[bootstrap.Environment], Routed[D]],
+        run: Callable[[Any, Any, Routed[D]], Response],
+        *,
+        idempotent: bool,
+    ) -> None:
+        super().__init__(wire, run)
+        self.idempotent = idempotent
+
+
+def route(
+    wire: Callable[[bootstrap.Environment], D],
+    *,
+    parse: Callable[[Event], C],
+    idempotent: bool = False,
+) -> Callable[[Callable[[Request[C], D], Response]], Route[D]]:
+    """An API function, declared once: `parse` runs first (a request it refuses is answered and
+    nothing is written, not even an idempotency record); then the work, whose domain errors become
+    their statuses; with `idempotent`, a repeated `Idempotency-Key` replays the first answer."""
+
+    def wired(env: bootstrap.Environment) -> Routed[D]:
+        return Routed(wire(env), bootstrap.idempotent_requests(env) if idempotent else None)
+
+    def declare(work: Callable[[Request[C], D], Response]) -> Route[D]:
+        def run(event: Any, context: Any, routed: Routed[D]) -> Response:
+            try:
+                request = Request(event, context, parse(event))
+            except PaymentsError as error:
+                return error_response(error)
+
+            def answer() -> Response:
+                return work(request, routed.dependencies)
+
+            if routed.requests is None:
+                return handle(answer)
+            return routed.requests(event, context, answer)
+
+        run.__module__ = work.__module__
+        run.__name__ = run.__qualname__ = work.__name__
+        run.__doc__ = work.__doc__
+        return Route(wired, run, idempotent=idempotent)
+
+    return declare
 
 
 class IdempotentRequests:

@@ -11,14 +11,14 @@ from typing import Any
 
 from payments import bootstrap
 from payments.adapters.event_topic import event_from_body
-from payments.functions.observability import observed
 from payments.service.ledger import post_event
+from payments.service.ports import Ledger
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+@bootstrap.lambda_function(bootstrap.ledger)
+def handler(event: dict[str, Any], context: Any, ledger: Ledger) -> dict[str, int]:
     posted = sum(
-        post_event(event_from_body(json.loads(record["Sns"]["Message"])), ledger=bootstrap.ledger())
+        post_event(event_from_body(json.loads(record["Sns"]["Message"])), ledger=ledger)
         for record in event.get("Records", [])
     )
     return {"posted": posted}

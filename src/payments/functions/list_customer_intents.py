@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.domain.errors import InvalidRequest
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import intent_body
 from payments.service.intents import list_customer_intents
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import IntentRepository
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -23,20 +24,26 @@ def page_limit(raw: str | None) -> int:
     return int(raw)
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        caller = http.caller(event)
-        named = http.query_parameter(event, "merchantId")
-        page = list_customer_intents(
-            http.path_parameter(event, "customerId"),
-            merchant_id=caller.acting_for(named) if named or not caller.is_platform else None,
-            intents=bootstrap.intents_for(caller),
-            limit=page_limit(http.query_parameter(event, "limit")),
-            next_token=http.query_parameter(event, "nextToken"),
-        )
-        return http.respond(
-            200, {"data": [intent_body(intent) for intent in page.items], "nextToken": page.next_token}
-        )
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    intents: IntentRepository
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(intents=bootstrap.intent_repository(env))
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    caller = request.caller
+    named = request.query("merchantId")
+    page = list_customer_intents(
+        request.path("customerId"),
+        merchant_id=caller.acting_for(named) if named or not caller.is_platform else None,
+        intents=MerchantScopedIntents(deps.intents, caller),
+        limit=page_limit(request.query("limit")),
+        next_token=request.query("nextToken"),
+    )
+    return http.respond(
+        200, {"data": [intent_body(intent) for intent in page.items], "nextToken": page.next_token}
+    )

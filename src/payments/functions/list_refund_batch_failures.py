@@ -5,28 +5,34 @@ Another merchant's batch is answered 404, as an unknown one is."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
 from payments.functions.list_customer_intents import page_limit
-from payments.functions.observability import observed
 from payments.functions.schemas import row_failure_body
+from payments.service.ports import RefundBatchRepository
 from payments.service.refund_batches import list_failures
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        page = list_failures(
-            http.path_parameter(event, "batchId"),
-            caller=http.caller(event),
-            batches=bootstrap.refund_batches(),
-            limit=page_limit(http.query_parameter(event, "limit")),
-            next_token=http.query_parameter(event, "nextToken"),
-        )
-        return http.respond(
-            200, {"data": [row_failure_body(failure) for failure in page.items], "nextToken": page.next_token}
-        )
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    batches: RefundBatchRepository
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(batches=bootstrap.refund_batches(env))
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    page = list_failures(
+        request.path("batchId"),
+        caller=request.caller,
+        batches=deps.batches,
+        limit=page_limit(request.query("limit")),
+        next_token=request.query("nextToken"),
+    )
+    return http.respond(
+        200, {"data": [row_failure_body(failure) for failure in page.items], "nextToken": page.next_token}
+    )

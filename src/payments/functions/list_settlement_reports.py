@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from payments import bootstrap
 from payments.functions import http
 from payments.functions.list_customer_intents import page_limit
-from payments.functions.observability import observed
+from payments.service.ports import SettlementReports
 
 REPORT_FIELDS = (
     "settlementKey",
@@ -23,15 +23,21 @@ REPORT_FIELDS = (
 )
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    def work() -> http.Response:
-        http.caller(event).require_platform("settlement reports")
-        page = bootstrap.settlement_reports().newest(
-            limit=page_limit(http.query_parameter(event, "limit")),
-            next_token=http.query_parameter(event, "nextToken"),
-        )
-        data = [{name: report[name] for name in REPORT_FIELDS} for report in page.items]
-        return http.respond(200, {"data": data, "nextToken": page.next_token})
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    reports: SettlementReports
 
-    return http.handle(work)
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(reports=bootstrap.settlement_reports(env))
+
+
+@http.route(wire, parse=http.no_body)
+def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+    request.caller.require_platform("settlement reports")
+    page = deps.reports.newest(
+        limit=page_limit(request.query("limit")),
+        next_token=request.query("nextToken"),
+    )
+    data = [{name: report[name] for name in REPORT_FIELDS} for report in page.items]
+    return http.respond(200, {"data": data, "nextToken": page.next_token})

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 from payments import bootstrap
-from payments.functions.observability import observed
 
 
 def chat_message(alert: dict[str, Any], *, icon: str = ":rotating_light:") -> dict[str, Any]:
@@ -40,12 +39,22 @@ def post_each(event: dict[str, Any], url: str, *, icon: str) -> dict[str, int]:
     return {"posted": posted}
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    return post_each(event, bootstrap.settings().ops_webhook_url, icon=":rotating_light:")
+def ops_webhook(env: bootstrap.Environment) -> str:
+    """Ops' chat webhook (the function exists only when one is given)."""
+    return env.settings.ops_webhook_url
 
 
-@observed
-def customer_success_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+def customer_success_webhook(env: bootstrap.Environment) -> str:
+    """Customer success's chat webhook (ops' when it has none of its own)."""
+    return env.settings.customer_success_webhook_url
+
+
+@bootstrap.lambda_function(ops_webhook)
+def handler(event: dict[str, Any], context: Any, url: str) -> dict[str, int]:
+    return post_each(event, url, icon=":rotating_light:")
+
+
+@bootstrap.lambda_function(customer_success_webhook)
+def customer_success_handler(event: dict[str, Any], context: Any, url: str) -> dict[str, int]:
     """customer-success: the same chat post, to customer success's channel."""
-    return post_each(event, bootstrap.settings().customer_success_webhook_url, icon=":email:")
+    return post_each(event, url, icon=":email:")

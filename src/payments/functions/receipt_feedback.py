@@ -8,23 +8,42 @@ raises, so SNS/Lambda retry it and, after that, the subscribers' dead-letter que
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from payments import bootstrap
 from payments.domain.receipts import parse_feedback
-from payments.functions.observability import observed
+from payments.service.ports import IntentRepository, OpsAlerts, SuppressionList
 from payments.service.receipts import record_feedback
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    intents: IntentRepository
+    suppressions: SuppressionList
+    customer_success: OpsAlerts
+    clock: Callable[[], datetime] = bootstrap.now
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        intents=bootstrap.intent_repository(env),
+        suppressions=bootstrap.suppression_list(env),
+        customer_success=bootstrap.customer_success_alerts(env),
+    )
+
+
+@bootstrap.lambda_function(wire)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies) -> dict[str, Any]:
     results = [
         record_feedback(
             parse_feedback(json.loads(record["Sns"]["Message"])),
-            intents=bootstrap.intent_repository(),
-            suppressions=bootstrap.suppression_list(),
-            customer_success=bootstrap.customer_success_alerts(),
-            clock=bootstrap.now,
+            intents=deps.intents,
+            suppressions=deps.suppressions,
+            customer_success=deps.customer_success,
+            clock=deps.clock,
         )
         for record in event.get("Records", [])
     ]

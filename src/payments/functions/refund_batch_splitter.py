@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from payments import bootstrap
-from payments.functions.observability import observed
+from payments.service.ports import FileStore, RefundBatchRepository, RefundJobQueue
 from payments.service.refund_batches import queue_refund_file
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    files: FileStore
+    jobs: RefundJobQueue
+    batches: RefundBatchRepository
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        files=bootstrap.refund_files(env),
+        jobs=bootstrap.refund_jobs(env),
+        batches=bootstrap.refund_batches(env),
+    )
+
+
+@bootstrap.lambda_function(wire)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies) -> dict[str, int]:
     queued = 0
     for record in event.get("Records", []):
         key = unquote_plus(record["s3"]["object"]["key"])  # S3 events carry keys URL-encoded
-        queued += queue_refund_file(
-            key,
-            files=bootstrap.refund_files(),
-            jobs=bootstrap.refund_jobs(),
-            batches=bootstrap.refund_batches(),
-        )
+        queued += queue_refund_file(key, files=deps.files, jobs=deps.jobs, batches=deps.batches)
     return {"queued": queued}

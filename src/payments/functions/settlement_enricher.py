@@ -7,22 +7,33 @@ The output is written with `If-None-Match: *`, so a redelivered event writes not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from payments import bootstrap
-from payments.functions.observability import observed
+from payments.service.ports import FileStore, PaymentDirectory
 from payments.service.settlements import enrich_settlement_file
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    files: FileStore
+    payments: PaymentDirectory
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(files=bootstrap.settlement_files(env), payments=bootstrap.payment_directory(env))
+
+
+@bootstrap.lambda_function(wire)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies) -> dict[str, Any]:
     return {
         "files": [
             enrich_settlement_file(
                 unquote_plus(record["s3"]["object"]["key"]),  # S3 events carry keys URL-encoded
-                files=bootstrap.settlement_files(),
-                payments=bootstrap.payment_directory(),
+                files=deps.files,
+                payments=deps.payments,
             )
             for record in event.get("Records", [])
         ]

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from payments import bootstrap
-from payments.domain.errors import PaymentsError
 from payments.functions import http
-from payments.functions.observability import observed
 from payments.functions.schemas import StartCheckoutBody
 from payments.service.checkout import StartCheckout, start_checkout
+from payments.service.merchant_scope import MerchantScopedIntents
+from payments.service.ports import CheckoutRepository, IntentRepository, Workflow
 
 
-@observed
-def handler(event: dict[str, Any], context: Any) -> http.Response:
-    try:
-        body = http.parse(StartCheckoutBody, http.json_body(event))
-    except PaymentsError as error:
-        return http.error_response(error)
-    command = StartCheckout(body.paymentIntentId, body.deviceFingerprint, body.ipAddress)
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    intents: IntentRepository
+    checkouts: CheckoutRepository
+    workflow: Workflow
+    step_up_timeout_seconds: int
+    clock: Callable[[], datetime] = bootstrap.now
 
-    def work() -> http.Response:
-        record = start_checkout(
-            command,
-            intents=bootstrap.intents_for(http.caller(event)),
-            checkouts=bootstrap.checkout_repository(),
-            workflow=bootstrap.workflow(),
-            clock=bootstrap.now,
-            step_up_timeout_seconds=bootstrap.settings().step_up_timeout_seconds,
-        )
-        return http.respond(202, {"trackingId": record.tracking_id, "status": "RUNNING"})
 
-    return bootstrap.idempotent_requests()(event, context, work)
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        intents=bootstrap.intent_repository(env),
+        checkouts=bootstrap.checkout_repository(env),
+        workflow=bootstrap.workflow(env),
+        step_up_timeout_seconds=env.settings.step_up_timeout_seconds,
+    )
+
+
+def _command(event: http.Event) -> StartCheckout:
+    body = http.parse(StartCheckoutBody, http.json_body(event))
+    return StartCheckout(body.paymentIntentId, body.deviceFingerprint, body.ipAddress)
+
+
+@http.route(wire, parse=_command, idempotent=True)
+def handler(request: http.Request[StartCheckout], deps: Dependencies) -> http.Response:
+    record = start_checkout(
+        request.input,
+        intents=MerchantScopedIntents(deps.intents, request.caller),
+        checkouts=deps.checkouts,
+        workflow=deps.workflow,
+        clock=deps.clock,
+        step_up_timeout_seconds=deps.step_up_timeout_seconds,
+    )
+    return http.respond(202, {"trackingId": record.tracking_id, "status": "RUNNING"})

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from payments.local.deployed import CustomResource
 from payments.local.emulator import ACCOUNT_ID, REGION
-from payments.local.stack import CustomResource, StackError
+from payments.local.template import StackError
 
 RESPONSES_BUCKET = "cloudformation-custom-resource-responses"
 STACK_ID = (

@@ -1,7 +1,8 @@
 """The embedded AWS emulator: moto's server on loopback, with every API call counted.
 
 Handlers reach it exactly as they reach AWS, through boto3 and `AWS_ENDPOINT_URL`. The counts are what
-`bench/` reports as "AWS API calls per operation": observed at the emulator, not estimated.
+`bench/` reports as "AWS API calls per operation": observed at the emulator, not estimated. What the
+local runtime changes in moto is applied by `payments.local.moto_patches` as the emulator starts.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ class Emulator:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        from moto.core.config import default_user_config  # noqa: PLC0415
+        from payments.local import moto_patches  # noqa: PLC0415
+
+        moto_patches.apply()  # first: it refuses a moto version the patches were not written for
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 (moto is heavy; local only)
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -120,15 +123,6 @@ class Emulator:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
-        from payments.local import dynamodb_shim, lambda_shim, ses_shim, sqs_shim  # noqa: PLC0415
-
-        dynamodb_shim.install()
-        sqs_shim.install()
-        ses_shim.install()
-        lambda_shim.install()
-        _list_backends_once()
-        # State machines run their ASL (moto only records them otherwise).
-        default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The workflow engine logs every caught task failure (retries, declines) as an error; the
         # execution history keeps them, the console output should not drown in them.
@@ -160,15 +154,3 @@ class Emulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-
-def _list_backends_once() -> None:
-    """The emulator's dispatcher lists its own package directory (a stat per service, about 170) on
-    every request to find the service; the directory does not change, so it is listed once."""
-    from moto import backends  # noqa: PLC0415
-
-    if getattr(backends, "_payments_listed", False):
-        return
-    modules = frozenset(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: modules
-    backends._payments_listed = True  # type: ignore[attr-defined]

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from payments.local.deployed import Authorizer, Route
 from payments.local.emulator import ACCOUNT_ID, REGION
 from payments.local.invoker import LocalLambda
-from payments.local.stack import Authorizer, Route
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 INTERNAL_ERROR = b'{"message":"Internal Server Error"}'

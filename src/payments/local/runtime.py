@@ -23,12 +23,15 @@ from payments.local.api_key import local_api_key
 from payments.local.chaos import ChaosSettings
 from payments.local.console_api import checkout_execution
 from payments.local.custom_resources import create_custom_resource
+from payments.local.deployed import Deployed
 from payments.local.emulator import Emulator
 from payments.local.event_sources import QueuePoller, StreamPoller, queue_depths
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
-from payments.local.invoker import LocalLambda, UnknownFunction, route_emulator_invocations
+from payments.local.invoker import LocalLambda, UnknownFunction
 from payments.local.mailbox import sent_emails
-from payments.local.stack import Deployed, StackBuilder, Template
+from payments.local.moto_patches import route_emulator_invocations
+from payments.local.stack import StackBuilder
+from payments.local.template import Template
 from payments.progress import Progress
 
 STACK_NAME = "payments-local"
@@ -139,8 +142,6 @@ class LocalStack:
         for spec in self.deployed.functions:
             self.invoker.register(spec)
         self.invoker.dead_letter_sink = self._dead_letter
-        os.environ.update(self.deployed.environment)
-        self._reset_containers()
         self._add_api_key()
         for resource in self.deployed.custom_resources:
             self.progress(f"creating {resource.logical_id} ({resource.resource_type})")
@@ -200,13 +201,6 @@ class LocalStack:
                     service, endpoint_url=self.emulator.endpoint
                 )
             return self._clients[service]
-
-    @staticmethod
-    def _reset_containers() -> None:
-        """Handlers built clients from an older environment (tests start several stacks): rebuild."""
-        from payments import bootstrap  # noqa: PLC0415
-
-        bootstrap.reset()
 
     def _local_endpoints(self) -> Mapping[str, LocalEndpoint]:
         def healthz(_request: LocalRequest) -> tuple[int, Any]:

@@ -1,0 +1,23 @@
+"""Dependencies several functions share, declared once: a handler names the one it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from payments import bootstrap
+from payments.service.ports import IntentRepository, PaymentGateway
+
+
+@dataclass(frozen=True, slots=True)
+class Movements:
+    """What a money movement on a payment needs: the payments, the gateway and the time."""
+
+    intents: IntentRepository
+    gateway: PaymentGateway
+    clock: Callable[[], datetime] = bootstrap.now
+
+
+def movements(env: bootstrap.Environment) -> Movements:
+    return Movements(intents=bootstrap.intent_repository(env), gateway=bootstrap.gateway(env))
