@@ -80,18 +80,37 @@ class Once(Generic[T]):
         return built[0]
 
 
-_session_lock = threading.Lock()
+_clients_lock = threading.Lock()
 _sessions: list[Any] = []
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
 
 
-def _session() -> Any:
-    """boto3's session, shared by the process (its region and credentials are the runtime's)."""
-    with _session_lock:
-        if not _sessions:
-            import boto3  # noqa: PLC0415 (imported on first use: cold start)
+def _client(service: str) -> Any:
+    """A boto3 client, shared by the process: a client holds no function's settings, only its
+    region, credentials and endpoint (the runtime's), so every function in the process may use it.
+    Keyed by region and endpoint too, so a process that starts another local stack gets new ones."""
+    from botocore.config import Config  # noqa: PLC0415
 
-            _sessions.append(boto3.session.Session())
-        return _sessions[0]
+    key = (
+        service,
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        os.environ.get("AWS_ENDPOINT_URL"),
+    )
+    with _clients_lock:
+        if key not in _clients:
+            if not _sessions:
+                import boto3  # noqa: PLC0415 (imported on first use: cold start)
+
+                _sessions.append(boto3.session.Session())
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=1,
+                read_timeout=5,
+                tcp_keepalive=True,
+                max_pool_connections=32,
+            )
+            _clients[key] = _sessions[0].client(service, config=config)
+        return _clients[key]
 
 
 class Environment:
@@ -100,8 +119,6 @@ class Environment:
     def __init__(self, variables: Mapping[str, str]) -> None:
         self.variables = dict(variables)
         self._settings = Once(lambda: Settings.from_env(self.variables))
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     @property
     def settings(self) -> Settings:
@@ -115,19 +132,7 @@ class Environment:
         return value
 
     def client(self, service: str) -> Any:
-        from botocore.config import Config  # noqa: PLC0415
-
-        with self._lock:
-            if service not in self._clients:
-                config = Config(
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=1,
-                    read_timeout=5,
-                    tcp_keepalive=True,
-                    max_pool_connections=32,
-                )
-                self._clients[service] = _session().client(service, config=config)
-            return self._clients[service]
+        return _client(service)
 
 
 class LambdaFunction(Generic[D, R]):
