@@ -79,6 +79,20 @@ def test_several_partial_refunds_then_refunded(api: Api) -> None:
     assert (fetched.status, fetched.body) == (200, first.body)
 
 
+def test_a_payments_refunds_are_listed_oldest_first_for_its_merchant_only(
+    api: Api, stack: RunningStack
+) -> None:
+    intent_id = api.captured()
+    assert api.request("GET", f"/v1/payment-intents/{intent_id}/refunds").body == {"data": []}
+    made = [refund(api, intent_id, amount).body for amount in (1_000, 2_000)]
+    listed = api.request("GET", f"/v1/payment-intents/{intent_id}/refunds")
+    assert (listed.status, listed.body) == (200, {"data": made})
+    stranger = stack.merchant_api("mer_refunds_stranger").request(
+        "GET", f"/v1/payment-intents/{intent_id}/refunds"
+    )
+    assert (stranger.status, stranger.body["error"]["message"]) == (404, f"no payment intent {intent_id}")
+
+
 def test_the_refunded_total_never_exceeds_the_captured_total(api: Api, stack: RunningStack) -> None:
     intent_id = api.captured()
     assert refund(api, intent_id, 9_000).status == 201

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from payments.local.stack import Template
+from payments.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"

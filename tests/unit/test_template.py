@@ -1,15 +1,19 @@
 """The application template: it lints, it translates offline, and it keeps the promises others rely on.
 
 The local runtime creates every resource from `template.yaml`, so the logical ids, names, handlers and
-environment variables checked here are a contract, not decoration.
+environment variables checked here are a contract, not decoration. The functions and routes are not
+listed here: each check iterates the template's (`tests/unit/inventory.py`), so declaring a function
+in the template is all it takes for it to be checked. What each function's role may do is in
+`test_function_grants.py`; the routes against the OpenAPI spec are in `test_openapi.py`.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,192 +22,54 @@ from cfnlint.config import ManualArgs
 
 from payments.local.cfn_yaml import TemplateError, load_template, parse_template
 from payments.local.sam import translate
+from tests.unit.inventory import (
+    MANAGED_POLICY,
+    ROOT,
+    STATE_MACHINE,
+    TEMPLATE_PATH,
+    WILDCARD_RESOURCES_ALLOWED,
+    as_list,
+    deployment_hooks,
+    functions,
+    handler_module,
+    http_routes,
+    module_path,
+    referenced,
+    resources_of,
+    statements,
+    sub_text,
+    synchronous_callers,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = ROOT / "template.yaml"
 # The regions the stack is meant for: each offers every service it uses (SES is not in all regions).
 REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
-
-FUNCTIONS = {
-    # logical id: (name, handler, HTTP route or None)
-    "CreateIntentFunction": (
-        "create-intent",
-        "payments.functions.create_intent.handler",
-        ("POST", "/v1/payment-intents"),
-    ),
-    "GetIntentFunction": (
-        "get-intent",
-        "payments.functions.get_intent.handler",
-        ("GET", "/v1/payment-intents/{paymentIntentId}"),
-    ),
-    "ListCustomerIntentsFunction": (
-        "list-customer-intents",
-        "payments.functions.list_customer_intents.handler",
-        ("GET", "/v1/customers/{customerId}/payment-intents"),
-    ),
-    "AuthorizeFunction": (
-        "authorize",
-        "payments.functions.authorize.handler",
-        ("POST", "/v1/payment-intents/{paymentIntentId}/authorize"),
-    ),
-    "FraudCheckFunction": ("fraud-check", "payments.functions.fraud_check.handler", None),
-    "ApiAuthorizerFunction": ("api-authorizer", "payments.functions.api_authorizer.handler", None),
-    "StartCheckoutFunction": (
-        "start-checkout",
-        "payments.functions.start_checkout.handler",
-        ("POST", "/v1/checkouts"),
-    ),
-    "GetCheckoutFunction": (
-        "get-checkout",
-        "payments.functions.get_checkout.handler",
-        ("GET", "/v1/checkouts/{trackingId}"),
-    ),
-    "CheckoutChallengeFunction": (
-        "checkout-challenge",
-        "payments.functions.checkout_challenge.handler",
-        ("POST", "/v1/checkouts/{trackingId}/challenge"),
-    ),
-    "OpsAlertsFunction": ("ops-alerts", "payments.functions.ops_alerts.handler", None),
-    "CaptureIntentFunction": (
-        "capture-intent",
-        "payments.functions.capture_intent.handler",
-        ("POST", "/v1/payment-intents/{paymentIntentId}/capture"),
-    ),
-    "VoidIntentFunction": (
-        "void-intent",
-        "payments.functions.void_intent.handler",
-        ("POST", "/v1/payment-intents/{paymentIntentId}/void"),
-    ),
-    "CreateRefundFunction": (
-        "create-refund",
-        "payments.functions.create_refund.handler",
-        ("POST", "/v1/refunds"),
-    ),
-    "GetRefundFunction": (
-        "get-refund",
-        "payments.functions.get_refund.handler",
-        ("GET", "/v1/refunds/{refundId}"),
-    ),
-    "EventsPublisherFunction": ("events-publisher", "payments.functions.events_publisher.handler", None),
-    "ListEventsFunction": ("list-events", "payments.functions.list_events.handler", ("GET", "/v1/events")),
-    "FraudFeedbackFunction": ("fraud-feedback", "payments.functions.fraud_feedback.handler", None),
-    "LedgerFunction": ("ledger", "payments.functions.ledger.handler", None),
-    "CreateRefundBatchFunction": (
-        "create-refund-batch",
-        "payments.functions.create_refund_batch.handler",
-        ("POST", "/v1/refund-batches"),
-    ),
-    "GetRefundBatchFunction": (
-        "get-refund-batch",
-        "payments.functions.get_refund_batch.handler",
-        ("GET", "/v1/refund-batches/{batchId}"),
-    ),
-    "ListRefundBatchFailuresFunction": (
-        "list-refund-batch-failures",
-        "payments.functions.list_refund_batch_failures.handler",
-        ("GET", "/v1/refund-batches/{batchId}/failures"),
-    ),
-    "RefundBatchSplitterFunction": (
-        "refund-batch-splitter",
-        "payments.functions.refund_batch_splitter.handler",
-        None,
-    ),
-    "RefundJobsWorkerFunction": ("refund-jobs-worker", "payments.functions.refund_jobs_worker.handler", None),
-    "GetIntentLedgerFunction": (
-        "get-intent-ledger",
-        "payments.functions.get_intent_ledger.handler",
-        ("GET", "/v1/payment-intents/{paymentIntentId}/ledger"),
-    ),
-    "GetLedgerBalancesFunction": (
-        "get-ledger-balances",
-        "payments.functions.get_ledger_balances.handler",
-        ("GET", "/v1/ledger/balances"),
-    ),
-    "GatewayWebhooksFunction": (
-        "gateway-webhooks",
-        "payments.functions.gateway_webhooks.handler",
-        ("POST", "/v1/webhooks/gateway"),
-    ),
-    "EmailTemplatesFunction": ("email-templates", "payments.functions.email_templates.handler", None),
-    "ReceiptFeedbackFunction": ("receipt-feedback", "payments.functions.receipt_feedback.handler", None),
-    "RefundReceiptsFunction": ("refund-receipts", "payments.functions.refund_receipts.handler", None),
-    "RequestSettlementFunction": (
-        "request-settlement",
-        "payments.functions.request_settlement.handler",
-        None,
-    ),
-    "SettlementEnricherFunction": (
-        "settlement-enricher",
-        "payments.functions.settlement_enricher.handler",
-        None,
-    ),
-    "SettlementReconcilerFunction": (
-        "settlement-reconciler",
-        "payments.functions.settlement_reconciler.handler",
-        None,
-    ),
-    "ListSettlementReportsFunction": (
-        "list-settlement-reports",
-        "payments.functions.list_settlement_reports.handler",
-        ("GET", "/v1/settlements/reports"),
-    ),
-    "CustomerSuccessFunction": (
-        "customer-success",
-        "payments.functions.ops_alerts.customer_success_handler",
-        None,
-    ),
-    "PreTrafficHookFunction": ("pre-traffic", "payments.functions.deploy_hooks.before_allow_traffic", None),
-    "PostTrafficHookFunction": ("post-traffic", "payments.functions.deploy_hooks.after_allow_traffic", None),
-    **{
-        f"Checkout{task}Function": (f"checkout-{name}", f"payments.functions.checkout_tasks.{handler}", None)
-        for task, name, handler in (
-            ("Validate", "validate", "validate"),
-            ("StepUp", "step-up", "step_up"),
-            ("Decline", "decline", "decline"),
-            ("Authorize", "authorize", "authorize"),
-            ("Ledger", "ledger", "record_ledger"),
-            ("Compensate", "compensate", "compensate"),
-            ("Receipt", "receipt", "send_receipt"),
-            ("Audit", "audit", "write_audit"),
-            ("RecordFailure", "record-failure", "record_failure"),
-            ("Alert", "alert", "alert_ops"),
-        )
-    },
-}
-
-# CodeDeploy's role may invoke only hooks whose names start with CodeDeployHook_.
-DEPLOYMENT_HOOKS = {"PreTrafficHookFunction", "PostTrafficHookFunction"}
-# Functions off the synchronous payment path: deployed at once, without canary, hooks or alarms.
-DEPLOYED_AT_ONCE = {
-    "EmailTemplatesFunction",
-    "ReceiptFeedbackFunction",
-    "RefundReceiptsFunction",
-    "CustomerSuccessFunction",
-    "OpsAlertsFunction",
-    "EventsPublisherFunction",
-    "FraudFeedbackFunction",
-    "LedgerFunction",
-    "RefundBatchSplitterFunction",
-    "RefundJobsWorkerFunction",
-    "RequestSettlementFunction",
-    "SettlementEnricherFunction",
-    "SettlementReconcilerFunction",
-    *DEPLOYMENT_HOOKS,
-}
-ROLLBACK_ALARMS = ["DeclineRateAlarm", "ApiErrorsAlarm", "ApiLatencyAlarm", "CheckoutErrorsAlarm"]
+# CloudWatch's limits on an alarm based on metric math: metrics retrieved, expressions, and in all.
+ALARM_MAX_METRICS = 10
+ALARM_MAX_EXPRESSIONS = 10
+ALARM_MAX_QUERIES = 20
+# What holds data: retained when the stack is deleted or an update replaces it. Log groups are not in
+# it: they keep operational logs for LogRetentionDays, and the audit trail is in the audit bucket.
+DATA_TYPES = (
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::SQS::Queue",
+    "AWS::KMS::Key",
+    "AWS::SecretsManager::Secret",
+)
 
 
-def _function_name(logical_id: str, name: str) -> str:
-    prefix = "CodeDeployHook_" if logical_id in DEPLOYMENT_HOOKS else ""
-    return f"{prefix}payments-{name}-${{Stage}}"
+def _function_name_problems(document: dict[str, Any]) -> list[str]:
+    """Functions not named `payments-<name>-<stage>`, the names the deployment roles may create, and
+    deployment hooks not named `CodeDeployHook_...`, the only names CodeDeploy's role may invoke."""
+    hooks = deployment_hooks(document)
+    problems = []
+    for logical_id, properties in functions(document).items():
+        prefix = "CodeDeployHook_" if logical_id in hooks else ""
+        name = sub_text(properties.get("FunctionName"))
+        if not re.fullmatch(rf"{prefix}payments-[a-z0-9-]+-\$\{{Stage\}}", name):
+            problems.append(f"{logical_id}: FunctionName {name!r} is not {prefix}payments-<name>-${{Stage}}")
+    return problems
 
-
-# Statements allowed a "*" resource, each with the reason it cannot name one.
-ALLOWED_WILDCARD_RESOURCES = {
-    ("CheckoutChallengeFunction", "AnswerCallback"): "task-token calls take no resource ARN",
-    ("CheckoutStateMachine", "LogDelivery"): "CloudWatch Logs delivery APIs take no resource ARN",
-    ("EmailTemplatesFunction", "EmailTemplates"): "SES v1 template APIs take no resource ARN",
-}
 
 TABLES = {
     # logical id: (name prefix, partition key, has the by-customer index)
@@ -217,38 +83,12 @@ TABLES = {
     "ReceiptSuppressionsTable": ("receipt-suppressions", "address", False),
     "ApiKeysTable": ("payments-api-keys", "keyHash", False),
 }
-MONEY_TABLES = ("PaymentIntentsTable", "TransactionsTable")
-# Tables that must survive the stack: money state, the books, checkouts in flight.
 # The running balances have a composite key (currency, account); every other table is keyed by one id.
 COMPOSITE_KEY_TABLES = {
     "LedgerBalancesTable": ("ledger-balances", "currency", "account"),
     "RefundBatchesTable": ("refund-batches", "batchId", "item"),
     "SettlementsTable": ("settlements", "pk", "sk"),
 }
-RETAINED_TABLES = (
-    *MONEY_TABLES,
-    "LedgerTable",
-    "LedgerBalancesTable",
-    "CheckoutsTable",
-    "EventsTable",
-    # Losing it would mail again the addresses that bounced or complained.
-    "ReceiptSuppressionsTable",
-    # Which movements have settled, and every reconciliation report.
-    "SettlementsTable",
-    # Who may call the API: losing it would lock every merchant out.
-    "ApiKeysTable",
-)
-
-COMMON_ENV = {
-    "INTENTS_TABLE": {"Ref": "PaymentIntentsTable"},
-    "TRANSACTIONS_TABLE": {"Ref": "TransactionsTable"},
-    "IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
-    "STAGE": {"Ref": "Stage"},
-    "POWERTOOLS_SERVICE_NAME": "payments",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "POWERTOOLS_METRICS_NAMESPACE": "Payments",
-}
-
 # Nothing is ignored on the translated template. W3037 (unknown IAM action) is a known false positive
 # on the policy SAM writes for SQS pollers, but on this template it is the only check that catches a
 # misspelled action in our own inline policies (the SAM file's lint does not look inside them), so if
@@ -267,7 +107,18 @@ def translated(translated_application: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resources(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in document["Resources"].items() if res["Type"] == kind}
+    return resources_of(document, kind)
+
+
+def _globals(template: dict[str, Any]) -> dict[str, Any]:
+    globals_: dict[str, Any] = template["Globals"]["Function"]
+    return globals_
+
+
+def _rollback_alarms(template: dict[str, Any]) -> list[Any]:
+    """The alarms that roll a canary back: Globals' DeploymentPreference, as written (`!Ref`s)."""
+    alarms: list[Any] = _globals(template)["DeploymentPreference"]["Alarms"]
+    return alarms
 
 
 def _describe(matches: list[Any]) -> list[str]:
@@ -352,37 +203,93 @@ def test_translation_needs_a_region(template: dict[str, Any], monkeypatch: pytes
         translate(template)
 
 
-# Functions whose work takes longer than an API call: the splitter queues a whole file, the worker
-# runs ten refunds against the gateway.
-LONGER_TIMEOUTS = {
-    "RefundBatchSplitterFunction": 300,
-    "PreTrafficHookFunction": 60,  # a synthetic payment: three calls to the new versions
-    "PostTrafficHookFunction": 120,  # a checkout through the workflow, waited for up to a minute
-    "RefundJobsWorkerFunction": 30,
-    "EmailTemplatesFunction": 60,  # SES throttles its template APIs to about one call a second
-    "RequestSettlementFunction": 60,  # the gateway builds the hour's file before it answers
-    "SettlementEnricherFunction": 120,  # a file of tens of thousands of rows
-    "SettlementReconcilerFunction": 120,
-}
+# API Gateway gives up on an HTTP API integration after 30 seconds.
+API_INTEGRATION_TIMEOUT_SECONDS = 30
 
 
-def test_functions_are_translated_with_the_global_settings(translated: dict[str, Any]) -> None:
-    functions = _resources(translated, "AWS::Lambda::Function")
-    assert set(functions) == set(FUNCTIONS)
-    for logical_id, (name, handler, _) in FUNCTIONS.items():
-        props = functions[logical_id]["Properties"]
-        assert props["FunctionName"] == {"Fn::Sub": _function_name(logical_id, name)}
-        assert props["Handler"] == handler
+def test_functions_are_translated_with_the_global_settings(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    declared = functions(template)
+    translated_functions = _resources(translated, "AWS::Lambda::Function")
+    assert set(translated_functions) == set(declared)
+    globals_ = _globals(template)
+    common_env = globals_["Environment"]["Variables"]
+    assert {"INTENTS_TABLE", "TRANSACTIONS_TABLE", "IDEMPOTENCY_TABLE", "STAGE"} <= common_env.keys()
+    for logical_id, own in declared.items():
+        props = translated_functions[logical_id]["Properties"]
+        assert props["FunctionName"] == own["FunctionName"]
+        assert props["Handler"] == own["Handler"]
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == LONGER_TIMEOUTS.get(logical_id, 10)
+        assert props["Timeout"] == own.get("Timeout", globals_["Timeout"])
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Code"] == {"S3Bucket": "payments-artifacts", "S3Key": "code.zip"}
         env = props["Environment"]["Variables"]
-        assert env.items() >= COMMON_ENV.items(), logical_id
+        assert env.items() >= common_env.items(), logical_id
         # Tracing stays on in AWS; only the local runtime turns it off.
         assert "POWERTOOLS_TRACE_DISABLED" not in env
+
+
+def test_every_function_is_named_as_the_deployment_roles_and_codedeploy_expect(
+    template: dict[str, Any],
+) -> None:
+    assert _function_name_problems(template) == []
+    broken = copy.deepcopy(template)
+    broken["Resources"]["GetIntentFunction"]["Properties"]["FunctionName"] = {
+        "Fn::Sub": "get-intent-${Stage}"
+    }
+    hook = next(iter(deployment_hooks(broken)))
+    name = broken["Resources"][hook]["Properties"]["FunctionName"]["Fn::Sub"]
+    broken["Resources"][hook]["Properties"]["FunctionName"] = {
+        "Fn::Sub": name.removeprefix("CodeDeployHook_")
+    }
+    assert [problem.split(":")[0] for problem in _function_name_problems(broken)] == sorted(
+        ["GetIntentFunction", hook], key=list(functions(broken)).index
+    )
+
+
+def test_every_handler_is_a_function_its_module_defines(template: dict[str, Any]) -> None:
+    """Read from the source, not imported: a handler that names a module or a function that is not
+    there fails here rather than at the first invocation in AWS."""
+    problems = []
+    for logical_id, properties in functions(template).items():
+        handler = properties["Handler"]
+        path = module_path(handler_module(handler))
+        if not path.is_file():
+            problems.append(f"{logical_id}: no module {path.relative_to(ROOT)}")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined = {
+            node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        defined |= {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        if handler.rpartition(".")[2] not in defined:
+            problems.append(f"{logical_id}: {handler} is not defined in {path.relative_to(ROOT)}")
+    assert problems == []
+
+
+def test_what_the_api_and_other_functions_wait_for_answers_within_the_api_timeout(
+    template: dict[str, Any],
+) -> None:
+    """A function a caller waits on (a route, the authorizer, one function calling another) has the
+    global timeout: well inside API Gateway's 30 seconds. Longer timeouts are for work nothing waits on."""
+    globals_ = _globals(template)
+    callers = synchronous_callers(template)
+    api_ids = set(_resources(template, "AWS::Serverless::HttpApi"))
+    for logical_id, properties in functions(template).items():
+        waited_on_by = callers.get(logical_id, set()) - set(_resources(template, STATE_MACHINE))
+        if waited_on_by:
+            assert properties.get("Timeout", globals_["Timeout"]) == globals_["Timeout"], logical_id
+    assert globals_["Timeout"] < API_INTEGRATION_TIMEOUT_SECONDS
+    assert api_ids <= {caller for callers_of in callers.values() for caller in callers_of}
 
 
 def test_only_authorize_reserves_concurrency(translated: dict[str, Any]) -> None:
@@ -418,7 +325,7 @@ def test_each_function_has_its_own_role(translated: dict[str, Any]) -> None:
     assert set(role_ids) == function_roles
 
 
-def test_api_routes_reach_their_functions(translated: dict[str, Any]) -> None:
+def test_api_routes_reach_their_functions(template: dict[str, Any], translated: dict[str, Any]) -> None:
     apis = _resources(translated, "AWS::ApiGatewayV2::Api")
     assert set(apis) == {"PaymentsApi"}
     paths = apis["PaymentsApi"]["Properties"]["Body"]["paths"]
@@ -427,7 +334,8 @@ def test_api_routes_reach_their_functions(translated: dict[str, Any]) -> None:
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    expected = {route: logical_id for logical_id, (_, _, route) in FUNCTIONS.items() if route}
+    expected = http_routes(template)
+    assert expected
     assert set(routes) == set(expected)
     for route, logical_id in expected.items():
         integration = routes[route]
@@ -447,7 +355,11 @@ def test_api_routes_reach_their_functions(translated: dict[str, Any]) -> None:
     }
 
 
-def test_every_route_but_the_webhook_needs_a_merchant_api_key(translated: dict[str, Any]) -> None:
+def test_each_route_takes_the_authorizer_its_event_declares(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    """The API's default is the merchant key's authorizer; a route opts out with `Auth: {Authorizer:
+    NONE}` (which routes may is the OpenAPI spec's to say: test_openapi.py)."""
     body = _resources(translated, "AWS::ApiGatewayV2::Api")["PaymentsApi"]["Properties"]["Body"]
     scheme = body["components"]["securitySchemes"]["MerchantApiKeys"]
     authorizer = scheme["x-amazon-apigateway-authorizer"]
@@ -457,11 +369,26 @@ def test_every_route_but_the_webhook_needs_a_merchant_api_key(translated: dict[s
     assert authorizer["enableSimpleResponses"] is True
     assert authorizer["authorizerResultTtlInSeconds"] == 300
     assert "ApiAuthorizerFunctionAliaslive" in json.dumps(authorizer["authorizerUri"])
+    opted_out = {route for route, logical_id in http_routes(template).items() if _route_auth(template, route)}
     for path, operations in body["paths"].items():
         for method, operation in operations.items():
             # SAM writes `Authorizer: NONE` as the NONE scheme, which API Gateway reads as no authorizer.
-            expected = [{"NONE": []}] if path == "/v1/webhooks/gateway" else [{"MerchantApiKeys": []}]
+            open_route = (method.upper(), path) in opted_out
+            expected = [{"NONE": []}] if open_route else [{"MerchantApiKeys": []}]
             assert operation.get("security") == expected, (method, path)
+
+
+def _route_auth(template: dict[str, Any], route: tuple[str, str]) -> dict[str, Any] | None:
+    """The `Auth` a route's HttpApi event declares, if any."""
+    properties = functions(template)[http_routes(template)[route]]
+    for event in properties.get("Events", {}).values():
+        if (
+            event["Type"] == "HttpApi"
+            and (str(event["Properties"]["Method"]).upper(), event["Properties"]["Path"]) == route
+        ):
+            auth: dict[str, Any] | None = event["Properties"].get("Auth")
+            return auth
+    raise AssertionError(f"no event declares {route}")
 
 
 def test_api_stage_logs_access_as_json_and_throttles(translated: dict[str, Any]) -> None:
@@ -513,25 +440,12 @@ def _log_group_problems(document: dict[str, Any], function_type: str) -> list[st
 
 
 def _statements(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every inline IAM statement: SAM `Policies` documents, IAM roles' and policies' documents."""
-    for name, res in document["Resources"].items():
-        props = res.get("Properties", {})
-        documents: list[Any] = []
-        if res["Type"] in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}:
-            policies = props.get("Policies", [])
-            documents = [p for p in policies if isinstance(p, dict) and "Statement" in p]
-        elif res["Type"] == "AWS::IAM::Role":
-            documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
-        elif res["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
-            documents = [props["PolicyDocument"]]
-        for doc in documents:
-            statements = doc["Statement"]
-            for statement in statements if isinstance(statements, list) else [statements]:
-                yield name, statement
+    """Every IAM statement with its owner: a function's, state machine's or role's inline policies and
+    the stack's managed policies it names (and each managed policy's own, under its id)."""
+    return statements(document)
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+_as_list = as_list
 
 
 def _wildcard_problems(statements: Iterator[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -548,7 +462,7 @@ def _wildcard_problems(statements: Iterator[tuple[str, dict[str, Any]]]) -> list
         ]
         allowed = any(
             name.startswith(owner) and statement.get("Sid") == sid
-            for owner, sid in ALLOWED_WILDCARD_RESOURCES
+            for owner, sid in WILDCARD_RESOURCES_ALLOWED
         )
         problems += [
             f"{name}: wildcard resource {resource!r}"
@@ -578,8 +492,13 @@ def test_log_group_guard_catches_a_function_without_one(template: dict[str, Any]
 def test_no_iam_statement_uses_wildcards(template: dict[str, Any], translated: dict[str, Any]) -> None:
     sam_statements = list(_statements(template))
     translated_statements = list(_statements(translated))
-    # Every function has an inline policy, so an empty list would mean the guard looked nowhere.
-    assert {name for name, _ in sam_statements} == {*FUNCTIONS, "CheckoutStateMachine"}
+    # Every function has a policy, so an empty list would mean the guard looked nowhere.
+    owners = {
+        *functions(template),
+        *_resources(template, STATE_MACHINE),
+        *_resources(template, MANAGED_POLICY),
+    }
+    assert {name for name, _ in sam_statements} == owners
     assert len(translated_statements) >= len(sam_statements)
     assert _wildcard_problems(iter(sam_statements)) == []
     assert _wildcard_problems(iter(translated_statements)) == []
@@ -631,270 +550,39 @@ TABLES_KEY_ACTIONS = frozenset(
 TABLES_KEY_GRANTS = {(action, _arn("PaymentsDataKey")) for action in TABLES_KEY_ACTIONS}
 
 
-def SENDS(template: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
-    """SendTemplatedEmail from the sender, with the configuration set, of the template's locales only."""
-    account = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
-    return {
-        ("ses:SendTemplatedEmail", json.dumps({"Fn::Sub": f"{account}:{resource}"}))
-        for resource in (
-            "identity/${ReceiptSender}",
-            "configuration-set/${ReceiptsConfigurationSet}",
-            f"template/{template}-${{Stage}}-*",
+def test_the_tables_key_statement_is_written_once(template: dict[str, Any]) -> None:
+    """One managed policy holds it; every function that reaches a table names that policy (the check
+    below), and no inline policy spells the statement out again."""
+    key = _arn("PaymentsDataKey")
+    holders = [
+        name
+        for name, res in template["Resources"].items()
+        if res["Type"] == MANAGED_POLICY
+        and any(
+            {
+                (action, json.dumps(resource, sort_keys=True))
+                for action in as_list(s["Action"])
+                for resource in as_list(s["Resource"])
+            }
+            >= TABLES_KEY_GRANTS
+            for s in as_list(res["Properties"]["PolicyDocument"]["Statement"])
         )
-    }
-
-
-def SETTLEMENTS(prefix: str) -> str:  # noqa: N802 (reads as a constant)
-    bucket = "arn:${AWS::Partition}:s3:::payments-settlements-${AWS::AccountId}-${Stage}"
-    return json.dumps({"Fn::Sub": f"{bucket}/{prefix}/*"})
-
-
-def INVOKE_ANY_VERSION(*names: str) -> set[tuple[str, str]]:  # noqa: N802 (reads as a constant)
-    function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function"
-    return {
-        ("lambda:InvokeFunction", json.dumps({"Fn::Sub": f"{function}:payments-{name}-${{Stage}}:*"}))
-        for name in names
-    }
-
-
-REPORT_TO_CODEDEPLOY = {
-    (
-        f"codedeploy:{action}",
-        json.dumps(
-            {
-                "Fn::Sub": "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:"
-                "deploymentgroup:${ServerlessDeploymentApplication}/*"
-            }
-        ),
-    )
-    for action in ("GetDeployment", "PutLifecycleEventHookExecutionStatus")
-}
-
-IDEMPOTENCY_GRANTS = {
-    (f"dynamodb:{action}", _arn("IdempotencyTable"))
-    for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
-}
-
-
-@pytest.mark.parametrize(
-    ("function", "expected"),
-    [
-        (
-            "CreateIntentFunction",
-            {("dynamodb:PutItem", _arn("PaymentIntentsTable")), *IDEMPOTENCY_GRANTS},
-        ),
-        ("GetIntentFunction", {("dynamodb:GetItem", _arn("PaymentIntentsTable"))}),
-        (
-            "ListCustomerIntentsFunction",
-            {
-                ("dynamodb:Query", json.dumps({"Fn::Sub": f"${{PaymentIntentsTable.Arn}}/index/{index}"}))
-                for index in ("by-customer", "by-merchant-customer")
-            },
-        ),
-        (
-            "AuthorizeFunction",
-            {
-                (f"dynamodb:{action}", _arn(table))
-                for action in ("GetItem", "UpdateItem", "PutItem", "ConditionCheckItem")
-                for table in MONEY_TABLES
-            }
-            | IDEMPOTENCY_GRANTS
-            | {("lambda:InvokeFunction", json.dumps({"Ref": "FraudCheckFunction.Alias"}))},
-        ),
-        ("FraudCheckFunction", {("dynamodb:UpdateItem", _arn("FraudVelocityTable"))}),
-        # The ledger: one TransactWriteItems per posting (the entry, its balances); reads of the books
-        (
-            "LedgerFunction",
-            {
-                ("dynamodb:PutItem", _arn("LedgerTable")),
-                ("dynamodb:UpdateItem", _arn("LedgerBalancesTable")),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        (
-            "CheckoutLedgerFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:ConditionCheckItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:PutItem", _arn("LedgerTable")),
-                ("dynamodb:UpdateItem", _arn("LedgerBalancesTable")),
-            },
-        ),
-        # Whose payment it is decides who reads its events or answers its checkout's challenge.
-        (
-            "ListEventsFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:Query", json.dumps({"Fn::Sub": "${EventsTable.Arn}/index/by-payment"})),
-            },
-        ),
-        (
-            "CheckoutChallengeFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:GetItem", _arn("CheckoutsTable")),
-                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
-                ("states:SendTaskSuccess", '"*"'),
-                ("states:SendTaskFailure", '"*"'),
-            },
-        ),
-        (
-            "GetIntentLedgerFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-payment"})),
-            },
-        ),
-        (
-            "RefundJobsWorkerFunction",
-            {
-                (f"dynamodb:{action}", _arn(table))
-                for action in ("GetItem", "UpdateItem", "PutItem", "ConditionCheckItem")
-                for table in MONEY_TABLES
-            }
-            | {
-                ("dynamodb:UpdateItem", _arn("RefundBatchesTable")),
-                ("dynamodb:DeleteItem", _arn("RefundBatchesTable")),
-                ("kms:Decrypt", _arn("PaymentsDataKey")),
-            },
-        ),
-        # A batch's failures: its item, then queries on its partition (never a scan).
-        (
-            "ListRefundBatchFailuresFunction",
-            {
-                ("dynamodb:GetItem", _arn("RefundBatchesTable")),
-                ("dynamodb:Query", _arn("RefundBatchesTable")),
-            },
-        ),
-        # The workflow's alerts: a fault before any money moved, the steps after the authorization that
-        # failed (reported by the audit, or by the catch-all), a compensation that failed
-        (
-            "CheckoutRecordFailureFunction",
-            {
-                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
-                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
-            },
-        ),
-        (
-            "CheckoutAuditFunction",
-            {
-                (
-                    "states:GetExecutionHistory",
-                    json.dumps(
-                        {
-                            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
-                            "execution:payments-checkout-${Stage}:*"
-                        }
-                    ),
-                ),
-                ("s3:PutObject", json.dumps({"Fn::Sub": "${AuditBucket.Arn}/audit/*"})),
-                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        (
-            "CheckoutAlertFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:UpdateItem", _arn("CheckoutsTable")),
-                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
-            },
-        ),
-        # Receipts: the intent's receipt status, the suppression list, SES sends of one template
-        (
-            "CheckoutReceiptFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:GetItem", _arn("ReceiptSuppressionsTable")),
-                *SENDS("receipt-v3"),
-            },
-        ),
-        (
-            "RefundReceiptsFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:GetItem", _arn("TransactionsTable")),
-                ("dynamodb:GetItem", _arn("ReceiptSuppressionsTable")),
-                *IDEMPOTENCY_GRANTS,
-                *SENDS("refund-receipt-v1"),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        (
-            "ReceiptFeedbackFunction",
-            {
-                ("dynamodb:GetItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:PutItem", _arn("PaymentIntentsTable")),
-                ("dynamodb:UpdateItem", _arn("ReceiptSuppressionsTable")),
-                ("sns:Publish", json.dumps({"Ref": "CustomerSuccessTopic"})),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        (
-            "EmailTemplatesFunction",
-            {(f"ses:{action}Template", json.dumps("*")) for action in ("Create", "Update", "Delete")},
-        ),
-        # Settlements: each function reads and writes its own prefix of the bucket, nothing more
-        (
-            "RequestSettlementFunction",
-            {("s3:GetObject", SETTLEMENTS("raw")), *DATA_KEY_GRANTS},
-        ),
-        (
-            "SettlementEnricherFunction",
-            {
-                ("s3:GetObject", SETTLEMENTS("raw")),
-                ("s3:PutObject", SETTLEMENTS("enriched")),
-                ("dynamodb:BatchGetItem", _arn("PaymentIntentsTable")),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        (
-            "SettlementReconcilerFunction",
-            {
-                ("s3:GetObject", SETTLEMENTS("enriched")),
-                ("s3:PutObject", SETTLEMENTS("reports")),
-                ("dynamodb:BatchGetItem", _arn("LedgerTable")),
-                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-kind"})),
-                ("dynamodb:Query", json.dumps({"Fn::Sub": "${LedgerTable.Arn}/index/by-payment"})),
-                *{
-                    (f"dynamodb:{action}", _arn("SettlementsTable"))
-                    for action in ("GetItem", "BatchGetItem", "BatchWriteItem", "PutItem")
-                },
-                ("sns:Publish", json.dumps({"Ref": "OpsAlertsTopic"})),
-                *DATA_KEY_GRANTS,
-            },
-        ),
-        ("ListSettlementReportsFunction", {("dynamodb:Query", _arn("SettlementsTable"))}),
-        # The deployment hooks: any version of the functions they call, and this stack's deployments.
-        (
-            "PreTrafficHookFunction",
-            INVOKE_ANY_VERSION("create-intent", "authorize", "void-intent") | REPORT_TO_CODEDEPLOY,
-        ),
-        (
-            "PostTrafficHookFunction",
-            INVOKE_ANY_VERSION("create-intent", "start-checkout", "get-checkout", "void-intent")
-            | REPORT_TO_CODEDEPLOY,
-        ),
-        (
-            "GetLedgerBalancesFunction",
-            {
-                ("dynamodb:Scan", _arn("LedgerBalancesTable")),
-                ("dynamodb:GetItem", _arn("LedgerBalancesTable")),
-            },
-        ),
-        # The authorizer reads a key's record by its hash, nothing else.
-        ("ApiAuthorizerFunction", {("dynamodb:GetItem", _arn("ApiKeysTable"))}),
-    ],
-)
-def test_function_policies_grant_exactly_what_the_code_needs(
-    template: dict[str, Any], function: str, expected: set[tuple[str, str]]
-) -> None:
-    # Whatever reaches a table also uses the key the tables are encrypted with.
-    if any(action.startswith("dynamodb:") for action, _ in expected):
-        expected = expected | TABLES_KEY_GRANTS
-    assert _policy_grants(template, function) == expected
+    ]
+    assert holders == ["TablesKeyPolicy"]
+    inline_copies = [
+        name
+        for name, res in template["Resources"].items()
+        for policy in res.get("Properties", {}).get("Policies", []) or []
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in as_list(policy["Statement"])
+        if set(as_list(statement.get("Action", []))) >= TABLES_KEY_ACTIONS
+        and key in json.dumps(statement, sort_keys=True)
+    ]
+    assert inline_copies == []
+    policy = template["Resources"]["TablesKeyPolicy"]["Properties"]
+    # Named by the functions (a Ref in their Policies), never attached by the policy itself: the SAM
+    # transform writes the attachment into each function's role, and the local runtime reads it there.
+    assert not {"Roles", "Users", "Groups"} & policy.keys()
 
 
 # Every table, with the stack's customer-managed key (not the AWS-managed aws/dynamodb).
@@ -989,8 +677,8 @@ def test_every_bucket_queue_and_topic_is_encrypted_with_the_data_key(template: d
 def test_tables_key_guard_catches_a_table_or_a_role_without_the_key(template: dict[str, Any]) -> None:
     broken = copy.deepcopy(template)
     broken["Resources"]["LedgerTable"]["Properties"]["SSESpecification"] = {"SSEEnabled": True}
-    statements = broken["Resources"]["GetIntentFunction"]["Properties"]["Policies"][0]["Statement"]
-    statements[:] = [s for s in statements if s["Sid"] != "TablesKey"]
+    policies = broken["Resources"]["GetIntentFunction"]["Properties"]["Policies"]
+    policies[:] = [p for p in policies if p != {"Ref": "TablesKeyPolicy"}]
     broken["Resources"]["EmailTemplatesFunction"]["Properties"]["Policies"].append(
         {"DynamoDBReadPolicy": {"TableName": {"Ref": "LedgerTable"}}}
     )
@@ -1002,13 +690,43 @@ def test_tables_key_guard_catches_a_table_or_a_role_without_the_key(template: di
     ], problems
 
 
-@pytest.mark.parametrize("table", RETAINED_TABLES)
-def test_money_tables_survive_deletion_and_can_be_restored(template: dict[str, Any], table: str) -> None:
-    res = template["Resources"][table]
-    assert res["DeletionPolicy"] == "Retain"
-    assert res["UpdateReplacePolicy"] == "Retain"
-    pitr = res["Properties"]["PointInTimeRecoverySpecification"]
-    assert pitr == {"PointInTimeRecoveryEnabled": True}
+def _not_retained(document: dict[str, Any]) -> list[str]:
+    problems = []
+    for kind in DATA_TYPES:
+        found = _resources(document, kind)
+        if not found:
+            problems.append(f"no {kind}: the check looked nowhere")
+        for name, res in found.items():
+            policies = (res.get("DeletionPolicy"), res.get("UpdateReplacePolicy"))
+            if policies != ("Retain", "Retain"):
+                problems.append(f"{name} ({kind}): DeletionPolicy, UpdateReplacePolicy {policies}")
+    return problems
+
+
+def test_everything_that_holds_data_outlives_the_stack(template: dict[str, Any]) -> None:
+    """Tables (the short-lived idempotency records and velocity counters too: dropping them mid-window
+    would let a retried request move money twice, or reopen a velocity window), buckets, queues (what
+    waits in a dead-letter queue is work not done), the key they are encrypted with, and the webhook
+    secret the gateway signs with. A deletion or a replacement leaves them in place."""
+    assert _not_retained(template) == []
+    broken = copy.deepcopy(template)
+    del broken["Resources"]["LedgerDeadLetterQueue"]["UpdateReplacePolicy"]
+    broken["Resources"]["WebhookSecret"]["DeletionPolicy"] = "Delete"
+    assert [problem.split(" ")[0] for problem in _not_retained(broken)] == [
+        "LedgerDeadLetterQueue",
+        "WebhookSecret",
+    ]
+
+
+def test_every_table_that_is_not_short_lived_can_be_restored(template: dict[str, Any]) -> None:
+    """Point-in-time recovery on every table but those whose items expire by TTL (idempotency records,
+    velocity counters), which nothing needs back after a loss."""
+    tables = _resources(template, "AWS::DynamoDB::Table")
+    lasting = {name for name, res in tables.items() if "TimeToLiveSpecification" not in res["Properties"]}
+    assert lasting
+    for name in lasting:
+        pitr = tables[name]["Properties"].get("PointInTimeRecoverySpecification")
+        assert pitr == {"PointInTimeRecoveryEnabled": True}, name
 
 
 def test_transactions_table_streams_both_images(template: dict[str, Any]) -> None:
@@ -1051,30 +769,34 @@ def test_composite_key_tables(template: dict[str, Any], table: str) -> None:
     assert "GlobalSecondaryIndexes" not in props
 
 
-@pytest.mark.parametrize(
-    ("function", "queue"),
-    [
-        ("LedgerFunction", "LedgerDeadLetterQueue"),
-        ("FraudFeedbackFunction", "SubscribersDeadLetterQueue"),
-        ("OpsAlertsFunction", "SubscribersDeadLetterQueue"),
-        ("ReceiptFeedbackFunction", "SubscribersDeadLetterQueue"),
-        ("RefundReceiptsFunction", "SubscribersDeadLetterQueue"),
-        ("CustomerSuccessFunction", "SubscribersDeadLetterQueue"),
-    ],
-)
-def test_every_topic_subscriber_keeps_what_it_could_not_handle(
-    template: dict[str, Any], function: str, queue: str
+# Lambda invokes these asynchronously and drops an event after its retries unless the function has
+# somewhere to keep it: each kind of event has its dead-letter queue (the ledger has one of its own).
+ASYNC_EVENT_QUEUES = {
+    "SNS": "SubscribersDeadLetterQueue",
+    "S3": "FileEventsDeadLetterQueue",
+    "Schedule": "FileEventsDeadLetterQueue",
+}
+OWN_DEAD_LETTER_QUEUES = {"LedgerFunction": "LedgerDeadLetterQueue"}
+
+
+def test_every_function_invoked_asynchronously_keeps_what_it_could_not_handle(
+    template: dict[str, Any],
 ) -> None:
-    props = template["Resources"][function]["Properties"]
-    assert props["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"Fn::GetAtt": [queue, "Arn"]}}
-    # The queue is KMS-encrypted, so the function's role may use the data key to write to it
-    assert template["Resources"][queue]["Properties"]["KmsMasterKeyId"] == {"Ref": "PaymentsDataKeyAlias"}
-    statements = [s for policy in props["Policies"] for s in policy["Statement"]]
-    assert any(
-        s["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
-        and s["Resource"] == {"Fn::GetAtt": ["PaymentsDataKey", "Arn"]}
-        for s in statements
-    )
+    checked = 0
+    for logical_id, properties in functions(template).items():
+        kinds = {event["Type"] for event in properties.get("Events", {}).values()} & set(ASYNC_EVENT_QUEUES)
+        if not kinds:
+            continue
+        checked += 1
+        (queue,) = {OWN_DEAD_LETTER_QUEUES.get(logical_id) or ASYNC_EVENT_QUEUES[kind] for kind in kinds}
+        assert properties["DeadLetterQueue"] == {
+            "Type": "SQS",
+            "TargetArn": {"Fn::GetAtt": [queue, "Arn"]},
+        }, logical_id
+        # The queue is KMS-encrypted, so the function's role may use the data key to write to it.
+        assert template["Resources"][queue]["Properties"]["KmsMasterKeyId"] == {"Ref": "PaymentsDataKeyAlias"}
+        assert _policy_grants(template, logical_id) >= DATA_KEY_GRANTS, logical_id
+    assert checked
 
 
 def test_refund_jobs_are_fifo_with_a_dead_letter_queue_and_an_alarm(template: dict[str, Any]) -> None:
@@ -1124,20 +846,19 @@ def test_ttl_attributes(template: dict[str, Any], table: str, attribute: str) ->
 
 
 def test_sam_functions_declare_their_routes_on_the_shared_api(template: dict[str, Any]) -> None:
-    for logical_id, (_, handler, route) in FUNCTIONS.items():
-        props = template["Resources"][logical_id]["Properties"]
-        assert props["Handler"] == handler
-        events = [event for event in props.get("Events", {}).values() if event["Type"] == "HttpApi"]
-        if route is None:
-            assert events == []
-            continue
-        (event,) = events
-        assert event["Type"] == "HttpApi"
-        properties = dict(event["Properties"])
-        # Only the webhook opts out of the API key: the gateway's signature is its credential.
-        auth = properties.pop("Auth", None)
-        assert auth == ({"Authorizer": "NONE"} if route[1] == "/v1/webhooks/gateway" else None), route
-        assert properties == {"ApiId": {"Ref": "PaymentsApi"}, "Method": route[0], "Path": route[1]}
+    """One API; each route's function serves that route alone; a route may only opt out of the
+    authorizer (the OpenAPI spec says which: test_openapi.py)."""
+    (api_id,) = _resources(template, "AWS::Serverless::HttpApi")
+    for logical_id, properties in functions(template).items():
+        events = [event for event in properties.get("Events", {}).values() if event["Type"] == "HttpApi"]
+        assert len(events) <= 1, logical_id
+        for event in events:
+            declared = dict(event["Properties"])
+            auth = declared.pop("Auth", None)
+            assert auth in (None, {"Authorizer": "NONE"}), logical_id
+            assert declared.keys() == {"ApiId", "Method", "Path"}, logical_id
+            assert declared["ApiId"] == {"Ref": api_id}, logical_id
+            assert str(declared["Path"]).startswith("/v1/"), logical_id
 
 
 def test_ops_alerts_subscribe_to_the_ops_topic(template: dict[str, Any]) -> None:
@@ -1234,7 +955,7 @@ PROCESSOR_ROLE = "arn:aws:iam::210987654321:role/settlement-delivery"
 
 def _settlement_policies(principal: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The settlements bucket's policy and the data key's policy as deployed with this processor."""
-    from payments.local.stack import Template  # noqa: PLC0415
+    from payments.local.template import Template  # noqa: PLC0415
 
     stack = Template.load(
         TEMPLATE_PATH, stack_name="payments", parameters={"SettlementProcessorPrincipal": principal}
@@ -1341,38 +1062,75 @@ def test_the_hourly_settlement_and_its_s3_chain(template: dict[str, Any]) -> Non
 
 
 def test_api_and_workflow_functions_deploy_as_a_canary_checked_by_hooks_and_alarms(
-    translated: dict[str, Any],
+    template: dict[str, Any], translated: dict[str, Any]
 ) -> None:
+    """What a caller waits on (a route, the authorizer, a workflow task, a function another calls) moves
+    to a new version as a canary; the rest (event sources, the custom resource, the hooks) opts out, for
+    it has no synchronous caller to canary."""
     groups = _resources(translated, "AWS::CodeDeploy::DeploymentGroup")
     aliases = _resources(translated, "AWS::Lambda::Alias")
-    canaried = set(FUNCTIONS) - DEPLOYED_AT_ONCE
+    canaried = set(synchronous_callers(template))
+    opted_out = {
+        logical_id
+        for logical_id, properties in functions(template).items()
+        if properties.get("DeploymentPreference", {}).get("Enabled") is False
+    }
+    assert canaried
+    assert opted_out
+    assert opted_out == set(functions(template)) - canaried
+    assert deployment_hooks(template) <= opted_out
     assert {name.removesuffix("DeploymentGroup") for name in groups} == canaried
+    hooks = _globals(template)["DeploymentPreference"]["Hooks"]
     for logical_id in canaried:
         group = groups[f"{logical_id}DeploymentGroup"]["Properties"]
         assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
-        assert [alarm["Name"] for alarm in group["AlarmConfiguration"]["Alarms"]] == [
-            {"Ref": alarm} for alarm in ROLLBACK_ALARMS
-        ]
+        assert [alarm["Name"] for alarm in group["AlarmConfiguration"]["Alarms"]] == _rollback_alarms(
+            template
+        )
         assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
         update = aliases[f"{logical_id}Aliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
-        assert update["BeforeAllowTrafficHook"] == {"Ref": "PreTrafficHookFunction"}
-        assert update["AfterAllowTrafficHook"] == {"Ref": "PostTrafficHookFunction"}
+        assert update["BeforeAllowTrafficHook"] == hooks["PreTraffic"]
+        assert update["AfterAllowTrafficHook"] == hooks["PostTraffic"]
     # Every function still has a `live` alias: event sources call it, deployed at once or not.
-    assert {name.removesuffix("Aliaslive") for name in aliases} == set(FUNCTIONS)
+    assert {name.removesuffix("Aliaslive") for name in aliases} == set(functions(template))
 
 
 def test_the_workflow_and_authorize_call_live_aliases(template: dict[str, Any]) -> None:
     machine = template["Resources"]["CheckoutStateMachine"]["Properties"]
-    tasks = {key: value for key, value in machine["DefinitionSubstitutions"].items() if "Function" in key}
-    assert len(tasks) == 11
+    definition = (ROOT / machine["DefinitionUri"]).read_text(encoding="utf-8")
+    names = set(functions(template))
+    tasks = {
+        key: value for key, value in machine["DefinitionSubstitutions"].items() if referenced(value) & names
+    }
+    assert tasks
+    assert all(f"${{{key}}}" in definition for key in tasks)
     assert all(value == {"Ref": value["Ref"]} and value["Ref"].endswith(".Alias") for value in tasks.values())
     (invoke,) = [s for s in machine["Policies"][0]["Statement"] if s["Sid"] == "InvokeTasks"]
     assert sorted(invoke["Resource"], key=json.dumps) == sorted(tasks.values(), key=json.dumps)
+    authorize = template["Resources"]["AuthorizeFunction"]["Properties"]["Environment"]["Variables"]
+    assert authorize["FRAUD_FUNCTION_NAME"] == {"Ref": "FraudCheckFunction.Alias"}
+
+
+def test_the_canarys_rollback_alarms_are_alarms_of_the_stack_and_documented(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    rollback = _rollback_alarms(template)
+    assert rollback
+    assert all(isinstance(alarm, dict) and alarm.keys() == {"Ref"} for alarm in rollback), rollback
+    assert {alarm["Ref"] for alarm in rollback} <= set(alarms)
+    assert len({alarm["Ref"] for alarm in rollback}) == len(rollback)
+    # docs/deploy.md's table of what rolls a deployment back names exactly these.
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(payments-[a-z0-9-]+-<stage>)` \| `Payments/", deploy, flags=re.MULTILINE))
+    names = {
+        sub_text(alarms[alarm["Ref"]]["Properties"]["AlarmName"]).replace("${Stage}", "<stage>")
+        for alarm in rollback
+    }
+    assert listed == names
 
 
 def test_rollback_alarms_watch_this_stage(template: dict[str, Any]) -> None:
     resources = template["Resources"]
-    for alarm in ROLLBACK_ALARMS:
+    for alarm in (ref["Ref"] for ref in _rollback_alarms(template)):
         props = resources[alarm]["Properties"]
         assert props["Namespace"] == "Payments"
         assert {"Name": "stage", "Value": {"Ref": "Stage"}} in props["Dimensions"]
@@ -1391,7 +1149,7 @@ def test_rollback_alarms_watch_this_stage(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("given", "generated"), [("", True), ("s" * 24, False)])
 def test_the_webhook_secret_is_generated_unless_one_is_given(given: str, generated: bool) -> None:
-    from payments.local.stack import Template  # noqa: PLC0415
+    from payments.local.template import Template  # noqa: PLC0415
 
     stack = Template.load(TEMPLATE_PATH, stack_name="payments", parameters={"GatewayWebhookSecret": given})
     stack.created["PaymentsDataKey"] = "key-id"  # what the key's creation would have recorded
@@ -1399,29 +1157,6 @@ def test_the_webhook_secret_is_generated_unless_one_is_given(given: str, generat
     assert ("GenerateSecretString" in properties, "SecretString" in properties) == (generated, not generated)
     if not generated:
         assert properties["SecretString"] == given
-
-
-# Invoked asynchronously (S3 notifications, the EventBridge schedule): Lambda drops an event after its
-# retries unless the function has somewhere to keep it.
-ASYNC_FILE_FUNCTIONS = (
-    "RefundBatchSplitterFunction",
-    "SettlementEnricherFunction",
-    "SettlementReconcilerFunction",
-    "RequestSettlementFunction",
-)
-
-
-@pytest.mark.parametrize("function", ASYNC_FILE_FUNCTIONS)
-def test_file_and_schedule_events_that_keep_failing_are_kept(template: dict[str, Any], function: str) -> None:
-    properties = template["Resources"][function]["Properties"]
-    assert properties["DeadLetterQueue"] == {
-        "Type": "SQS",
-        "TargetArn": {"Fn::GetAtt": ["FileEventsDeadLetterQueue", "Arn"]},
-    }
-    # The queue is encrypted with the data key, so the function must be able to encrypt for it.
-    assert ("kms:GenerateDataKey", _arn("PaymentsDataKey")) in _policy_grants(template, function)
-    alarm = template["Resources"]["FileEventsDeadLetterAlarm"]["Properties"]
-    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["FileEventsDeadLetterQueue", "QueueName"]}
 
 
 def test_every_log_group_is_encrypted_with_the_data_key(template: dict[str, Any]) -> None:
@@ -1451,31 +1186,95 @@ def test_every_dead_letter_queue_pages_when_anything_waits_in_it(template: dict[
     assert watched == queues
 
 
+def _math_alarm_problems(document: dict[str, Any]) -> list[str]:
+    """Metric math alarms CloudWatch would refuse (more than 10 metrics, more than 10 expressions, more
+    than 20 queries, not exactly one answer), or whose answer leaves out a metric it retrieves."""
+    problems = []
+    for name, res in _resources(document, "AWS::CloudWatch::Alarm").items():
+        queries = res["Properties"].get("Metrics")
+        if queries is None:
+            continue
+        metrics = [q["Id"] for q in queries if "MetricStat" in q]
+        expressions = [q for q in queries if "Expression" in q]
+        answers = [q for q in queries if q.get("ReturnData", True)]
+        if len(metrics) > ALARM_MAX_METRICS:
+            problems.append(f"{name}: {len(metrics)} metrics, CloudWatch takes at most {ALARM_MAX_METRICS}")
+        if len(expressions) > ALARM_MAX_EXPRESSIONS or len(queries) > ALARM_MAX_QUERIES:
+            problems.append(f"{name}: {len(expressions)} expressions in {len(queries)} queries")
+        if len(answers) != 1 or "Expression" not in answers[0]:
+            problems.append(f"{name}: the alarm must watch exactly one expression")
+            continue
+        summed = set(re.findall(r"\b[a-z]\w*\b", answers[0]["Expression"]))
+        if set(metrics) - summed:
+            problems.append(f"{name}: its expression leaves out {sorted(set(metrics) - summed)}")
+    return problems
+
+
+def test_every_metric_math_alarm_is_one_cloudwatch_accepts(template: dict[str, Any]) -> None:
+    assert any(
+        "Metrics" in res["Properties"] for res in _resources(template, "AWS::CloudWatch::Alarm").values()
+    )
+    assert _math_alarm_problems(template) == []
+
+
+def test_the_metric_math_check_catches_an_alarm_over_the_limit(template: dict[str, Any]) -> None:
+    broken = copy.deepcopy(template)
+    name, alarm = next(
+        (name, res)
+        for name, res in _resources(broken, "AWS::CloudWatch::Alarm").items()
+        if "Metrics" in res["Properties"]
+    )
+    queries = alarm["Properties"]["Metrics"]
+    metric = next(q for q in queries if "MetricStat" in q)
+    queries += [{**copy.deepcopy(metric), "Id": f"extra{i}"} for i in range(ALARM_MAX_METRICS)]
+    assert _math_alarm_problems(broken) == [
+        f"{name}: {len([q for q in queries if 'MetricStat' in q])} metrics, CloudWatch takes at most 10",
+        f"{name}: its expression leaves out {sorted(f'extra{i}' for i in range(ALARM_MAX_METRICS))}",
+    ]
+
+
+def _watched_functions(alarm: dict[str, Any], metric_name: str) -> set[str]:
+    return {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for query in alarm["Properties"].get("Metrics", [])
+        if "MetricStat" in query
+        and query["MetricStat"]["Metric"]["Namespace"] == "AWS/Lambda"
+        and query["MetricStat"]["Metric"]["MetricName"] == metric_name
+    }
+
+
 def test_background_functions_errors_and_throttles_page(template: dict[str, Any]) -> None:
     """Every function a stream, topic, queue, file or schedule drives (the alert posters aside: their
-    failures land in a DLQ that pages) is in the errors and the throttles alarms."""
+    failures land in a DLQ that pages) is in exactly one errors alarm and one throttles alarm. The
+    alarms go by area, so that none outgrows CloudWatch's 10 metrics; an area's errors and throttles
+    alarms watch the same functions."""
     posters = {"OpsAlertsFunction", "CustomerSuccessFunction"}
     background = {
         logical_id
-        for logical_id, resource in _resources(template, "AWS::Serverless::Function").items()
+        for logical_id, properties in functions(template).items()
         if any(
             event["Type"] in {"SNS", "S3", "SQS", "DynamoDB", "Schedule"}
-            for event in resource["Properties"].get("Events", {}).values()
+            for event in properties.get("Events", {}).values()
         )
     } - posters
-    for alarm in ("BackgroundErrorsAlarm", "BackgroundThrottlesAlarm"):
-        metrics = template["Resources"][alarm]["Properties"]["Metrics"]
-        named = {
-            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in metrics if "MetricStat" in m
-        }
-        assert named == background, alarm
-        assert len(metrics) <= 11  # CloudWatch takes at most 10 metrics and an expression per alarm
+    assert background
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    areas: dict[str, dict[str, set[str]]] = {}
+    for metric_name in ("Errors", "Throttles"):
+        watched = {name: _watched_functions(alarm, metric_name) for name, alarm in alarms.items()}
+        watched = {name: found for name, found in watched.items() if found}
+        every = [function for found in watched.values() for function in found]
+        assert sorted(every) == sorted(background), metric_name  # each once, none left out
+        for name, found in watched.items():
+            alarm_name = sub_text(alarms[name]["Properties"]["AlarmName"])
+            areas.setdefault(alarm_name.replace(metric_name.lower(), "<metric>"), {})[metric_name] = found
+    assert all(area.get("Errors") == area.get("Throttles") for area in areas.values()), areas
 
 
 def test_the_dashboard_shows_every_business_metric_the_code_emits(template: dict[str, Any]) -> None:
     import re  # noqa: PLC0415
 
-    from payments.local.stack import Template  # noqa: PLC0415
+    from payments.local.template import Template  # noqa: PLC0415
 
     emitted = set(re.findall(r'_emit\("(\w+)"', (ROOT / "src/payments/adapters/emf_metrics.py").read_text()))
     stack = Template.load(TEMPLATE_PATH, stack_name="payments", parameters={"GatewayWebhookSecret": ""})
