@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_URL_LINE = re.compile(r"\s+(API|AWS|Gateway):\s+(http://\S+)")
+_URL_LINE = re.compile(r"\s+(API|AWS|Gateway|Stripe):\s+(http://\S+)")
 _PRINTED = frozenset({"API", "API key", "AWS", "Gateway"})
 _KEY_LINE = re.compile(r"\s+API key:\s+(\S+)")
 
@@ -49,6 +49,11 @@ class LaunchedStack:
         return self.urls["Gateway"]
 
     @property
+    def stripe(self) -> str:
+        """localstripe's URL (`--processor stripe` only)."""
+        return self.urls["Stripe"]
+
+    @property
     def api_key(self) -> str:
         """The merchant API key the stack printed (its default, or PAYMENTS_API_KEY)."""
         return self.urls["API key"]
@@ -64,12 +69,21 @@ class LaunchedStack:
 
 
 def launch(
-    *, cwd: Path, port: int = 0, timeout: float = 120, parameters: Mapping[str, str] | None = None
+    *,
+    cwd: Path,
+    port: int = 0,
+    timeout: float = 120,
+    parameters: Mapping[str, str] | None = None,
+    processor: str = "sandbox",
 ) -> LaunchedStack:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     overrides = [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [sys.executable, "-m", "payments.cli", "local", "up", "--port", str(port), *overrides],
+        [
+            sys.executable,
+            *("-m", "payments.cli", "local", "up", "--port", str(port), "--processor", processor),
+            *overrides,
+        ],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -79,7 +93,8 @@ def launch(
     stack = LaunchedStack(process, {})
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
-    while not stack.urls.keys() >= _PRINTED and time.monotonic() < deadline:
+    printed = _PRINTED | ({"Stripe"} if processor == "stripe" else set())
+    while not stack.urls.keys() >= printed and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
@@ -89,7 +104,7 @@ def launch(
             stack.urls[found.group(1)] = found.group(2)
         elif key := _KEY_LINE.match(line):
             stack.urls["API key"] = key.group(1)
-    if not stack.urls.keys() >= _PRINTED:
+    if not stack.urls.keys() >= printed:
         process.kill()
         raise LaunchError("payments local up did not start:\n" + "".join(stack.output))
     # Keep reading what it prints, or a full pipe would one day block the stack mid-request.

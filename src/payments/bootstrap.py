@@ -13,6 +13,7 @@ bundler (`delivery.imports`) follows only the builders a handler module names.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from payments.adapters.dynamodb_checkouts import DynamoDBCheckoutRepository
     from payments.adapters.dynamodb_intents import DynamoDBIntentRepository
     from payments.adapters.dynamodb_ledger import DynamoDBLedger
+    from payments.adapters.dynamodb_processor_rules import DynamoDBProcessorRules
     from payments.adapters.dynamodb_refund_batches import DynamoDBRefundBatches
     from payments.adapters.dynamodb_settlements import (
         DynamoDBPaymentDirectory,
@@ -46,8 +48,11 @@ if TYPE_CHECKING:
     from payments.adapters.sns_alerts import SnsOpsAlerts
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
+    from payments.adapters.stripe_gateway import StripeGateway
     from payments.functions.http import IdempotentRequests
     from payments.service.canary import CanaryTargets
+    from payments.service.ports import PaymentGateway
+    from payments.service.processors import Processors
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -213,26 +218,96 @@ def api_keys(env: Environment) -> DynamoDBApiKeys:
     return DynamoDBApiKeys(dynamodb(env), table=env.need("api_keys_table"))
 
 
-def gateway(env: Environment) -> HttpGateway:
-    """The gateway as API functions use it: a few attempts within the request."""
-    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+def gateway(env: Environment) -> Processors:
+    """The processors as API functions use them: a few attempts within the request."""
+    return _processors(env, max_attempts=env.settings.gateway_max_attempts)
 
-    return HttpGateway(
-        base_url=env.need("gateway_base_url"),
-        read_timeout=env.settings.gateway_timeout_seconds,
-        max_attempts=env.settings.gateway_max_attempts,
+
+def checkout_gateway(env: Environment) -> Processors:
+    """The processors as the checkout workflow's tasks use them: one attempt, the state machine retries."""
+    return _processors(env, max_attempts=1)
+
+
+def _processors(env: Environment, *, max_attempts: int) -> Processors:
+    """The sandbox gateway always; Stripe where the function is given Stripe's secret. Each is built
+    when a payment of its processor first comes by, Stripe's once per merchant (its key is read then:
+    the merchant's own where it has one, else the deployment's, and again after
+    `SECRET_MAX_AGE_SECONDS`)."""
+    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+    from payments.domain.intents import Processor  # noqa: PLC0415
+    from payments.service.processors import Processors  # noqa: PLC0415
+
+    base_url = env.need("gateway_base_url")
+    timeout = env.settings.gateway_timeout_seconds
+    # One sandbox gateway (and its connections) for every merchant: the sandbox has no accounts.
+    sandbox = Once(lambda: HttpGateway(base_url=base_url, read_timeout=timeout, max_attempts=max_attempts))
+    gateways: dict[Processor, Callable[[str], PaymentGateway]] = {
+        Processor.SANDBOX: lambda _merchant: sandbox()
+    }
+    if env.settings.stripe_secret_arn:
+        # The deployment's key, shared by every merchant without one of its own (made on first use:
+        # a function that never meets a Stripe payment makes no Secrets Manager client).
+        deployment_key = Once(lambda: stripe_key(env))
+        gateways[Processor.STRIPE] = lambda merchant_id: stripe_gateway(
+            env, max_attempts=max_attempts, merchant_id=merchant_id, deployment_key=deployment_key()
+        )
+    return Processors(gateways)
+
+
+def stripe_gateway(
+    env: Environment,
+    *,
+    max_attempts: int,
+    merchant_id: str | None = None,
+    deployment_key: Secret | None = None,
+) -> StripeGateway:
+    """Stripe, called with the merchant's own key where it has one (else the deployment's); with no
+    merchant, with the deployment's key."""
+    from payments.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
+
+    return StripeGateway(
+        api_key=stripe_key(env, merchant_id, deployment_key=deployment_key),
+        api_base=env.need("stripe_api_base"),
+        timeout_seconds=env.settings.gateway_timeout_seconds,
+        max_retries=max_attempts - 1,
     )
 
 
-def checkout_gateway(env: Environment) -> HttpGateway:
-    """The gateway as the checkout workflow's tasks use it: one attempt, the state machine retries."""
-    from payments.adapters.gateway_client import HttpGateway  # noqa: PLC0415
+# What may follow `<deployment secret name>/` in a secret's name (Secrets Manager names allow no `:`,
+# which a merchant id may hold: such a merchant can have no key of its own).
+_MERCHANT_SECRET_SUFFIX = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
-    return HttpGateway(
-        base_url=env.need("gateway_base_url"),
-        read_timeout=env.settings.gateway_timeout_seconds,
-        max_attempts=1,
-    )
+
+def merchant_secret_name(deployment_secret: str, merchant_id: str) -> str | None:
+    """The name of the merchant's own secret beside the deployment's (`payments/stripe-api-key-<stage>/
+    <merchantId>`), from the deployment secret's name or ARN; None if the merchant id cannot name one."""
+    if not _MERCHANT_SECRET_SUFFIX.fullmatch(merchant_id):
+        return None
+    name = deployment_secret
+    if deployment_secret.startswith("arn:"):
+        # An ARN ends with the name, a hyphen and six characters Secrets Manager added.
+        name = re.sub(r"-[A-Za-z0-9]{6}$", "", deployment_secret.split(":", 6)[-1])
+    return f"{name}/{merchant_id}"
+
+
+def stripe_key(
+    env: Environment, merchant_id: str | None = None, *, deployment_key: Secret | None = None
+) -> Secret:
+    """Stripe's key for a merchant: its own secret, read first (and again after
+    `SECRET_MAX_AGE_SECONDS`, so a key set later is taken up), else the deployment's. The key itself is
+    never logged."""
+    client = env.client("secretsmanager")
+    arn = env.need("stripe_secret_arn")
+    deployment = Secret(client, arn) if deployment_key is None else deployment_key
+    own = None if merchant_id is None else merchant_secret_name(arn, merchant_id)
+    return deployment if own is None else Secret(client, own, otherwise=deployment)
+
+
+def processor_rules(env: Environment) -> DynamoDBProcessorRules:
+    """Each merchant's processor rules (create-intent reads them to choose a new payment's processor)."""
+    from payments.adapters.dynamodb_processor_rules import DynamoDBProcessorRules  # noqa: PLC0415
+
+    return DynamoDBProcessorRules(dynamodb(env), table=env.need("merchant_processors_table"))
 
 
 def settlement_gateway(env: Environment) -> HttpGateway:
@@ -395,7 +470,10 @@ def event_log(env: Environment) -> DynamoDBEventLog:
 
 
 class Secret:
-    """A Secrets Manager secret, read on first use and again once it is older than `max_age`."""
+    """A Secrets Manager secret, read on first use and again once it is older than `max_age`.
+
+    With `otherwise`, a secret that does not exist is that other secret's value instead; its absence is
+    kept for `max_age` too (and then asked again), so it costs one call per `max_age`, not per use."""
 
     def __init__(
         self,
@@ -404,25 +482,47 @@ class Secret:
         *,
         max_age_seconds: float = SECRET_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        otherwise: Callable[[], str] | None = None,
     ) -> None:
         self._client = client
         self._secret_id = secret_id
         self._max_age = max_age_seconds
         self._clock = clock
+        self._otherwise = otherwise
         self._lock = threading.Lock()
-        self._value: tuple[str, float] | None = None
+        self._value: tuple[str | None, float] | None = None
 
     def __call__(self) -> str:
         with self._lock:
             if self._value is None or self._clock() - self._value[1] >= self._max_age:
-                value: str = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-                self._value = (value, self._clock())
-            return self._value[0]
+                self._value = (self._read(), self._clock())
+            value = self._value[0]
+        if value is not None:
+            return value
+        if self._otherwise is None:  # an absence is kept only when there is another to read
+            raise LookupError(f"secret {self._secret_id} does not exist")
+        return self._otherwise()
+
+    def _read(self) -> str | None:
+        try:
+            value: str = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+        except Exception as error:  # botocore's ClientError, read without importing botocore here
+            response = getattr(error, "response", None)
+            code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+            if self._otherwise is None or code != "ResourceNotFoundException":
+                raise
+            return None
+        return value
 
 
 def webhook_secret(env: Environment) -> Secret:
     """The gateway's webhook signing secret."""
     return Secret(env.client("secretsmanager"), env.need("webhook_secret_arn"))
+
+
+def stripe_webhook_secret(env: Environment) -> Secret:
+    """The signing secret (`whsec_...`) of Stripe's webhook endpoint for this stack."""
+    return Secret(env.client("secretsmanager"), env.need("stripe_webhook_secret_arn"))
 
 
 def function_caller(env: Environment) -> LambdaFunctionCaller:

@@ -1,5 +1,5 @@
 """The `payments` command: `local up`, `demo`, `refunds import`, `dlq`, `suppressions`, `api-keys`,
-`bundle`, `package`.
+`processors`, `bundle`, `package`.
 
 Every `--help` shows the defaults, `--version` the installed package's version, and an AWS command
 run without a region or against an endpoint that does not answer says so in one line (exit code 2;
@@ -24,6 +24,7 @@ def _local_up(args: argparse.Namespace) -> int:
 
     # Before any function's logger takes its stream: functions print from many threads at once.
     sys.stdout = WholeLines(sys.stdout)
+    from payments.local.localstripe import LocalStripeError  # noqa: PLC0415
     from payments.local.runtime import LocalStack  # noqa: PLC0415 (keeps `payments --help` fast)
 
     def progress(message: str) -> None:
@@ -33,14 +34,22 @@ def _local_up(args: argparse.Namespace) -> int:
     # `kill -USR1 <pid>` prints every thread's stack: what a stuck local stack is waiting on.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     stack = LocalStack(
-        host=args.host, port=args.port, parameters=parameters, progress=progress, progress_out=sys.stderr
+        host=args.host,
+        port=args.port,
+        parameters=parameters,
+        progress=progress,
+        progress_out=sys.stderr,
+        processor=args.processor,
     )
     try:
         stack.start()
-    except OSError as error:
+    except (OSError, LocalStripeError) as error:
         print(f"payments local up: cannot start: {error}", file=sys.stderr)
         stack.stop()
         return 1
+    except BaseException:
+        stack.stop()  # what it started already (localstripe is a process of its own) stops with it
+        raise
     print("payments local stack is up", flush=True)
     print(f"  API:       {stack.api_url}", flush=True)
     print(f"  API key:   {stack.api_key}   (Authorization: Bearer <key>, on every /v1 route)", flush=True)
@@ -51,6 +60,8 @@ def _local_up(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"  Gateway:   {stack.gateway.url}   (sandbox processor)", flush=True)
+    if stack.stripe_url is not None:
+        print(f"  Stripe: {stack.stripe_url}", flush=True)  # exactly `Stripe: <url>` (CONTRACT.md)
     print("Ctrl-C stops it.", flush=True)
 
     stopping = threading.Event()
@@ -225,6 +236,54 @@ def _add_api_keys_commands(commands: argparse._SubParsersAction[Any]) -> None:
     revoke.set_defaults(run=_api_keys, action="revoke", merchant="", stage="")
 
 
+def _processors(args: argparse.Namespace) -> int:
+    from payments import processor_commands  # noqa: PLC0415
+
+    if args.action == "show":
+        return processor_commands.show(args.merchant, stage=args.stage, as_json=args.json)
+    if args.action == "set":
+        return processor_commands.set_rules(args.merchant, args.rule, stage=args.stage)
+    if args.action == "clear":
+        return processor_commands.clear_rules(args.merchant, stage=args.stage)
+    return processor_commands.set_key(args.merchant, processor=args.processor, stage=args.stage)
+
+
+def _add_processors_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    processors = commands.add_parser(
+        "processors", help="each merchant's processor rules and Stripe key (AWS_ENDPOINT_URL locally)"
+    )
+    processors_commands = processors.add_subparsers(dest="processors_command", required=True)
+    show = processors_commands.add_parser("show", help="a merchant's rules and which key secrets it has")
+    show.add_argument("--json", action="store_true", help="one JSON object, for a program")
+    rules = processors_commands.add_parser(
+        "set", help="replace a merchant's rules: the first that matches a payment chooses its processor"
+    )
+    rules.add_argument(
+        "--rule",
+        action="append",
+        required=True,
+        metavar="PROCESSOR[:CURRENCIES[:MIN[:MAX]]]",
+        help="repeatable, in order; CURRENCIES comma-separated ISO codes; MIN and MAX in minor units,"
+        " inclusive, and only with CURRENCIES; e.g. stripe:USD,EUR:0:500000, then sandbox",
+    )
+    clear = processors_commands.add_parser(
+        "clear", help="drop a merchant's rules: its payments go to the stack's default processor"
+    )
+    key = processors_commands.add_parser(
+        "set-key", help="the merchant's own processor key, read from stdin (never printed)"
+    )
+    key.add_argument("--processor", choices=("stripe",), default="stripe", help="whose key it is")
+    for name, command in (("show", show), ("set", rules), ("clear", clear), ("set-key", key)):
+        command.add_argument("--merchant", required=True, help="the merchant's id")
+        command.add_argument(
+            "--stage",
+            default="local",
+            help="the stack's stage: names the rules' table (payment-merchant-processors-<stage>) and the"
+            " key secrets (payments/stripe-api-key-<stage>[/<merchant>])",
+        )
+        command.set_defaults(run=_processors, action=name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="payments", description="A serverless payments stack for AWS.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -242,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parameter,
         metavar="NAME=VALUE",
         help="override a template parameter (repeatable), e.g. StepUpTimeoutSeconds=30",
+    )
+    up.add_argument(
+        "--processor",
+        choices=("sandbox", "stripe"),
+        default="sandbox",
+        help="the processor of every merchant without one: the sandbox gateway, or Stripe (starts"
+        " localstripe, the Stripe emulator, beside the stack and prints its URL)",
     )
     up.set_defaults(run=_local_up)
 
@@ -286,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(run=_suppressions, action=name)
 
     _add_api_keys_commands(commands)
+    _add_processors_commands(commands)
 
     bundle = commands.add_parser(
         "bundle", help="build every function's and layer's zip for python3.12 / arm64 (reproducibly)"

@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from payments.domain.fraud import FraudRules
+from payments.domain.intents import Processor
 from payments.domain.receipts import order_page_url_problem
 
 
@@ -69,6 +70,13 @@ class Settings:
     fraud_function_name: str = ""
     fraud_velocity_table: str = ""
     gateway_base_url: str = ""
+    # Stripe, where a function may move Stripe payments: its API (localstripe locally) and the secret
+    # holding the account's secret key; and the processor of a merchant that has none configured.
+    stripe_api_base: str = ""
+    stripe_secret_arn: str = ""
+    stripe_webhook_secret_arn: str = ""  # the signing secret of Stripe's webhooks to this stack
+    default_processor: str = "sandbox"
+    merchant_processors_table: str = ""  # each merchant's processor rules (create-intent)
     gateway_timeout_seconds: float = 1.0
     gateway_max_attempts: int = 3
     intent_ttl_seconds: int = 86_400
@@ -153,6 +161,10 @@ class Settings:
         settings = cls(fraud_rules=rules, **values)
         if settings.idempotency_ttl_seconds < 86_400:
             raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
+        if settings.default_processor not in {processor.value for processor in Processor}:
+            raise SettingsError(
+                f"DEFAULT_PROCESSOR must be one of {', '.join(Processor)}, got {settings.default_processor!r}"
+            )
         problem = order_page_url_problem(settings.order_page_url_template)
         if problem:
             raise SettingsError(

@@ -78,6 +78,12 @@ def _shot(page: Page, name: str) -> Path:
     return path
 
 
+def test_a_payments_page_shows_which_processor_took_it(page: Page, api: Api) -> None:
+    payment_id = _create_payment(page, api, "pm_card_visa", "cus_console_processor")
+    expect(page.locator("[data-testid=processor]")).to_have_text(api.get_intent(payment_id).body["processor"])
+    expect(page.locator("[data-testid=processor]")).to_have_text("sandbox")
+
+
 def test_a_checkout_from_the_console_succeeds_and_its_workflow_is_drawn(page: Page, api: Api) -> None:
     payment_id = _create_payment(page, api, "pm_card_visa", "cus_console_checkout")
     page.click("[data-testid=start-checkout]")

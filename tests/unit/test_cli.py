@@ -126,3 +126,26 @@ def test_only_empty_defaults_go_unshown(default: object, empty: bool) -> None:
 
 def test_any_other_error_is_not_taken_for_an_aws_problem() -> None:
     assert _aws_problem(ValueError("a bug")) is None
+
+
+def test_local_up_runs_on_the_sandbox_unless_told_stripe() -> None:
+    assert build_parser().parse_args(["local", "up"]).processor == "sandbox"
+    assert build_parser().parse_args(["local", "up", "--processor", "stripe"]).processor == "stripe"
+    assert build_parser().parse_args(["local", "up", "--processor=sandbox"]).processor == "sandbox"
+
+
+def test_local_up_refuses_a_processor_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["local", "up", "--processor", "paypal"])
+
+    assert exited.value.code == 2
+    assert "argument --processor: invalid choice: 'paypal'" in capsys.readouterr().err
+
+
+def test_local_up_help_names_the_processors_and_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    [up] = [parser for command, parser in _parsers(build_parser()) if command == "payments local up"]
+    shown = " ".join(up.format_help().split())
+
+    assert "--processor {sandbox,stripe}" in shown
+    assert "(default: sandbox)" in shown

@@ -185,6 +185,7 @@ def test_the_item_of_a_known_intent() -> None:
         "refundRequests": {"M": {}},
         "locale": {"S": "en-US"},
         "receiptStatus": {"S": "NOT_SENT"},
+        "processor": {"S": "sandbox"},
     }
 
 

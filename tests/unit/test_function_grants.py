@@ -410,6 +410,7 @@ MONEY_WRITERS = {
         "CreateRefundFunction",
         "RefundJobsWorkerFunction",
         "GatewayWebhooksFunction",  # disputes
+        "StripeWebhooksFunction",  # disputes, and voids made at Stripe first
         "CheckoutAuthorizeFunction",
         "CheckoutDeclineFunction",
         "CheckoutCompensateFunction",

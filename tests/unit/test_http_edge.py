@@ -601,6 +601,7 @@ def test_intent_body_of_a_new_intent() -> None:
         "captureMethod": "manual",
         "locale": "en-US",
         "receiptStatus": "NOT_SENT",
+        "processor": "sandbox",
         "createdAt": "2026-11-24T12:00:00.123Z",
         "updatedAt": "2026-11-24T12:00:05.123Z",
         "expiresAt": "2026-11-25T12:00:00.123Z",

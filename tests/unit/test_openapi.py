@@ -1370,8 +1370,9 @@ def test_every_operation_needs_a_merchant_api_key_but_the_signed_webhook(spec: d
     assert spec["components"]["securitySchemes"]["MerchantApiKey"]["scheme"] == "bearer"
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            if path == "/v1/webhooks/gateway":
-                assert operation["security"] == [{"GatewaySignature": []}]
+            signed_by = {"/v1/webhooks/gateway": "GatewaySignature", "/v1/webhooks/stripe": "StripeSignature"}
+            if path in signed_by:
+                assert operation["security"] == [{signed_by[path]: []}]
                 assert "401" in operation["responses"]  # its own: a bad signature
                 continue
             assert "security" not in operation, (method, path)  # the API-wide key, never overridden

@@ -82,6 +82,7 @@ TABLES = {
     "EventsTable": ("payment-events", "eventId", False),
     "ReceiptSuppressionsTable": ("receipt-suppressions", "address", False),
     "ApiKeysTable": ("payments-api-keys", "keyHash", False),
+    "MerchantProcessorsTable": ("payment-merchant-processors", "merchantId", False),
 }
 # The running balances have a composite key (currency, account); every other table is keyed by one id.
 COMPOSITE_KEY_TABLES = {

@@ -14,6 +14,7 @@ from payments.domain.intents import (
     CaptureMethod,
     LineItem,
     PaymentIntent,
+    Processor,
     ReceiptStatus,
     Status,
     Transaction,
@@ -101,6 +102,7 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
         "refundRequests": {"M": {request: _n(number) for request, number in intent.refund_requests.items()}},
         "locale": _s(intent.locale),
         "receiptStatus": _s(intent.receipt_status.value),
+        "processor": _s(intent.processor.value),
         **_optional_strings(
             receiptEmail=intent.receipt_email,
             description=intent.description,
@@ -155,6 +157,8 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         transaction_id=_get_s(item, "transactionId"),
         decline_code=_get_s(item, "declineCode"),
         receipt_status=ReceiptStatus(item["receiptStatus"]["S"]),
+        # Intents stored before processors were chosen all went to the sandbox.
+        processor=Processor(item.get("processor", {"S": Processor.SANDBOX.value})["S"]),
     )
 
 

@@ -155,6 +155,7 @@ async function paymentPage(id) {
       <tr><th>captured</th><td>${money(intent.amountCaptured ?? 0, intent.currency)}</td><th>refunded</th><td>${money(intent.amountRefunded ?? 0, intent.currency)}</td></tr>
       <tr><th>payment method</th><td>${esc(intent.paymentMethod)}</td><th>receipt</th><td>${esc(intent.receiptStatus)}</td></tr>
       <tr><th>created</th><td>${esc(intent.createdAt)}</td><th>expires</th><td>${esc(intent.expiresAt)}</td></tr>
+      <tr><th>processor</th><td data-testid="processor">${esc(intent.processor)}</td><th>merchant</th><td>${esc(intent.merchantId)}</td></tr>
     </tbody></table>
     <div class="actions">
       <button data-testid="start-checkout" ${intent.status === "PENDING" ? "" : "disabled"}>Start checkout</button>

@@ -36,6 +36,14 @@ class CaptureMethod(StrEnum):
     AUTOMATIC = "automatic"
 
 
+class Processor(StrEnum):
+    """Who moves a payment's money: the sandbox gateway, or Stripe. Chosen when the intent is created
+    and kept with it, so every later movement goes to the processor that holds the authorization."""
+
+    SANDBOX = "sandbox"
+    STRIPE = "stripe"
+
+
 class ReceiptStatus(StrEnum):
     NOT_SENT = "NOT_SENT"
     SENT = "SENT"
@@ -206,6 +214,7 @@ class PaymentIntent:
     transaction_id: str | None = None
     decline_code: str | None = None
     receipt_status: ReceiptStatus = ReceiptStatus.NOT_SENT
+    processor: Processor = Processor.SANDBOX
     refund_count: int = 0
     # Which request made which refund (by number): a request repeated finds its refund in the intent.
     refund_requests: dict[str, int] = field(default_factory=dict)
@@ -228,6 +237,7 @@ class PaymentIntent:
         order_id: str | None = None,
         customer_first_name: str | None = None,
         line_items: tuple[LineItem, ...] = (),
+        processor: Processor = Processor.SANDBOX,
     ) -> PaymentIntent:
         if not amount.is_positive:
             raise InvalidRequest("amount must be greater than zero")
@@ -251,6 +261,7 @@ class PaymentIntent:
             order_id=order_id,
             customer_first_name=customer_first_name,
             line_items=line_items,
+            processor=processor,
         )
 
     # -- queries ---------------------------------------------------------------------------------

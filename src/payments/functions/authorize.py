@@ -14,14 +14,14 @@ from payments.functions import http
 from payments.functions.schemas import AuthorizeBody, intent_body
 from payments.service.authorize import AuthorizeIntent, authorize_intent
 from payments.service.merchant_scope import MerchantScopedIntents
-from payments.service.ports import FraudScreen, IntentRepository, PaymentGateway
+from payments.service.ports import FraudScreen, GatewayRouting, IntentRepository
 
 
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     intents: IntentRepository
     fraud: FraudScreen
-    gateway: PaymentGateway
+    gateway: GatewayRouting
     stage: str
     clock: Callable[[], datetime] = bootstrap.now
 

@@ -23,11 +23,11 @@ from payments.service.ledger import post_hold_ahead
 from payments.service.ports import (
     AuditArchive,
     CheckoutRepository,
+    GatewayRouting,
     IntentRepository,
     Ledger,
     Mailer,
     OpsAlerts,
-    PaymentGateway,
     SuppressionList,
     Workflow,
 )
@@ -107,7 +107,7 @@ def decline(event: dict[str, Any], context: Any, deps: DeclineDependencies) -> d
 @dataclass(frozen=True, slots=True)
 class AuthorizeDependencies:
     intents: IntentRepository
-    gateway: PaymentGateway  # one attempt per call: the state machine retries
+    gateway: GatewayRouting  # one attempt per call: the state machine retries
     stage: str
     clock: Callable[[], datetime] = bootstrap.now
 
@@ -189,7 +189,7 @@ def _count_failure(error: dict[str, Any], *, stage: str) -> None:
 @dataclass(frozen=True, slots=True)
 class CompensateDependencies:
     intents: IntentRepository
-    gateway: PaymentGateway
+    gateway: GatewayRouting
     ledger: Ledger
     checkouts: CheckoutRepository
     alerts: OpsAlerts

@@ -1,31 +1,37 @@
-"""POST /v1/payment-intents: create a PENDING payment intent."""
+"""POST /v1/payment-intents: create a PENDING payment intent, at the processor the merchant's rules
+choose for its currency and amount (the deployment's default when none matches, or it has none)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from payments import bootstrap
-from payments.domain.intents import CaptureMethod, LineItem, check_line_items
+from payments.domain.intents import CaptureMethod, LineItem, Processor, check_line_items
 from payments.domain.money import Money
+from payments.domain.processor_rules import choose
 from payments.functions import http
 from payments.functions.schemas import CreateIntentBody, intent_body
 from payments.service.intents import CreateIntent, create_intent
-from payments.service.ports import IntentRepository
+from payments.service.ports import IntentRepository, MerchantProcessorRules
 
 
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     intents: IntentRepository
     time_to_live: timedelta
+    processor: Processor = Processor.SANDBOX  # of a merchant that has none configured
     clock: Callable[[], datetime] = bootstrap.now
+    rules: MerchantProcessorRules | None = None  # each merchant's processor rules; None: the default's
 
 
 def wire(env: bootstrap.Environment) -> Dependencies:
     return Dependencies(
         intents=bootstrap.intent_repository(env),
         time_to_live=timedelta(seconds=env.settings.intent_ttl_seconds),
+        processor=Processor(env.settings.default_processor),
+        rules=bootstrap.processor_rules(env),
     )
 
 
@@ -55,7 +61,13 @@ def _command(event: http.Event) -> CreateIntent:
 
 @http.route(wire, parse=_command, idempotent=True)
 def handler(request: http.Request[CreateIntent], deps: Dependencies) -> http.Response:
+    command = request.input
+    found = None if deps.rules is None else deps.rules.rules_for(command.merchant_id)
+    processor = choose(() if found is None else found.rules, command.amount, deps.processor)
     intent = create_intent(
-        request.input, intents=deps.intents, clock=deps.clock, time_to_live=deps.time_to_live
+        replace(command, processor=processor),
+        intents=deps.intents,
+        clock=deps.clock,
+        time_to_live=deps.time_to_live,
     )
     return http.respond(201, intent_body(intent))

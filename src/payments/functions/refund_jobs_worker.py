@@ -14,14 +14,14 @@ from typing import Any
 from payments import bootstrap
 from payments.adapters import emf_metrics
 from payments.adapters.sqs_refund_jobs import row_from_body
-from payments.service.ports import IntentRepository, PaymentGateway, RefundBatchRepository
+from payments.service.ports import GatewayRouting, IntentRepository, RefundBatchRepository
 from payments.service.refund_batches import count_last_delivery, run_refund_job
 
 
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     intents: IntentRepository
-    gateway: PaymentGateway
+    gateway: GatewayRouting
     batches: RefundBatchRepository
     max_receives: int  # the queue's deliveries of a job before it moves to the dead-letter queue
     stage: str

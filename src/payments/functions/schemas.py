@@ -116,6 +116,7 @@ def intent_body(intent: PaymentIntent) -> dict[str, Any]:
         "captureMethod": intent.capture_method.value,
         "locale": intent.locale,
         "receiptStatus": intent.receipt_status.value,
+        "processor": intent.processor.value,
         "createdAt": format_time(intent.created_at),
         "updatedAt": format_time(intent.updated_at or intent.created_at),
         "expiresAt": format_time(intent.expires_at),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from payments import bootstrap
-from payments.service.ports import IntentRepository, PaymentGateway
+from payments.service.ports import GatewayRouting, IntentRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,7 @@ class Movements:
     """What a money movement on a payment needs: the payments, the gateway and the time."""
 
     intents: IntentRepository
-    gateway: PaymentGateway
+    gateway: GatewayRouting
     clock: Callable[[], datetime] = bootstrap.now
 
 

@@ -28,6 +28,7 @@ from payments.local.emulator import Emulator
 from payments.local.event_sources import QueuePoller, StreamPoller, queue_depths
 from payments.local.frontdoor import FrontDoor, LocalEndpoint, LocalRequest
 from payments.local.invoker import LocalLambda, UnknownFunction
+from payments.local.localstripe import LocalStripe
 from payments.local.mailbox import sent_emails
 from payments.local.moto_patches import route_emulator_invocations
 from payments.local.stack import StackBuilder
@@ -40,6 +41,9 @@ STAGE = "local"
 # The operator console: static files that call the API (and /_local), served at /console.
 CONSOLE_DIRECTORY = Path(__file__).resolve().parents[1] / "console"
 SETTLEMENT_REQUEST_FUNCTION = f"payments-request-settlement-{STAGE}"
+# The processor of every merchant that has none: the sandbox gateway, or Stripe (localstripe, started
+# beside the stack).
+PROCESSORS = ("sandbox", "stripe")
 
 
 def find_template() -> Path:
@@ -60,8 +64,12 @@ class LocalStack:
     parameters: Mapping[str, str] = field(default_factory=dict)  # template parameter overrides
     progress: Callable[[str], None] = lambda _message: None
     progress_out: TextIO | None = None  # where to draw the resources' progress bar (none if None)
+    processor: str = "sandbox"  # one of PROCESSORS
 
     def __post_init__(self) -> None:
+        if self.processor not in PROCESSORS:
+            raise ValueError(f"processor must be one of {', '.join(PROCESSORS)}, not {self.processor!r}")
+        self.stripe: LocalStripe | None = None  # localstripe, with --processor stripe
         self.invoker = LocalLambda()
         self.emulator = Emulator(host=self.host)
         self.gateway: Any = None
@@ -95,6 +103,10 @@ class LocalStack:
         from payments.gateway.settlement_files import s3_settlement_sink  # noqa: PLC0415
 
         started = time.perf_counter()
+        if self.processor == "stripe":
+            # First, and waited for once the emulator is up: it starts while the rest does.
+            self.progress("starting localstripe (the Stripe emulator)")
+            self.stripe = LocalStripe().launch()
         self.progress("starting the sandbox gateway")
         sandbox = SandboxGateway(
             stall_seconds=self.gateway_stall_seconds,
@@ -106,6 +118,15 @@ class LocalStack:
         self.emulator.start()
         os.environ.update(self.emulator.environment())
         route_emulator_invocations(self.invoker)
+        processor_parameters: dict[str, str] = {}
+        if self.stripe is not None:  # before the front door binds: a failure here leaves nothing serving
+            self.stripe.wait_ready()
+            processor_parameters = {
+                "DefaultProcessor": "stripe",
+                "StripeApiBase": self.stripe.url,
+                "StripeSecretKey": self.stripe.secret_key,
+                "StripeWebhookSigningSecret": "whsec_local_stripe",  # tests sign Stripe's events with it
+            }
 
         # The front door binds first (answering 503 on /healthz), so its URL can be handed to the
         # stack: the ops chat webhook is its /_local/notifications sink.
@@ -127,6 +148,7 @@ class LocalStack:
                 "OpsWebhookUrl": f"{self.front_door.url}/_local/notifications",
                 "CustomerSuccessWebhookUrl": f"{self.front_door.url}/_local/notifications",
                 "GatewayWebhookSecret": os.environ.get("GATEWAY_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+                **processor_parameters,
                 **self.parameters,
             },
         )
@@ -172,11 +194,13 @@ class LocalStack:
             poller.stop()
         for queue_poller in self.queue_pollers:
             queue_poller.stop()
-        if self.front_door is not None:
+        if self.front_door is not None and self._serving is not None:  # shutdown() waits for serving
             self.front_door.shutdown()
         self.emulator.stop()
         if self.gateway is not None:
             self.gateway.stop()
+        if self.stripe is not None:
+            self.stripe.stop()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -188,6 +212,11 @@ class LocalStack:
     def api_url(self) -> str:
         assert self.front_door is not None, "start() first"
         return self.front_door.url
+
+    @property
+    def stripe_url(self) -> str | None:
+        """localstripe's base URL with --processor stripe; None with the sandbox."""
+        return None if self.stripe is None else self.stripe.url
 
     # -- internals ---------------------------------------------------------------------------------
 

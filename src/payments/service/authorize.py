@@ -27,6 +27,7 @@ from payments.service.ports import (
     GatewayApproved,
     GatewayAuthenticationRequired,
     GatewayDeclined,
+    GatewayRouting,
     IntentRepository,
     PaymentGateway,
 )
@@ -51,7 +52,7 @@ def authorize_intent(
     *,
     intents: IntentRepository,
     fraud: FraudScreen | None,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     clock: Clock,
 ) -> PaymentIntent:
     """`fraud` is None where the caller screened the attempt already (the checkout workflow's own
@@ -67,7 +68,8 @@ def authorize_intent(
     if fraud is not None and not command.three_d_secure_passed:
         _screen(intent, command, fraud, intents, clock)
 
-    result = gateway.authorize(
+    processor = gateway.for_payment(intent)
+    result = processor.authorize(
         # After a passed 3-D Secure challenge it is a new request to the gateway, with its own key.
         idempotency_key=f"{intent.payment_intent_id}:authorize"
         + (":3ds" if command.three_d_secure_passed else ""),
@@ -91,7 +93,7 @@ def authorize_intent(
             raise CardDeclined(decline_code)
         case GatewayApproved(reference=authorization_id):
             return _record_authorization(
-                intent, authorization_id, command=command, intents=intents, gateway=gateway, clock=clock
+                intent, authorization_id, command=command, intents=intents, gateway=processor, clock=clock
             )
         case _:
             assert_never(result)

@@ -22,6 +22,7 @@ from payments.service.ports import (
     CheckoutRecord,
     CheckoutRepository,
     ExecutionStatus,
+    GatewayRouting,
     IntentRepository,
     Ledger,
     OpsAlerts,
@@ -198,7 +199,7 @@ def compensate(
     code: str,
     message: str,
     intents: IntentRepository,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     ledger: Ledger,
     checkouts: CheckoutRepository,
     alerts: OpsAlerts,
@@ -212,11 +213,12 @@ def compensate(
     the intent: once the intent is settled as declined, the gateway is asked for any hold still open
     under the payment's reference, and each is voided."""
     intent = intents.get(payment_intent_id, consistent=True)
+    processor = gateway.for_payment(intent)
     voided = False
     if intent.status is Status.AUTHORIZED:
         # `void` answers only an approved void (GatewayApproved, its id); a refused one raises, and a
         # payment AUTHORIZED without a gateway authorization raises InvalidState: never skipped.
-        result = gateway.void(
+        result = processor.void(
             idempotency_key=f"{intent.payment_intent_id}:void",
             authorization_id=intent.gateway_authorization(),
         )
@@ -227,7 +229,7 @@ def compensate(
         intent.decline(decline_code=code, now=clock())
         intent = intents.save(intent)
     if intent.status is Status.DECLINED:
-        voided = void_lost_authorizations(payment_intent_id, gateway=gateway) or voided
+        voided = void_lost_authorizations(payment_intent_id, gateway=processor) or voided
     reversed_entry = reverse_hold_if_unauthorized(intent, ledger=ledger, clock=clock)
     checkouts.record_failure(tracking_id, code, message)
     details: dict[str, object] = {

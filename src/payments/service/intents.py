@@ -13,6 +13,7 @@ from payments.domain.intents import (
     LineItem,
     OncePerPayment,
     PaymentIntent,
+    Processor,
     Status,
     TransactionKind,
     transaction_id_for,
@@ -36,6 +37,7 @@ class CreateIntent:
     order_id: str | None = None
     customer_first_name: str | None = None
     line_items: tuple[LineItem, ...] = ()
+    processor: Processor = Processor.SANDBOX
 
 
 def create_intent(
@@ -53,6 +55,7 @@ def create_intent(
         order_id=command.order_id,
         customer_first_name=command.customer_first_name,
         line_items=command.line_items,
+        processor=command.processor,
         now=clock(),
         time_to_live=time_to_live,
     )

@@ -16,7 +16,7 @@ from payments.domain.errors import ConcurrentUpdate, InvalidState, NotFound
 from payments.domain.intents import PaymentIntent, Status, Transaction, TransactionKind, refund_id_for
 from payments.domain.money import Money
 from payments.service.intents import Clock, made_by_request
-from payments.service.ports import IntentRepository, PaymentGateway
+from payments.service.ports import GatewayRouting, IntentRepository, PaymentGateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +39,21 @@ def _money(intent: PaymentIntent, amount: int | None) -> Money | None:
 
 
 def capture_intent(
-    command: CaptureIntent, *, intents: IntentRepository, gateway: PaymentGateway, clock: Clock
+    command: CaptureIntent, *, intents: IntentRepository, gateway: GatewayRouting, clock: Clock
 ) -> PaymentIntent:
     intent = intents.get(command.payment_intent_id, consistent=True)
     if made_by_request(intent, TransactionKind.CAPTURE, command.request_id, intents=intents):
         return intent
     amount = intent.capturable(_money(intent, command.amount))
+    processor = gateway.for_payment(intent)
     try:
-        result = gateway.capture(
+        result = processor.capture(
             idempotency_key=f"{intent.payment_intent_id}:capture",
             authorization_id=intent.gateway_authorization(),
             amount=amount,
         )
     except ConcurrentUpdate:
-        return _record_earlier_capture(intent, amount, intents=intents, gateway=gateway, clock=clock)
+        return _record_earlier_capture(intent, amount, intents=intents, gateway=processor, clock=clock)
     intent.capture(
         amount=amount, now=clock(), gateway_reference=result.reference, request_id=command.request_id
     )
@@ -80,7 +81,7 @@ def void_intent(
     payment_intent_id: str,
     *,
     intents: IntentRepository,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     clock: Clock,
     request_id: str | None = None,
 ) -> PaymentIntent:
@@ -89,7 +90,7 @@ def void_intent(
         return intent
     if intent.status is not Status.AUTHORIZED:
         raise InvalidState(f"only an AUTHORIZED payment can be voided; it is {intent.status}")
-    result = gateway.void(
+    result = gateway.for_payment(intent).void(
         idempotency_key=f"{intent.payment_intent_id}:void", authorization_id=intent.gateway_authorization()
     )
     intent.void(now=clock(), gateway_reference=result.reference, request_id=request_id)
@@ -100,7 +101,7 @@ def refund_intent(
     command: RefundIntent,
     *,
     intents: IntentRepository,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     clock: Clock,
     intent: PaymentIntent | None = None,
 ) -> Transaction:
@@ -108,7 +109,7 @@ def refund_intent(
     intent = intent or intents.get(command.payment_intent_id, consistent=True)
     amount = intent.refundable(_money(intent, command.amount))
     number = intent.refund_count + 1
-    result = gateway.refund(
+    result = gateway.for_payment(intent).refund(
         idempotency_key=f"{intent.payment_intent_id}:refund:{number}",
         authorization_id=intent.gateway_authorization(),
         amount=amount,
@@ -150,7 +151,7 @@ def refund_once(
     command: RefundIntent,
     *,
     intents: IntentRepository,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     clock: Clock,
     intent: PaymentIntent | None = None,
 ) -> Transaction:

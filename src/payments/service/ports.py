@@ -6,15 +6,17 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Generic, TypeAlias, TypeVar
 
 from payments.domain.errors import NotFound
 from payments.domain.events import PaymentEvent
 from payments.domain.fraud import FraudAssessment, FraudSignals
-from payments.domain.intents import PaymentIntent, Transaction
+from payments.domain.intents import PaymentIntent, Processor, Transaction
 from payments.domain.ledger import Balance, LedgerEntry
 from payments.domain.money import Money
+from payments.domain.processor_rules import ProcessorRule
 from payments.domain.receipts import Feedback
 from payments.domain.refund_batches import RefundRow, RowError, RowFailure, RowState
 from payments.settlement.reconcile import Booked
@@ -53,6 +55,10 @@ class IntentRepository(abc.ABC):
     ) -> Page[PaymentIntent]:
         """The customer's intents, newest first: that merchant's customer, or (None) every merchant's
         customer of that id."""
+
+
+class ProcessorNotConfigured(RuntimeError):
+    """A payment's processor has no gateway here: a deployment's configuration, never the caller's."""
 
 
 def no_intent(payment_intent_id: str) -> NotFound:
@@ -100,6 +106,7 @@ class GatewayDeclined:
 class GatewayAuthenticationRequired:
     outcome: ClassVar[GatewayOutcome] = GatewayOutcome.AUTHENTICATION_REQUIRED
     reference: str  # the gateway's id of the attempt that waits for 3-D Secure
+    next_action_url: str | None = None  # where the customer completes the challenge, when the gateway says
 
 
 # What an authorization can come back as.
@@ -112,9 +119,30 @@ class GatewayCapture:
     amount: int  # minor units, in the authorization's currency
 
 
-class PaymentGateway(abc.ABC):
+class GatewayRouting(abc.ABC):
+    """What the use cases are given: the gateway of each payment's processor. They never move money
+    without asking it for the payment's own gateway first (`for_payment`), so a payment can only be
+    moved at the processor that holds its authorization."""
+
+    @abc.abstractmethod
+    def for_payment(self, intent: PaymentIntent) -> PaymentGateway: ...
+
+
+class PaymentGateway(GatewayRouting):
     """The upstream processor. Every call carries an idempotency key, so a retry never moves money twice.
     Raise UpstreamUnavailable(upstream="gateway") when it cannot be reached after bounded retries."""
+
+    processor: ClassVar[Processor] = Processor.SANDBOX  # whose payments this gateway moves
+
+    def for_payment(self, intent: PaymentIntent) -> PaymentGateway:
+        """The gateway that moves this payment's money. A gateway of one processor is it only for that
+        processor's payments: another's is refused, never sent to the wrong processor."""
+        if intent.processor is not self.processor:
+            raise ProcessorNotConfigured(
+                f"payment {intent.payment_intent_id} is {intent.processor}'s; "
+                f"this gateway is {self.processor}'s"
+            )
+        return self
 
     @abc.abstractmethod
     def authorize(
@@ -432,3 +460,27 @@ class SettlementReports(abc.ABC):
 
     @abc.abstractmethod
     def newest(self, *, limit: int, next_token: str | None) -> Page[dict[str, object]]: ...
+
+
+class MerchantProcessorRules(abc.ABC):
+    """Each merchant's processor rules (`domain/processor_rules.py`), by merchant id."""
+
+    @abc.abstractmethod
+    def rules_for(self, merchant_id: str) -> MerchantRules | None:
+        """The merchant's rules, in order, or None when it has none (its payments go to the default).
+        Rules stored in a shape that cannot be read exactly raise, never route by a guess."""
+
+    @abc.abstractmethod
+    def put(self, merchant_id: str, rules: Sequence[ProcessorRule], *, now: datetime) -> MerchantRules:
+        """Replace the merchant's rules."""
+
+    @abc.abstractmethod
+    def remove(self, merchant_id: str) -> bool:
+        """Drop the merchant's rules (its payments go to the default); False when it had none."""
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantRules:
+    merchant_id: str
+    rules: tuple[ProcessorRule, ...]
+    updated_at: str  # UTC, ISO 8601

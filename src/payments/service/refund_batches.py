@@ -35,9 +35,9 @@ from payments.service.intents import Clock
 from payments.service.movements import RefundIntent, refund_once
 from payments.service.ports import (
     FileStore,
+    GatewayRouting,
     IntentRepository,
     Page,
-    PaymentGateway,
     RefundBatch,
     RefundBatchRepository,
     RefundJobQueue,
@@ -121,7 +121,7 @@ def run_refund_job(
     *,
     last_attempt: bool,
     intents: IntentRepository,
-    gateway: PaymentGateway,
+    gateway: GatewayRouting,
     batches: RefundBatchRepository,
     clock: Clock,
 ) -> RowState:

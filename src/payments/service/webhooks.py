@@ -58,7 +58,7 @@ def handle_gateway_event(event: GatewayEvent, *, intents: IntentRepository, cloc
     if not event.payment_intent_id or not event.dispute_id:
         raise InvalidRequest("a dispute event needs data.paymentIntentId and data.disputeId")
     movement_id = movement_id_for(event.event_id)
-    if _recorded(intents, movement_id):
+    if is_recorded(intents, movement_id):
         return "replayed"
     intent = intents.get(event.payment_intent_id, consistent=True)
     if event.type == DISPUTE_CREATED:
@@ -73,7 +73,7 @@ def handle_gateway_event(event: GatewayEvent, *, intents: IntentRepository, cloc
     try:
         intents.save(intent)
     except ConcurrentUpdate:
-        if _recorded(intents, movement_id):
+        if is_recorded(intents, movement_id):
             return "replayed"  # the same event, delivered twice at once
         raise
     return "applied"
@@ -91,7 +91,8 @@ def dispute_won(event: GatewayEvent) -> bool:
             raise InvalidRequest(f"dispute.closed needs data.outcome: won or lost, not {other!r}")
 
 
-def _recorded(intents: IntentRepository, movement_id: str) -> bool:
+def is_recorded(intents: IntentRepository, movement_id: str) -> bool:
+    """Whether a webhook's movement is on the books already (its event was applied before)."""
     try:
         intents.get_transaction(movement_id)
     except NotFound:
