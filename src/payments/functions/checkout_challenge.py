@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from payments import bootstrap
 from payments.functions import http
+from payments.functions.checkout_wiring import Checkouts, checkouts
 from payments.functions.schemas import ChallengeBody
 from payments.service.checkout import answer_challenge
 from payments.service.merchant_scope import MerchantScopedIntents
-from payments.service.ports import CheckoutRepository, IntentRepository, Workflow
 
 
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    checkouts: CheckoutRepository
-    workflow: Workflow
-    intents: IntentRepository
-
-
-def wire(env: bootstrap.Environment) -> Dependencies:
-    return Dependencies(
-        checkouts=bootstrap.checkout_repository(env),
-        workflow=bootstrap.workflow(env),
-        intents=bootstrap.intent_repository(env),
-    )
-
-
-@http.route(wire, parse=http.no_body)
-def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+@http.route(checkouts, parse=http.no_body)
+def handler(request: http.Request[None], deps: Checkouts) -> http.Response:
     tracking_id = request.path("trackingId")
     body = http.parse(ChallengeBody, http.json_body(request.event))
     answer_challenge(

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from payments import bootstrap
 from payments.functions import http
+from payments.functions.checkout_wiring import Checkouts, checkouts
 from payments.service.checkout import checkout_view
 from payments.service.merchant_scope import MerchantScopedIntents
-from payments.service.ports import CheckoutRepository, IntentRepository, Workflow
 
 
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    checkouts: CheckoutRepository
-    workflow: Workflow
-    intents: IntentRepository
-
-
-def wire(env: bootstrap.Environment) -> Dependencies:
-    return Dependencies(
-        checkouts=bootstrap.checkout_repository(env),
-        workflow=bootstrap.workflow(env),
-        intents=bootstrap.intent_repository(env),
-    )
-
-
-@http.route(wire, parse=http.no_body)
-def handler(request: http.Request[None], deps: Dependencies) -> http.Response:
+@http.route(checkouts, parse=http.no_body)
+def handler(request: http.Request[None], deps: Checkouts) -> http.Response:
     view = checkout_view(
         request.path("trackingId"),
         checkouts=deps.checkouts,

@@ -1,4 +1,5 @@
-"""Dependencies several functions share, declared once: a handler names the one it needs."""
+"""Dependencies several functions share, declared once: a handler names the one it needs. One
+module per set, so a handler reaches (and is granted, and bundled with) only the builders it uses."""
 
 from __future__ import annotations
 
