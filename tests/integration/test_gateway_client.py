@@ -1,15 +1,19 @@
 """HttpGateway against the sandbox gateway over real HTTP on localhost: outcomes, retries, timeouts,
-idempotency under concurrency, and the mapping of refusals to domain errors."""
+idempotency under concurrency, and the mapping of refusals to domain errors. Transport failures on a
+real loopback socket too (refused, never connected, stalled, reset), to tell the one that proves the
+request never left (`ProcessorUnreachable`) from those that may follow a request received."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import urllib3
@@ -20,11 +24,13 @@ from payments.domain.errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
+    ProcessorUnreachable,
     UpstreamUnavailable,
 )
 from payments.domain.money import Money
 from payments.gateway.server import SandboxGatewayServer
 from payments.service.ports import GatewayApproved, GatewayOutcome, GatewayResult
+from tests.integration.stripe_support import closed_port
 
 pytestmark = pytest.mark.enable_socket
 
@@ -124,6 +130,7 @@ def test_down_gives_up_after_exactly_max_attempts(server: SandboxGatewayServer, 
         authorize(client, "pm_card_gateway_down")
 
     assert raised.value.upstream == "gateway"
+    assert not isinstance(raised.value, ProcessorUnreachable)  # it received them all
     assert stats(server)["requests"] == max_attempts
     assert stats(server)["authorizations"] == 0
 
@@ -140,14 +147,131 @@ def test_the_read_timeout_is_honoured() -> None:
         assert time.monotonic() - started < 1.0
 
 
-def test_nothing_listening_is_unavailable_after_bounded_attempts() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = HttpGateway(f"http://127.0.0.1:{port}", max_attempts=2, backoff_seconds=0.01)
+# --- transport failures: which prove the request never left -----------------------------------------
 
-    with pytest.raises(UpstreamUnavailable):
-        authorize(client)
+
+class TcpServer:
+    """A loopback TCP server that reads each request's head and then never answers ("stall"), resets
+    the connection ("reset"), or never answers and stops listening, so that every later connection is
+    refused ("stall, then refuse"). `requests` counts the requests that arrived."""
+
+    def __init__(self, after: Literal["stall", "reset", "stall, then refuse"]) -> None:
+        self._after = after
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.requests = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> TcpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+        for connection in self._held:
+            connection.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(2.0)
+            head = b""
+            with contextlib.suppress(OSError):
+                while b"\r\n\r\n" not in head and (chunk := connection.recv(65536)):
+                    head += chunk
+            self.requests += 1
+            if self._after == "reset":
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.close()  # with a zero linger: a reset, not a clean close
+                continue
+            self._held.append(connection)
+            if self._after == "stall, then refuse":
+                self._listener.close()
+                return
+
+
+@contextlib.contextmanager
+def full_backlog() -> Iterator[int]:
+    """A loopback port whose listener's accept queue is full: the kernel drops a new connection's SYN,
+    so connecting times out (the connection is never made)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        queued: list[socket.socket] = []
+        try:
+            for _ in range(64):
+                probe = socket.socket()
+                probe.settimeout(0.2)
+                try:
+                    probe.connect(("127.0.0.1", port))
+                except TimeoutError:
+                    probe.close()
+                    break
+                queued.append(probe)
+            else:
+                raise RuntimeError("the listener's accept queue never filled")
+            yield port
+        finally:
+            for probe in queued:
+                probe.close()
+
+
+def test_nothing_listening_is_processor_unreachable_after_bounded_attempts() -> None:
+    with closed_port() as port:
+        client = HttpGateway(f"http://127.0.0.1:{port}", max_attempts=2, backoff_seconds=0.01)
+
+        with pytest.raises(ProcessorUnreachable, match=r"never received .* 2 attempt") as raised:
+            authorize(client)
+
+    assert raised.value.upstream == "gateway"
+
+
+def test_a_connection_never_made_is_processor_unreachable() -> None:
+    with full_backlog() as port:
+        client = HttpGateway(
+            f"http://127.0.0.1:{port}", connect_timeout=0.1, max_attempts=2, backoff_seconds=0.01
+        )
+        started = time.monotonic()
+        with pytest.raises(ProcessorUnreachable, match="ConnectTimeoutError"):
+            authorize(client)
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("after", "failure"), [("stall", "ReadTimeoutError"), ("reset", "ProtocolError")], ids=["stall", "reset"]
+)
+def test_a_connection_that_took_the_request_is_unavailable_not_unreachable(
+    after: Literal["stall", "reset"], failure: str
+) -> None:
+    with TcpServer(after) as server:
+        client = HttpGateway(server.url, read_timeout=0.2, max_attempts=2, backoff_seconds=0.01)
+
+        with pytest.raises(UpstreamUnavailable, match=failure) as raised:
+            authorize(client)
+
+        assert not isinstance(raised.value, ProcessorUnreachable)
+        assert server.requests == 2  # each attempt arrived
+
+
+def test_refusals_after_a_request_that_arrived_are_not_unreachable() -> None:
+    # Given a gateway that takes the first request, never answers it, and then refuses connections
+    with TcpServer("stall, then refuse") as server:
+        client = HttpGateway(server.url, read_timeout=0.2, max_attempts=3, backoff_seconds=0.01)
+        # When the first attempt times out and the retries are refused
+        with pytest.raises(UpstreamUnavailable, match=r"3 attempt\(s\) \(NewConnectionError\)") as raised:
+            authorize(client)
+        # Then the first may have moved money: the payment must not go to another processor
+        assert not isinstance(raised.value, ProcessorUnreachable)
+        assert server.requests == 1
 
 
 def test_a_replay_returns_the_same_authorization(client: HttpGateway, server: SandboxGatewayServer) -> None:

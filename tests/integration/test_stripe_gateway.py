@@ -19,13 +19,16 @@ Where localstripe 1.15.10 differs from Stripe's documented behaviour, the test s
 - 3-D Secure comes as a `use_stripe_sdk` action (no URL), completed by localstripe's own
   `POST /v1/payment_intents/{id}/_authenticate`; `return_url` is refused as an unknown parameter.
 - no disputes.
+
+Transport failures are shown on plain loopback sockets, through the SDK's own requests client: only a
+call whose every attempt failed to connect is ProcessorUnreachable.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import pytest
@@ -33,7 +36,12 @@ import stripe
 import urllib3
 
 from payments.adapters.stripe_gateway import StripeGateway
-from payments.domain.errors import ConcurrentUpdate, InvalidRequest, UpstreamUnavailable
+from payments.domain.errors import (
+    ConcurrentUpdate,
+    InvalidRequest,
+    ProcessorUnreachable,
+    UpstreamUnavailable,
+)
 from payments.domain.money import Money
 from payments.service.ports import (
     GatewayApproved,
@@ -42,6 +50,7 @@ from payments.service.ports import (
     GatewayDeclined,
 )
 from tests.integration.stripe_support import SECRET_KEY, LocalStripeProcess, ReplayingProxy, closed_port
+from tests.integration.test_gateway_client import TcpServer, full_backlog
 
 pytestmark = pytest.mark.enable_socket
 
@@ -72,10 +81,32 @@ def reader(localstripe: LocalStripeProcess) -> stripe.StripeClient:
     return stripe.StripeClient(SECRET_KEY, base_addresses={"api": localstripe.url}, max_network_retries=0)
 
 
-def gateway_at(url: str, *, max_retries: int = 0) -> StripeGateway:
+def gateway_at(
+    url: str,
+    *,
+    max_retries: int = 0,
+    timeout_seconds: float = 5.0,
+    http_client: stripe.HTTPClient | None = None,
+) -> StripeGateway:
     return StripeGateway(
-        api_key=lambda: SECRET_KEY, api_base=url, timeout_seconds=5.0, max_retries=max_retries
+        api_key=lambda: SECRET_KEY,
+        api_base=url,
+        timeout_seconds=timeout_seconds,
+        max_retries=max_retries,
+        http_client=http_client,
     )
+
+
+class NoBackoff(stripe.RequestsClient):
+    """The SDK's own requests client, without its half-second waits between retries (for speed)."""
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        return 0.0
+
+
+def retrying_at(url: str, *, max_retries: int) -> StripeGateway:
+    """A gateway whose SDK retries at once, each attempt bounded by 0.2 s."""
+    return gateway_at(url, max_retries=max_retries, timeout_seconds=0.2, http_client=NoBackoff(timeout=0.2))
 
 
 @pytest.fixture
@@ -297,12 +328,53 @@ def test_an_unknown_payment_method_is_a_bad_request(
     assert intents_for(reader, reference) == []
 
 
-def test_no_answer_is_upstream_unavailable(reference: str) -> None:
+# --- transport failures: which prove Stripe never received the request -----------------------------
+
+
+def test_a_refused_connection_is_processor_unreachable(reference: str) -> None:
     with closed_port() as port:
-        gateway = gateway_at(f"http://127.0.0.1:{port}")
-        with pytest.raises(UpstreamUnavailable) as raised:
+        gateway = gateway_at(f"http://127.0.0.1:{port}")  # the SDK's default client
+        with pytest.raises(ProcessorUnreachable, match="ConnectionError") as raised:
             authorized(gateway, reference)
     assert raised.value.upstream == "gateway"
+
+
+def test_refused_on_every_retry_is_processor_unreachable(reference: str) -> None:
+    with closed_port() as port:
+        gateway = retrying_at(f"http://127.0.0.1:{port}", max_retries=2)
+        with pytest.raises(ProcessorUnreachable, match=r"3 attempt\(s\)"):
+            authorized(gateway, reference)
+
+
+def test_a_connection_never_made_is_processor_unreachable(reference: str) -> None:
+    with full_backlog() as port:
+        gateway = retrying_at(f"http://127.0.0.1:{port}", max_retries=1)
+        with pytest.raises(ProcessorUnreachable, match="ConnectTimeout"):
+            authorized(gateway, reference)
+
+
+@pytest.mark.parametrize("after", ["stall", "reset"])
+def test_a_connection_that_took_the_request_is_unavailable_not_unreachable(
+    after: Literal["stall", "reset"], reference: str
+) -> None:
+    with TcpServer(after) as server:
+        gateway = retrying_at(server.url, max_retries=1)
+        with pytest.raises(UpstreamUnavailable) as raised:
+            authorized(gateway, reference)
+        assert not isinstance(raised.value, ProcessorUnreachable)
+        assert server.requests == 2  # the SDK's retry arrived too
+
+
+def test_refusals_after_a_request_that_arrived_are_not_unreachable(reference: str) -> None:
+    # Given a Stripe that takes the first request, never answers it, and then refuses connections
+    with TcpServer("stall, then refuse") as server:
+        gateway = retrying_at(server.url, max_retries=2)
+        # When the first attempt times out and the SDK's retries are refused
+        with pytest.raises(UpstreamUnavailable) as raised:
+            authorized(gateway, reference)
+        # Then the first may have made the hold: the payment must not go to another processor
+        assert not isinstance(raised.value, ProcessorUnreachable)
+        assert server.requests == 1
 
 
 def test_localstripe_has_no_disputes(reader: stripe.StripeClient) -> None:

@@ -26,6 +26,7 @@ from payments.domain.errors import (
     PayloadTooLarge,
     PaymentRefused,
     PaymentsError,
+    ProcessorUnreachable,
     UnsupportedMediaType,
     UpstreamUnavailable,
 )
@@ -53,14 +54,15 @@ EXPECTED_STATUS: dict[type[PaymentsError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     UpstreamUnavailable: 503,
+    ProcessorUnreachable: 503,
 }
 
 
 def make_error(cls: type[PaymentsError]) -> PaymentsError:
     if cls is CardDeclined:
         return CardDeclined("insufficient_funds")
-    if cls is UpstreamUnavailable:
-        return UpstreamUnavailable("the gateway timed out", upstream="gateway")
+    if cls in {UpstreamUnavailable, ProcessorUnreachable}:
+        return cls("the gateway timed out", upstream="gateway")  # type: ignore[call-arg]
     return cls("something went wrong")
 
 
@@ -138,7 +140,7 @@ def test_card_declined_carries_its_decline_code() -> None:
 def test_retry_after_only_for_retryable_errors(cls: type[PaymentsError]) -> None:
     headers = error_response(make_error(cls))["headers"]
 
-    if cls in {IdempotencyInProgress, ConcurrentUpdate, UpstreamUnavailable}:
+    if cls in {IdempotencyInProgress, ConcurrentUpdate, UpstreamUnavailable, ProcessorUnreachable}:
         assert headers.get("retry-after") == "1"
     else:
         assert "retry-after" not in headers
@@ -147,7 +149,7 @@ def test_retry_after_only_for_retryable_errors(cls: type[PaymentsError]) -> None
 def test_the_retryable_errors_are_exactly_the_documented_ones() -> None:
     retryable = {cls for cls in EXPECTED_STATUS if cls.retryable}
 
-    assert retryable == {IdempotencyInProgress, ConcurrentUpdate, UpstreamUnavailable}
+    assert retryable == {IdempotencyInProgress, ConcurrentUpdate, UpstreamUnavailable, ProcessorUnreachable}
 
 
 def test_codes_are_snake_case_and_match_the_contract() -> None:
@@ -165,6 +167,7 @@ def test_codes_are_snake_case_and_match_the_contract() -> None:
         PayloadTooLarge: "payload_too_large",
         UnsupportedMediaType: "unsupported_media_type",
         UpstreamUnavailable: "upstream_unavailable",
+        ProcessorUnreachable: "upstream_unavailable",
     }
 
 

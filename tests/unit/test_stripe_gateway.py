@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import stripe
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from payments.adapters.gateway_client import UnexpectedGatewayAnswer
 from payments.adapters.stripe_gateway import StripeGateway
@@ -29,6 +46,7 @@ from payments.domain.errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
+    ProcessorUnreachable,
     UpstreamUnavailable,
 )
 from payments.domain.intents import Processor
@@ -756,6 +774,7 @@ def test_no_answer_is_upstream_unavailable(
         capture(gateway)
     assert raised.value.upstream == "gateway"
     assert not isinstance(raised.value, UnexpectedGatewayAnswer)  # retryable, not a fault
+    assert not isinstance(raised.value, ProcessorUnreachable)
 
 
 def test_the_sdk_retries_with_the_same_idempotency_key(http: RecordedStripe, keys: Keys) -> None:
@@ -776,6 +795,239 @@ def test_retries_are_bounded(http: RecordedStripe, keys: Keys) -> None:
     with pytest.raises(UpstreamUnavailable):
         capture(gateway)
     assert len(http.sent) == 2
+
+
+# --- connection failures: which prove Stripe never received the request ----------------------------
+#
+# Each attempt's failure is built as the libraries raise it: urllib3's error inside requests' (with the
+# MaxRetryError requests' adapter wraps a connection error in), then the SDK's APIConnectionError
+# raised `from` it by the SDK's own requests client.
+
+STRIPE_HOST = "api.stripe.test"
+
+
+def _conn() -> HTTPSConnection:
+    return HTTPSConnection(STRIPE_HOST, 443)
+
+
+def _max_retries(reason: Exception) -> MaxRetryError:
+    error = MaxRetryError(HTTPSConnectionPool(STRIPE_HOST, 443), "/v1/payment_intents", reason)
+    error.__cause__ = reason
+    return error
+
+
+def refused() -> Exception:
+    cause = ConnectionRefusedError(111, "Connection refused")
+    reason = NewConnectionError(_conn(), f"Failed to establish a new connection: {cause}")
+    reason.__cause__ = cause
+    return requests.exceptions.ConnectionError(_max_retries(reason))
+
+
+def unresolved() -> Exception:
+    cause = socket.gaierror(-2, "Name or service not known")
+    reason = NameResolutionError(STRIPE_HOST, _conn(), cause)
+    reason.__cause__ = cause
+    return requests.exceptions.ConnectionError(_max_retries(reason))
+
+
+def connect_timed_out() -> Exception:
+    reason = ConnectTimeoutError(_conn(), f"Connection to {STRIPE_HOST} timed out. (connect timeout=2.0)")
+    return requests.exceptions.ConnectTimeout(_max_retries(reason))
+
+
+def read_timed_out() -> Exception:
+    pool = HTTPSConnectionPool(STRIPE_HOST, 443)
+    return requests.exceptions.ReadTimeout(ReadTimeoutError(pool, None, "Read timed out. (read timeout=2.0)"))
+
+
+def reset() -> Exception:
+    aborted = ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+    return requests.exceptions.ConnectionError(aborted)
+
+
+def disconnected() -> Exception:
+    cause = RemoteDisconnected("Remote end closed connection without response")
+    return requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", cause))
+
+
+def bad_certificate() -> Exception:
+    reason = SSLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]"))
+    return requests.exceptions.SSLError(_max_retries(reason))
+
+
+def proxy_refused() -> Exception:
+    return requests.exceptions.ProxyError(_max_retries(ProxyError("Unable to connect to proxy", refused())))
+
+
+def sdk_error(cause: Exception) -> stripe.APIConnectionError:
+    """The SDK's error for an attempt that met `cause`, made by the SDK's requests client."""
+    with pytest.raises(stripe.APIConnectionError) as raised:
+        stripe.RequestsClient(timeout=2.0)._handle_request_error(cause)
+    assert raised.value.__cause__ is cause
+    return raised.value
+
+
+NEVER_CONNECTED: list[Callable[[], Exception]] = [refused, unresolved, connect_timed_out]
+MAYBE_RECEIVED: list[Callable[[], Exception]] = [
+    read_timed_out,
+    reset,
+    disconnected,
+    bad_certificate,
+    proxy_refused,
+]
+
+
+@pytest.mark.parametrize("failure", NEVER_CONNECTED, ids=lambda make: make.__name__)
+def test_a_connection_never_made_on_every_attempt_is_processor_unreachable(
+    http: RecordedStripe, keys: Keys, failure: Callable[[], Exception]
+) -> None:
+    gateway = make(http, keys, max_retries=2)
+    http.script(*[sdk_error(failure()) for _ in range(3)])
+
+    with pytest.raises(ProcessorUnreachable, match="never received the request") as raised:
+        capture(gateway)
+
+    assert raised.value.upstream == "gateway"
+    assert "3 attempt(s)" in raised.value.message
+    assert len(http.sent) == 3
+
+
+@pytest.mark.parametrize("failure", MAYBE_RECEIVED, ids=lambda make: make.__name__)
+def test_a_connection_error_that_may_follow_the_request_is_not_unreachable(
+    gateway: StripeGateway, http: RecordedStripe, failure: Callable[[], Exception]
+) -> None:
+    http.script(sdk_error(failure()))
+    with pytest.raises(UpstreamUnavailable) as raised:
+        capture(gateway)
+    assert not isinstance(raised.value, ProcessorUnreachable)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        lambda: sdk_error(read_timed_out()),
+        lambda: sdk_error(reset()),
+        lambda: (500, {"error": {"type": "api_error", "message": "oops"}}),
+        lambda: (409, {"error": {"type": "invalid_request_error", "code": "lock_timeout"}}),
+    ],
+    ids=["read timeout", "reset", "500", "409"],
+)
+def test_refusals_after_an_attempt_that_may_have_arrived_are_not_unreachable(
+    http: RecordedStripe, keys: Keys, first: Callable[[], Answer]
+) -> None:
+    # Given an attempt Stripe may have received, then the SDK's retries refused
+    gateway = make(http, keys, max_retries=2)
+    http.script(first(), sdk_error(refused()), sdk_error(refused()))
+    # When the SDK gives up on its last, refused, attempt
+    with pytest.raises(UpstreamUnavailable) as raised:
+        capture(gateway)
+    # Then the first attempt may have moved money: the payment may not go elsewhere
+    assert not isinstance(raised.value, ProcessorUnreachable)
+    assert len(http.sent) == 3
+
+
+def test_refusals_then_an_answer_is_the_answer(http: RecordedStripe, keys: Keys) -> None:
+    gateway = make(http, keys, max_retries=2)
+    http.script(
+        sdk_error(refused()),
+        sdk_error(unresolved()),
+        (200, payment_intent("succeeded", amount_received=1000)),
+    )
+    assert capture(gateway) == GatewayApproved(CHARGE)
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        search_result(other_intent("pi_a", "canceled"), next_page="page_2"),  # then the next page
+        search_result(other_intent("pi_a", "requires_capture")),  # then the hit, read again
+    ],
+    ids=["next page", "re-read"],
+)
+def test_a_request_of_the_call_that_reached_stripe_counts_for_the_whole_call(
+    gateway: StripeGateway, http: RecordedStripe, answered: dict[str, Any]
+) -> None:
+    # Given a call whose first request Stripe answered and whose next one was refused
+    http.script((200, answered), sdk_error(refused()))
+    with pytest.raises(UpstreamUnavailable) as raised:
+        gateway.open_authorizations(reference=REFERENCE)
+    # Then the call reached Stripe: not unreachable
+    assert not isinstance(raised.value, ProcessorUnreachable)
+    assert len(http.sent) == 2
+
+
+def test_each_call_is_judged_on_its_own_attempts(gateway: StripeGateway, http: RecordedStripe) -> None:
+    http.script((503, b"Service Unavailable"), sdk_error(refused()))
+    with pytest.raises(UpstreamUnavailable) as first:
+        capture(gateway)
+    assert not isinstance(first.value, ProcessorUnreachable)
+    with pytest.raises(ProcessorUnreachable):
+        capture(gateway)
+
+
+class PerThreadStripe(stripe.HTTPClient):
+    """Answers each thread from its own script of steps; a step may wait before answering."""
+
+    name = "per-thread"
+
+    def __init__(self, scripts: dict[str, list[Callable[[], Answer]]]) -> None:
+        super().__init__()
+        self.scripts = {name: deque(steps) for name, steps in scripts.items()}
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None, **_: Any
+    ) -> tuple[str, int, Mapping[str, str]]:
+        answer = self.scripts[threading.current_thread().name].popleft()()
+        if isinstance(answer, Exception):
+            raise answer
+        status, body = answer
+        return json.dumps(body), status, {"Request-Id": "req_1", "Content-Type": "application/json"}
+
+    def close(self) -> None:
+        pass
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        return 0.0
+
+
+def test_threads_sharing_the_gateway_are_judged_on_their_own_attempts(keys: Keys) -> None:
+    # Given thread A, whose first attempt may have reached Stripe and whose retry is refused only once
+    # thread B, all of whose attempts are refused, ran its whole call in between
+    a_attempted, b_done = threading.Event(), threading.Event()
+
+    def after_b() -> Answer:
+        a_attempted.set()
+        assert b_done.wait(5)
+        return sdk_error(refused())
+
+    http = PerThreadStripe(
+        {
+            "a": [lambda: sdk_error(read_timed_out()), after_b],
+            "b": [lambda: sdk_error(refused()), lambda: sdk_error(refused())],
+        }
+    )
+    gateway = StripeGateway(api_key=keys, api_base=API, timeout_seconds=2.0, max_retries=1, http_client=http)
+    outcomes: dict[str, BaseException] = {}
+
+    def call(name: str) -> None:
+        try:
+            if name == "b":
+                assert a_attempted.wait(5)
+            capture(gateway)
+        except BaseException as error:
+            outcomes[name] = error
+        finally:
+            if name == "b":
+                b_done.set()
+
+    threads = [threading.Thread(target=call, args=(name,), name=name) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # Then A may have reached Stripe and B provably did not, whatever the other did meanwhile
+    assert type(outcomes["a"]) is UpstreamUnavailable
+    assert type(outcomes["b"]) is ProcessorUnreachable
 
 
 @pytest.mark.parametrize(
@@ -918,6 +1170,7 @@ def test_the_sdk_is_imported_only_when_a_request_is_made() -> None:
         "from payments.adapters.stripe_gateway import StripeGateway\n"
         "StripeGateway(api_key=lambda: 'sk_test_x', timeout_seconds=1.0, max_retries=0)\n"
         "assert 'stripe' not in sys.modules, sorted(m for m in sys.modules if m.startswith('stripe'))\n"
+        "assert 'requests' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, timeout=60)  # noqa: S603
 

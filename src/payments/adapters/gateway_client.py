@@ -4,6 +4,14 @@ Why retrying is safe: every POST carries the caller's Idempotency-Key, so the ga
 repeated call with its first answer instead of moving money twice. Only failures that say nothing
 about the outcome (connection errors, timeouts, 429, 5xx) are retried, a bounded number of times
 with capped, jittered backoff, so a dead gateway costs a known amount of time.
+
+Why a refused connection is told apart (`ProcessorUnreachable`): it is the one failure that proves the
+gateway never received the request, which is what lets a payment fail over to another processor.
+urllib3 raises NewConnectionError (refused; NameResolutionError when the name does not resolve) and
+ConnectTimeoutError (the TCP connection never made) from `HTTPConnection._new_conn`, before a byte of
+the request is written, and with `retries=False` raises them as they are, not inside MaxRetryError.
+Every other failure (a read timeout, a reset, a 5xx, an SSL error) may follow a request that arrived,
+so the call is unreachable only when every attempt failed to connect.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any, Final, assert_never
 from urllib.parse import quote
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
 
 from payments.domain.errors import (
     ConcurrentUpdate,
@@ -23,6 +31,7 @@ from payments.domain.errors import (
     InvalidState,
     NotFound,
     PaymentsError,
+    ProcessorUnreachable,
     UpstreamUnavailable,
 )
 from payments.domain.money import Money
@@ -170,6 +179,7 @@ class HttpGateway(PaymentGateway):
         """The final status and decoded JSON body, after retrying what may be retried."""
         url = self._base_url + path
         failure = ""
+        never_received = True  # every attempt so far failed before a byte of the request left
         for attempt in range(1, self._max_attempts + 1):
             if attempt > 1:
                 time.sleep(self._backoff(attempt - 1))
@@ -185,11 +195,19 @@ class HttpGateway(PaymentGateway):
                 )
             except HTTPError as error:  # refused, reset, connect or read timeout
                 failure = type(error).__name__
+                never_received = never_received and connection_never_made(error)
                 continue
             if response.status == 429 or response.status >= 500:
                 failure = f"HTTP {response.status}"
+                never_received = False
                 continue
             return response.status, _decode(response.data)
+        if never_received:
+            raise ProcessorUnreachable(
+                f"the gateway never received the request: none of {self._max_attempts} attempt(s) "
+                f"could connect ({failure})",
+                upstream="gateway",
+            )
         raise UpstreamUnavailable(
             f"the gateway did not answer after {self._max_attempts} attempt(s) ({failure})",
             upstream="gateway",
@@ -198,6 +216,13 @@ class HttpGateway(PaymentGateway):
     def _backoff(self, retry: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(retry-1))], so retries do not march in step."""
         return random.uniform(0, min(MAX_BACKOFF_SECONDS, self._backoff_seconds * 2 ** (retry - 1)))
+
+
+def connection_never_made(error: BaseException | None) -> bool:
+    """Whether urllib3's `error` proves no byte of the request left: the connection was refused, the
+    name did not resolve, or connecting timed out (NewConnectionError and its NameResolutionError
+    subclass ConnectTimeoutError). Anything else, a ProxyError or SSLError included, may not."""
+    return isinstance(error, ConnectTimeoutError)
 
 
 def _money(amount: Money) -> dict[str, Any]:

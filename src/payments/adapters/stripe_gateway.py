@@ -8,6 +8,15 @@ twice.
 
 The `stripe` package is imported inside the methods only, on first use: it costs more to import than
 boto3, and the authorize function's cold start must not pay for it unless a Stripe payment is moved.
+Nor `requests`, which the SDK's client brings.
+
+A connection error is `ProcessorUnreachable` (which lets a payment fail over to another processor) only
+when Stripe provably never received the request: every HTTP attempt of the gateway call failed to
+connect (refused, the name did not resolve, connecting timed out). The SDK retries inside one call, so
+its final error says nothing of the attempts before it: the SDK's HTTP client (ours or the one passed
+in) is wrapped so that each attempt is counted, per gateway call and thread, as one that may have
+reached Stripe or not. Any other failure (a read timeout, a reset, an SSL error, an answer) may follow a
+request Stripe received, and leaves the call a plain `UpstreamUnavailable`.
 
 What is not Stripe's documented API but an emulator's (localstripe, which the local stack runs) is said
 where it is handled; see tests/integration/test_stripe_gateway.py for every difference, proven.
@@ -17,12 +26,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from payments.adapters.gateway_client import UnexpectedGatewayAnswer
+from urllib3.exceptions import MaxRetryError
+
+from payments.adapters.gateway_client import UnexpectedGatewayAnswer, connection_never_made
 from payments.domain.errors import (
     CardDeclined,
     ConcurrentUpdate,
@@ -30,6 +42,7 @@ from payments.domain.errors import (
     InvalidState,
     NotFound,
     PaymentsError,
+    ProcessorUnreachable,
     UpstreamUnavailable,
 )
 from payments.domain.intents import Processor
@@ -86,6 +99,29 @@ class _Call(Enum):
     READ = "read"
 
 
+@dataclass
+class _Attempts:
+    """The HTTP attempts of one gateway call, whatever SDK requests and retries it took."""
+
+    made: int = 0
+    maybe_received: bool = False  # an attempt that got an answer, or failed in a way that proves nothing
+
+    def never_received(self, error: stripe.APIConnectionError) -> bool:
+        """Whether Stripe provably never received the call that ended in `error`."""
+        return self.made > 0 and not self.maybe_received and _never_sent(error)
+
+
+class _CallAttempts(threading.local):
+    """The attempts of the gateway call each thread is in, for the SDK's HTTP client to count into."""
+
+    current: _Attempts | None = None
+
+    def note(self, *, maybe_received: bool) -> None:
+        if self.current is not None:
+            self.current.made += 1
+            self.current.maybe_received = self.current.maybe_received or maybe_received
+
+
 class StripeGateway(PaymentGateway):
     """`PaymentGateway` over Stripe's API; one instance is safe to share between threads.
 
@@ -124,6 +160,7 @@ class StripeGateway(PaymentGateway):
         self._http_client = http_client
         self._client: stripe.StripeClient | None = None
         self._lock = threading.Lock()
+        self._calls = _CallAttempts()
 
     # --- the port -------------------------------------------------------------------------------
 
@@ -152,7 +189,7 @@ class StripeGateway(PaymentGateway):
         }
         if self._return_url is not None:
             params["return_url"] = self._return_url
-        with _translating(_Call.AUTHORIZE):
+        with self._translating(_Call.AUTHORIZE):
             try:
                 answer = self._stripe().v1.payment_intents.create(params, self._options(idempotency_key))
             except stripe.CardError as error:
@@ -160,7 +197,7 @@ class StripeGateway(PaymentGateway):
         return _authorization(answer.to_dict(), amount, after_challenge=False)
 
     def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
-        with _translating(_Call.MOVEMENT):
+        with self._translating(_Call.MOVEMENT):
             answer = self._stripe().v1.payment_intents.capture(
                 authorization_id,
                 {"amount_to_capture": _stripe_amount(amount)},
@@ -176,7 +213,7 @@ class StripeGateway(PaymentGateway):
         return GatewayApproved(_charge_id(intent))
 
     def void(self, *, idempotency_key: str, authorization_id: str) -> GatewayApproved:
-        with _translating(_Call.MOVEMENT):
+        with self._translating(_Call.MOVEMENT):
             answer = self._stripe().v1.payment_intents.cancel(
                 authorization_id, None, self._options(idempotency_key)
             )
@@ -189,7 +226,7 @@ class StripeGateway(PaymentGateway):
         return GatewayApproved(_text(intent, "id"))
 
     def refund(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:
-        with _translating(_Call.MOVEMENT):
+        with self._translating(_Call.MOVEMENT):
             answer = self._stripe().v1.refunds.create(
                 {"payment_intent": authorization_id, "amount": _stripe_amount(amount)},
                 self._options(idempotency_key),
@@ -227,7 +264,7 @@ class StripeGateway(PaymentGateway):
         Stripe has no such PaymentIntent or it names none (one another system made on the account)."""
         import stripe  # noqa: PLC0415
 
-        with _translating(_Call.READ):
+        with self._translating(_Call.READ):
             try:
                 answer = self._stripe().v1.payment_intents.retrieve(payment_intent_id, None, self._options())
             except stripe.InvalidRequestError as error:
@@ -257,7 +294,7 @@ class StripeGateway(PaymentGateway):
         PaymentIntent is listed and filtered here, which is exact but reads them all."""
         import stripe  # noqa: PLC0415
 
-        with _translating(_Call.READ):
+        with self._translating(_Call.READ):
             try:
                 found = self._search(reference)
             except stripe.InvalidRequestError as error:
@@ -296,7 +333,7 @@ class StripeGateway(PaymentGateway):
             params["starting_after"] = _text(items[-1], "id")
 
     def _retrieve(self, payment_intent_id: str) -> dict[str, Any]:
-        with _translating(_Call.READ):
+        with self._translating(_Call.READ):
             answer = self._stripe().v1.payment_intents.retrieve(payment_intent_id, None, self._options())
         intent = answer.to_dict()
         _text(intent, "id")
@@ -319,9 +356,28 @@ class StripeGateway(PaymentGateway):
                     self._api_key(),
                     base_addresses={"api": self._api_base},
                     max_network_retries=self._max_retries,
-                    http_client=self._http_client or stripe.RequestsClient(timeout=self._timeout_seconds),
+                    http_client=_counting(
+                        self._http_client or stripe.RequestsClient(timeout=self._timeout_seconds),
+                        self._calls,
+                    ),
                 )
             return self._client
+
+    @contextmanager
+    def _translating(self, call: _Call) -> Iterator[None]:
+        """Stripe's errors as the domain's (as the sandbox gateway's HTTP refusals map in gateway_client).
+        The HTTP attempts made inside count toward one gateway call; a nested block joins its call."""
+        import stripe  # noqa: PLC0415
+
+        outer = self._calls.current
+        attempts = outer if outer is not None else _Attempts()
+        self._calls.current = attempts
+        try:
+            yield
+        except stripe.StripeError as error:
+            raise _translated(error, call, attempts) from error
+        finally:
+            self._calls.current = outer
 
     def _options(self, idempotency_key: str | None = None) -> stripe.RequestOptions:
         options: stripe.RequestOptions = {"api_key": self._api_key()}  # read on each use: it may rotate
@@ -500,23 +556,20 @@ def _our_amount(units: int, currency: Currency) -> int:
 # --- refusals -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _translating(call: _Call) -> Iterator[None]:
-    """Stripe's errors as the domain's (as the sandbox gateway's HTTP refusals map in gateway_client)."""
-    import stripe  # noqa: PLC0415
-
-    try:
-        yield
-    except stripe.StripeError as error:
-        raise _translated(error, call) from error
-
-
-def _translated(error: stripe.StripeError, call: _Call) -> PaymentsError:  # noqa: PLR0911 (one per kind)
+def _translated(  # noqa: PLR0911 (one per kind)
+    error: stripe.StripeError, call: _Call, attempts: _Attempts
+) -> PaymentsError:
     import stripe  # noqa: PLC0415
 
     body = _error_body(error)
     code = error.code or body.get("code")
     message = f"Stripe refused the request: {body.get('message') or type(error).__name__}"
+    if isinstance(error, stripe.APIConnectionError) and attempts.never_received(error):
+        return ProcessorUnreachable(
+            f"Stripe never received the request: none of {attempts.made} attempt(s) could connect "
+            f"({type(error.__cause__).__name__})",
+            upstream="gateway",
+        )
     if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
         return UpstreamUnavailable(f"Stripe did not answer ({type(error).__name__})", upstream="gateway")
     if isinstance(error, stripe.IdempotencyError):
@@ -555,3 +608,93 @@ def _refusal(error: stripe.InvalidRequestError, call: _Call, message: str) -> Pa
 def _error_body(error: stripe.StripeError) -> dict[str, Any]:
     body = error.json_body.get("error") if isinstance(error.json_body, dict) else None
     return body if isinstance(body, dict) else {}
+
+
+# --- attempts -------------------------------------------------------------------------------------
+
+
+def _counting(inner: stripe.HTTPClient, calls: _CallAttempts) -> stripe.HTTPClient:
+    """`inner`, each of whose HTTP attempts is counted into the calling thread's gateway call. The SDK's
+    retry loop (its base class's) runs here and asks `inner` whether and when to retry, so every attempt
+    passes through `request`. The class is made here because its base is the SDK's, imported lazily."""
+    import stripe  # noqa: PLC0415
+
+    class Counting(stripe.HTTPClient):
+        name = inner.name
+
+        def request(
+            self,
+            method: str,
+            url: str,
+            headers: Mapping[str, str] | None,
+            post_data: Any = None,
+            *,
+            _usage: list[str] | None = None,
+        ) -> tuple[str, int, Mapping[str, str]]:
+            maybe_received = True  # unless its failure proves otherwise
+            try:
+                return inner.request(method, url, headers, post_data)
+            except stripe.APIConnectionError as error:
+                maybe_received = not _never_sent(error)
+                raise
+            finally:
+                calls.note(maybe_received=maybe_received)
+
+        def request_stream(
+            self,
+            method: str,
+            url: str,
+            headers: Mapping[str, str] | None,
+            post_data: Any = None,
+            *,
+            _usage: list[str] | None = None,
+        ) -> tuple[Any, int, Mapping[str, str]]:
+            maybe_received = True
+            try:
+                return inner.request_stream(method, url, headers, post_data)
+            except stripe.APIConnectionError as error:
+                maybe_received = not _never_sent(error)
+                raise
+            finally:
+                calls.note(maybe_received=maybe_received)
+
+        def _should_retry(
+            self,
+            response: tuple[Any, int, Mapping[str, str] | None] | None,
+            api_connection_error: stripe.APIConnectionError | None,
+            num_retries: int,
+            max_network_retries: int | None,
+        ) -> bool:
+            return bool(inner._should_retry(response, api_connection_error, num_retries, max_network_retries))
+
+        def _sleep_time_seconds(self, num_retries: int) -> float:
+            return inner._sleep_time_seconds(num_retries)
+
+        def close(self) -> None:
+            inner.close()  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
+
+    return Counting()
+
+
+def _never_sent(error: stripe.APIConnectionError) -> bool:
+    """Whether the SDK's connection error proves this attempt's request never left. The SDK's client
+    raises it from requests' exception, which holds urllib3's: a refused connection or a name that did
+    not resolve is a ConnectionError around MaxRetryError(reason=NewConnectionError or
+    NameResolutionError), a connection never made a ConnectTimeout. requests' SSLError and ProxyError
+    are ConnectionErrors too, and one around "Connection aborted" (a reset, RemoteDisconnected) may come
+    after the request was sent: none of them prove it. The MaxRetryError is the attempt's only try:
+    requests' default adapter never retries (`Retry(0, read=False)`); a session mounted with retries of
+    its own would hide its earlier tries from this count."""
+    cause = error.__cause__
+    if connection_never_made(cause):  # a client that raises urllib3's error as it is
+        return True
+    import requests  # noqa: PLC0415 (on a connection error only; the SDK's client has imported it)
+
+    if isinstance(cause, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+        return False
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
+        wrapped = cause.args[0]
+        return connection_never_made(wrapped.reason if isinstance(wrapped, MaxRetryError) else wrapped)
+    return False

@@ -113,3 +113,10 @@ class UpstreamUnavailable(PaymentsError):
     def __init__(self, message: str, *, upstream: str) -> None:
         super().__init__(message, upstream=upstream)
         self.upstream = upstream
+
+
+class ProcessorUnreachable(UpstreamUnavailable):
+    """The processor provably never received the request: on every attempt the connection was refused,
+    its name did not resolve or the connection was never made, so no byte of the request left. Only
+    this failure lets a payment go to another processor; any other (a timeout after sending, a reset, a
+    5xx) may have moved money there, and is resolved at the same processor with the same key."""

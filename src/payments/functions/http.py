@@ -32,6 +32,7 @@ from payments.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PaymentsError,
+    ProcessorUnreachable,
     UnsupportedMediaType,
     UpstreamUnavailable,
 )
@@ -62,6 +63,7 @@ STATUS_BY_ERROR: Final[Mapping[type[PaymentsError], int]] = MappingProxyType(
         PayloadTooLarge: 413,
         UnsupportedMediaType: 415,
         UpstreamUnavailable: 503,
+        ProcessorUnreachable: 503,  # to the caller the same failure: nothing was done, try again
     }
 )
 
