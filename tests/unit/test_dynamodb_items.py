@@ -26,6 +26,7 @@ from payments.domain.intents import (
     SUPPORTED_LOCALES,
     CaptureMethod,
     PaymentIntent,
+    Processor,
     ReceiptStatus,
     Status,
     Transaction,
@@ -91,6 +92,9 @@ def intents(draw: st.DrawFn) -> PaymentIntent:
         transaction_id=draw(st.none() | identifiers),
         decline_code=draw(st.none() | identifiers),
         receipt_status=draw(st.sampled_from(ReceiptStatus)),
+        processor=draw(st.sampled_from(Processor)),
+        fallback_processors=tuple(draw(st.lists(st.sampled_from(Processor), max_size=2))),
+        authorization_sends=draw(st.integers(min_value=0, max_value=5)),
     )
 
 
@@ -143,11 +147,15 @@ def test_numbers_are_integer_n_strings_and_times_utc_milliseconds(intent: Paymen
     item = intent_to_item(intent)
 
     numbers = {name for name, value in item.items() if "N" in value}
-    assert numbers == NUMBER_ATTRIBUTES
+    # A payment with fallback processors keeps the count of its sends too; the others store no count.
+    with_sends = bool(intent.fallback_processors or intent.authorization_sends)
+    assert numbers == NUMBER_ATTRIBUTES | ({"authorizationSends"} if with_sends else set())
     # The one map: which request made which refund, each number an integer N string too
     requests = item.pop("refundRequests")["M"]
     assert {request: int(number["N"]) for request, number in requests.items()} == intent.refund_requests
     assert all(INTEGER.match(number["N"]) for number in requests.values())
+    fallbacks = item.pop("fallbackProcessors", {"L": []})["L"]  # the one list: processors' names
+    assert [Processor(entry["S"]) for entry in fallbacks] == list(intent.fallback_processors)
     for name, value in item.items():
         assert len(value) == 1, name
         ((kind, text),) = value.items()

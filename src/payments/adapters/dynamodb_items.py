@@ -103,6 +103,7 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
         "locale": _s(intent.locale),
         "receiptStatus": _s(intent.receipt_status.value),
         "processor": _s(intent.processor.value),
+        **_failover_attributes(intent),
         **_optional_strings(
             receiptEmail=intent.receipt_email,
             description=intent.description,
@@ -159,7 +160,21 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
         receipt_status=ReceiptStatus(item["receiptStatus"]["S"]),
         # Intents stored before processors were chosen all went to the sandbox.
         processor=Processor(item.get("processor", {"S": Processor.SANDBOX.value})["S"]),
+        fallback_processors=tuple(
+            Processor(entry["S"]) for entry in item.get("fallbackProcessors", {"L": []})["L"]
+        ),
+        authorization_sends=int(item.get("authorizationSends", {"N": "0"})["N"]),
     )
+
+
+def _failover_attributes(intent: PaymentIntent) -> Item:
+    """Only a payment with fallbacks keeps them and its count of sends: the rest stay as they were."""
+    if not intent.fallback_processors and not intent.authorization_sends:
+        return {}
+    return {
+        "fallbackProcessors": {"L": [_s(processor.value) for processor in intent.fallback_processors]},
+        "authorizationSends": _n(intent.authorization_sends),
+    }
 
 
 def transaction_from_item(item: Mapping[str, Any]) -> Transaction:

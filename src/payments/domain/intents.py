@@ -215,6 +215,11 @@ class PaymentIntent:
     decline_code: str | None = None
     receipt_status: ReceiptStatus = ReceiptStatus.NOT_SENT
     processor: Processor = Processor.SANDBOX
+    # Where the payment may go if `processor` provably never receives its authorization request, in
+    # order (the merchant's later matching rules), and how many requests to authorize it were sent to
+    # `processor` that may have reached it. Kept only for a payment with fallbacks (see `fail_over`).
+    fallback_processors: tuple[Processor, ...] = ()
+    authorization_sends: int = 0
     refund_count: int = 0
     # Which request made which refund (by number): a request repeated finds its refund in the intent.
     refund_requests: dict[str, int] = field(default_factory=dict)
@@ -238,6 +243,7 @@ class PaymentIntent:
         customer_first_name: str | None = None,
         line_items: tuple[LineItem, ...] = (),
         processor: Processor = Processor.SANDBOX,
+        fallback_processors: tuple[Processor, ...] = (),
     ) -> PaymentIntent:
         if not amount.is_positive:
             raise InvalidRequest("amount must be greater than zero")
@@ -262,6 +268,9 @@ class PaymentIntent:
             customer_first_name=customer_first_name,
             line_items=line_items,
             processor=processor,
+            fallback_processors=tuple(
+                fallback for fallback in fallback_processors if fallback is not processor
+            ),
         )
 
     # -- queries ---------------------------------------------------------------------------------
@@ -289,6 +298,46 @@ class PaymentIntent:
             raise InvalidState(f"the payment is {self.status}, not PENDING", status=self.status.value)
         if self.is_expired(now):
             raise InvalidState("the payment intent has expired", status=Status.EXPIRED.value)
+
+    def count_authorization_send(self, now: datetime) -> None:
+        """Before a request to authorize goes to `processor`: it may reach it from now on. Saved before
+        the request is sent, so a crash after sending still leaves the count (and so no failover)."""
+        self.ensure_authorizable(now)
+        self.authorization_sends += 1
+        self.updated_at = to_millis(now)
+
+    def fail_over(self, now: datetime) -> Processor:
+        """Move the payment to its next processor, the one it leaves going to the end of its fallbacks.
+        Only the request that alone was sent to `processor` may do this, once that processor provably
+        never received it (the caller saves on the version it counted its send with, so a send counted
+        since by anyone else fails the save): then no processor but the next can hold an authorization.
+        The request about to go to the next processor is counted with the move, in the same write."""
+        self.ensure_authorizable(now)
+        if not self.fallback_processors:
+            raise InvalidState("the payment has no other processor to go to", status=self.status.value)
+        if self.authorization_sends != 1:
+            raise InvalidState(
+                f"{self.authorization_sends} requests to authorize the payment went to {self.processor}: "
+                "it may hold the authorization, the payment stays there",
+                status=self.status.value,
+            )
+        left = self.processor
+        self.processor, self.fallback_processors = (
+            self.fallback_processors[0],
+            (*self.fallback_processors[1:], left),
+        )
+        self.authorization_sends = 1
+        self.updated_at = to_millis(now)
+        return self.processor
+
+    def uncount_authorization_send(self, now: datetime) -> None:
+        """A counted request that `processor` provably never received (refused, unresolved): it can
+        hold nothing there, so it no longer stands in the way of a later failover."""
+        self.ensure_authorizable(now)
+        if self.authorization_sends < 1:
+            raise InvalidState("no request to authorize the payment is counted", status=self.status.value)
+        self.authorization_sends -= 1
+        self.updated_at = to_millis(now)
 
     def expire(self, now: datetime) -> None:
         self._move_to(Status.EXPIRED, now)

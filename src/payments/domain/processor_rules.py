@@ -2,7 +2,9 @@
 
 A rule names a processor and, optionally, the currencies and the amount range (inclusive, in minor
 units of the payment's own currency) it applies to. The first rule a payment matches wins; a payment
-no rule matches, or a merchant with no rules, goes to the deployment's default processor.
+no rule matches, or a merchant with no rules, goes to the deployment's default processor. The
+processors of the later rules it matches are its fallbacks, in order: where the first provably never
+received the authorization request (`service/authorize.py`), the payment moves to the next.
 
 Rules come from an operator (`payments processors set`) and from a table: both go through `rules_from`
 here, which refuses anything it cannot read exactly, so a rule never routes money by a guess.
@@ -71,10 +73,14 @@ class ProcessorRule:
 
 def choose(rules: Sequence[ProcessorRule], amount: Money, default: Processor) -> Processor:
     """The processor of the first rule the payment matches, else `default`."""
-    for rule in rules:
-        if rule.matches(amount):
-            return rule.processor
-    return default
+    return candidates(rules, amount, default)[0]
+
+
+def candidates(rules: Sequence[ProcessorRule], amount: Money, default: Processor) -> tuple[Processor, ...]:
+    """The processors of every rule the payment matches, in the rules' order, each once; `(default,)`
+    when it matches none. The first takes the payment, the rest are its fallbacks."""
+    matched = dict.fromkeys(rule.processor for rule in rules if rule.matches(amount))
+    return tuple(matched) or (default,)
 
 
 def _check(rule: ProcessorRule) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from payments import bootstrap
 from payments.domain.intents import CaptureMethod, LineItem, Processor, check_line_items
 from payments.domain.money import Money
-from payments.domain.processor_rules import choose
+from payments.domain.processor_rules import candidates
 from payments.functions import http
 from payments.functions.schemas import CreateIntentBody, intent_body
 from payments.service.intents import CreateIntent, create_intent
@@ -63,9 +63,9 @@ def _command(event: http.Event) -> CreateIntent:
 def handler(request: http.Request[CreateIntent], deps: Dependencies) -> http.Response:
     command = request.input
     found = None if deps.rules is None else deps.rules.rules_for(command.merchant_id)
-    processor = choose(() if found is None else found.rules, command.amount, deps.processor)
+    processor, *fallbacks = candidates(() if found is None else found.rules, command.amount, deps.processor)
     intent = create_intent(
-        replace(command, processor=processor),
+        replace(command, processor=processor, fallback_processors=tuple(fallbacks)),
         intents=deps.intents,
         clock=deps.clock,
         time_to_live=deps.time_to_live,

@@ -3,11 +3,20 @@
 Why it cannot charge twice: the gateway call carries an idempotency key derived from the intent, so a
 retry or a concurrent duplicate gets the same authorization back; the intent is then written only if
 its `version` is still the one we read, together with the transaction record, in one atomic write.
+
+Why failover cannot authorize twice: a payment with fallback processors counts, in the intent and
+before sending, every request to authorize it at its processor (`count_authorization_send`). It moves
+to the next processor only when the processor refused the connection on every attempt
+(`ProcessorUnreachable`: no byte of the request left) and the intent's version is still the one that
+counted this request alone, so no other request, not even one that crashed after sending, may have
+reached that processor. Any other failure (a timeout after sending, a lost answer) leaves the payment
+where it is, to be resolved there with the same key.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import assert_never
 
@@ -17,6 +26,7 @@ from payments.domain.errors import (
     ConcurrentUpdate,
     FraudSuspected,
     InvalidState,
+    ProcessorUnreachable,
     UpstreamUnavailable,
 )
 from payments.domain.fraud import Decision, FraudSignals
@@ -27,10 +37,14 @@ from payments.service.ports import (
     GatewayApproved,
     GatewayAuthenticationRequired,
     GatewayDeclined,
+    GatewayResult,
     GatewayRouting,
     IntentRepository,
     PaymentGateway,
 )
+
+# How often a write that only counts a request is tried again when another request wrote first.
+COUNT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,28 +82,23 @@ def authorize_intent(
     if fraud is not None and not command.three_d_secure_passed:
         _screen(intent, command, fraud, intents, clock)
 
-    processor = gateway.for_payment(intent)
-    result = processor.authorize(
-        # After a passed 3-D Secure challenge it is a new request to the gateway, with its own key.
-        idempotency_key=f"{intent.payment_intent_id}:authorize"
-        + (":3ds" if command.three_d_secure_passed else ""),
-        amount=intent.amount,
-        payment_method=intent.payment_method,
-        reference=intent.payment_intent_id,
-        three_d_secure_passed=command.three_d_secure_passed,
-    )
+    intent, processor, result = _send_authorization(intent, command, intents, gateway, clock)
     # Every answer the gateway can give is handled here; a new one is a mypy error (assert_never).
     match result:
         case GatewayAuthenticationRequired():
             raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
         case GatewayDeclined(reference=reference, decline_code=decline_code):
-            intent.decline(
-                decline_code=decline_code,
-                now=clock(),
-                gateway_reference=reference,
-                request_id=command.request_id,
-            )
-            _save_or_explain(intent, intents, same_authorization=None)
+
+            def declined(target: PaymentIntent) -> None:
+                target.decline(
+                    decline_code=decline_code,
+                    now=clock(),
+                    gateway_reference=reference,
+                    request_id=command.request_id,
+                )
+
+            declined(intent)
+            _save_or_explain(intent, intents, same_authorization=None, again=declined)
             raise CardDeclined(decline_code)
         case GatewayApproved(reference=authorization_id):
             return _record_authorization(
@@ -97,6 +106,75 @@ def authorize_intent(
             )
         case _:
             assert_never(result)
+
+
+def _send_authorization(
+    intent: PaymentIntent,
+    command: AuthorizeIntent,
+    intents: IntentRepository,
+    gateway: GatewayRouting,
+    clock: Clock,
+) -> tuple[PaymentIntent, PaymentGateway, GatewayResult]:
+    """The processor's answer, from the payment's processor or, where that one provably never received
+    the request, from its fallbacks in turn (each tried at most once by one request). A payment without
+    fallbacks, or past a 3-D Secure challenge (the authentication is its processor's), goes nowhere else
+    and costs no extra write. Returns the intent as saved, the gateway that answered, and the answer."""
+    counting = bool(intent.fallback_processors) and not command.three_d_secure_passed
+    hops = len(intent.fallback_processors)
+    if counting:
+        intent = _counted(intent, intents, clock)
+    while True:
+        processor = gateway.for_payment(intent)
+        try:
+            return (
+                intent,
+                processor,
+                processor.authorize(
+                    # After a passed 3-D Secure challenge it is a new request, with its own key.
+                    idempotency_key=f"{intent.payment_intent_id}:authorize"
+                    + (":3ds" if command.three_d_secure_passed else ""),
+                    amount=intent.amount,
+                    payment_method=intent.payment_method,
+                    reference=intent.payment_intent_id,
+                    three_d_secure_passed=command.three_d_secure_passed,
+                ),
+            )
+        except ProcessorUnreachable:
+            moved = _failed_over(intent, intents, clock, last=hops == 0) if counting else None
+            if moved is None:
+                raise
+            hops -= 1
+            intent = moved
+
+
+def _counted(intent: PaymentIntent, intents: IntentRepository, clock: Clock) -> PaymentIntent:
+    """The intent saved with this request counted as sent to its processor (before it is sent)."""
+    for _ in range(COUNT_ATTEMPTS):
+        intent.count_authorization_send(clock())
+        try:
+            return intents.save(intent)
+        except ConcurrentUpdate:  # another request counted or moved it first: count on what it wrote
+            intent = intents.get(intent.payment_intent_id, consistent=True)
+    raise ConcurrentUpdate("the payment is being authorized by other requests at the same time")
+
+
+def _failed_over(
+    intent: PaymentIntent, intents: IntentRepository, clock: Clock, *, last: bool
+) -> PaymentIntent | None:
+    """After `intent.processor` refused this request's connection: the intent moved to its next
+    processor and saved, or None where it must stay (another request was counted or wrote since ours,
+    or every processor was tried). Staying after the last, the refused send is uncounted so a later
+    request may fail over again; where that write loses a race, the count stays (the safe side)."""
+    moved = replace(intent, new_transactions=[])
+    try:
+        if last:
+            moved.uncount_authorization_send(clock())
+            intents.save(moved)
+            return None
+        moved.fail_over(clock())
+        return intents.save(moved)
+    except (ConcurrentUpdate, InvalidState):
+        return None
 
 
 def _record_authorization(
@@ -108,11 +186,18 @@ def _record_authorization(
     gateway: PaymentGateway,
     clock: Clock,
 ) -> PaymentIntent:
-    intent.authorize(authorization_id=authorization_id, now=clock(), request_id=command.request_id)
+    capture = None
     if intent.capture_method is CaptureMethod.AUTOMATIC and command.capture_if_automatic:
-        _capture_in_full(intent, authorization_id, gateway, clock)
+        capture = _capture_in_full(intent, authorization_id, gateway)
+
+    def authorized(target: PaymentIntent) -> None:
+        target.authorize(authorization_id=authorization_id, now=clock(), request_id=command.request_id)
+        if capture is not None:
+            target.capture(amount=None, now=clock(), gateway_reference=capture)
+
+    authorized(intent)
     try:
-        return _save_or_explain(intent, intents, same_authorization=authorization_id)
+        return _save_or_explain(intent, intents, same_authorization=authorization_id, again=authorized)
     except InvalidState:
         # The payment moved on without this authorization (declined or compensated meanwhile): an
         # approved hold nobody records must not stay on the customer's card.
@@ -161,11 +246,10 @@ def _outcome_again(intent: PaymentIntent) -> PaymentIntent:
     return intent
 
 
-def _capture_in_full(
-    intent: PaymentIntent, authorization_id: str, gateway: PaymentGateway, clock: Clock
-) -> None:
-    """Automatic capture. If the gateway cannot capture now, the payment stays AUTHORIZED (the
-    authorization is real money on hold) and can be captured through the capture endpoint."""
+def _capture_in_full(intent: PaymentIntent, authorization_id: str, gateway: PaymentGateway) -> str | None:
+    """Automatic capture: the capture's reference. If the gateway cannot capture now (None), the
+    payment stays AUTHORIZED (the authorization is real money on hold) and can be captured through the
+    capture endpoint."""
     try:
         captured = gateway.capture(
             idempotency_key=f"{intent.payment_intent_id}:capture",
@@ -173,8 +257,8 @@ def _capture_in_full(
             amount=intent.amount,
         )
     except UpstreamUnavailable:  # an answer of a shape we do not know too: the capture endpoint,
-        return  # asked later, raises it to its caller
-    intent.capture(amount=None, now=clock(), gateway_reference=captured.reference)
+        return None  # asked later, raises it to its caller
+    return captured.reference
 
 
 def _expire(intent: PaymentIntent, intents: IntentRepository, clock: Clock) -> None:
@@ -186,16 +270,33 @@ def _expire(intent: PaymentIntent, intents: IntentRepository, clock: Clock) -> N
 
 
 def _save_or_explain(
-    intent: PaymentIntent, intents: IntentRepository, *, same_authorization: str | None
+    intent: PaymentIntent,
+    intents: IntentRepository,
+    *,
+    same_authorization: str | None,
+    again: Callable[[PaymentIntent], None] | None = None,
 ) -> PaymentIntent:
     """Save; if a concurrent request saved first with the very same gateway authorization, its
-    result is ours too (the gateway deduplicated the call). Anything else is a state conflict."""
-    try:
-        return intents.save(intent)
-    except ConcurrentUpdate:
-        current = intents.get(intent.payment_intent_id, consistent=True)
-        if same_authorization is not None and current.authorization_id == same_authorization:
-            return current
-        raise InvalidState(
-            f"the payment changed concurrently and is now {current.status}", status=current.status.value
-        ) from None
+    result is ours too (the gateway deduplicated the call). Where the payment is still PENDING at the
+    processor that answered (another request only counted its send), `again` records the answer on
+    what that request wrote: voiding it instead would leave a void behind the key the other request
+    is about to be answered with. Anything else is a state conflict."""
+    for _ in range(COUNT_ATTEMPTS):
+        try:
+            return intents.save(intent)
+        except ConcurrentUpdate:
+            current = intents.get(intent.payment_intent_id, consistent=True)
+            if same_authorization is not None and current.authorization_id == same_authorization:
+                return current
+            if (
+                again is None
+                or current.status is not Status.PENDING
+                or current.processor is not intent.processor
+            ):
+                raise InvalidState(
+                    f"the payment changed concurrently and is now {current.status}",
+                    status=current.status.value,
+                ) from None
+            again(current)
+            intent = current
+    raise ConcurrentUpdate("the payment is being authorized by other requests at the same time")

@@ -38,6 +38,7 @@ class CreateIntent:
     customer_first_name: str | None = None
     line_items: tuple[LineItem, ...] = ()
     processor: Processor = Processor.SANDBOX
+    fallback_processors: tuple[Processor, ...] = ()  # in order, where `processor` provably never answers
 
 
 def create_intent(
@@ -56,6 +57,7 @@ def create_intent(
         customer_first_name=command.customer_first_name,
         line_items=command.line_items,
         processor=command.processor,
+        fallback_processors=command.fallback_processors,
         now=clock(),
         time_to_live=time_to_live,
     )
