@@ -50,7 +50,8 @@ class LaunchedStack:
 
     @property
     def stripe(self) -> str:
-        """localstripe's URL (`--processor stripe` only)."""
+        """The stack's Stripe (`--processor stripe` only): localstripe behind Stripe's Idempotency-Key
+        replay (`payments.local.stripe_replay`)."""
         return self.urls["Stripe"]
 
     @property

@@ -42,7 +42,8 @@ def api(stripe_stack: LaunchedStack) -> Api:
 
 @pytest.fixture(scope="module")
 def reader(stripe_stack: LaunchedStack) -> stripe.StripeClient:
-    """The official SDK, straight at localstripe: how the tests see what happened there."""
+    """The official SDK at the stack's Stripe (localstripe, behind Stripe's Idempotency-Key replay): how
+    the tests see what happened there."""
     return stripe.StripeClient(LOCAL_KEY, base_addresses={"api": stripe_stack.stripe}, max_network_retries=0)
 
 

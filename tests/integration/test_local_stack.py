@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import boto3
+import urllib3
 
 from payments.local.cfn_yaml import load_template
 from payments.local.runtime import LocalStack
@@ -69,3 +72,36 @@ def test_routes_are_registered_in_the_emulator(local_stack: LocalStack) -> None:
     [api] = apis.get_apis()["Items"]
     keys = {route["RouteKey"] for route in apis.get_routes(ApiId=api["ApiId"])["Items"]}
     assert keys == {route.route_key for route in local_stack.deployed.routes}
+
+
+def _chaos(stack: LocalStack, method: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    encoded = None if body is None else json.dumps(body).encode()
+    response = urllib3.request(method, f"{stack.api_url}/_local/chaos", body=encoded, retries=False)
+    return response.status, json.loads(response.data)
+
+
+def test_chaos_takes_the_gateway_down_at_the_outage_rate(local_stack: LocalStack) -> None:
+    # A rate outside 0..1 (or not a number) is refused, and nothing is turned on.
+    for rate in (1.5, -1, "often"):
+        status, answer = _chaos(local_stack, "POST", {"seed": 3, "gatewayOutageRate": rate})
+        assert status == 400
+        assert answer["error"]["code"] == "invalid_request"
+    assert _chaos(local_stack, "GET")[1]["gatewayOutageRate"] == 0
+    try:
+        # Outages at every draw: the gateway goes down within a draw or two.
+        status, answer = _chaos(local_stack, "POST", {"seed": 3, "gatewayOutageRate": 1})
+        assert (status, answer["gatewayOutageRate"]) == (200, 1)
+        deadline = time.monotonic() + 3
+        while not local_stack.gateway.is_down:
+            assert time.monotonic() < deadline, "no outage"
+            time.sleep(0.02)
+    finally:
+        status, answer = _chaos(local_stack, "DELETE")
+    # Turned off, the gateway is up and the outages are counted.
+    assert status == 200
+    assert not local_stack.gateway.is_down
+    assert answer["gatewayOutageRate"] == 0
+    assert answer["gatewayOutages"]["outages"] >= 1
+    assert answer["gatewayOutages"]["secondsDown"] > 0
+    assert "faultsRefused" in answer["gateway"]
+    assert urllib3.request("GET", f"{local_stack.gateway.url}/healthz", retries=False).status == 200

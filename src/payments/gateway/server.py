@@ -3,6 +3,10 @@
 Keep-alive (HTTP/1.1) with a Content-Length on every answer, like a real processor, so clients are
 tested with pooled connections. Nothing is logged per request: a refused request may hold a card
 number, and it must not reach a log.
+
+The server can also be taken down and brought back on the same port (`go_down`, `come_up`,
+`outage`): while down its port refuses connections, the one failure that proves a request never
+reached the processor (what failing over to another processor needs).
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import random
 import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
@@ -23,6 +30,8 @@ from payments.gateway.sandbox import SandboxGateway
 
 MAX_BODY_BYTES: Final = 64 * 1024
 IDLE_CONNECTION_SECONDS: Final = 30.0
+OUTAGE_DRAW_SECONDS: Final = 0.5  # how often `RandomOutages` draws whether an outage starts
+OUTAGE_SECONDS: Final = (0.2, 1.0)  # the shortest and longest outage it starts
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -33,6 +42,8 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.sandbox = sandbox
         self._connections: set[socket.socket] = set()
+        self._busy: set[socket.socket] = set()  # serving a request (read it, not yet answered)
+        self._draining = False  # going down: no connection is kept alive after its answer
         self._connections_lock = threading.Lock()
 
     def track(self, connection: socket.socket, *, open_: bool) -> None:
@@ -41,6 +52,30 @@ class _HttpServer(ThreadingHTTPServer):
                 self._connections.add(connection)
             else:
                 self._connections.discard(connection)
+                self._busy.discard(connection)
+
+    def mark_busy(self, connection: socket.socket, *, busy: bool) -> bool:
+        """Record whether `connection` is serving a request; False once draining (then close it)."""
+        with self._connections_lock:
+            if busy:
+                self._busy.add(connection)
+            else:
+                self._busy.discard(connection)
+            return not self._draining
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def close_idle_connections(self) -> None:
+        """Going down: idle keep-alive connections are shut now (a pooled client sees them dropped
+        and opens a new one), busy ones after their answer (see `mark_busy`)."""
+        with self._connections_lock:
+            self._draining = True
+            idle = list(self._connections - self._busy)
+        for connection in idle:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def close_connections(self) -> None:
         """Idle keep-alive connections would otherwise outlive `stop()`."""
@@ -69,6 +104,19 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         self.server.track(self.connection, open_=False)
         super().finish()
+
+    def parse_request(self) -> bool:
+        # A request line has been read: from here to its answer the connection is busy, and an
+        # outage lets it finish (the request may have moved money; cutting it would hide that).
+        self.server.mark_busy(self.connection, busy=True)
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if not self.server.mark_busy(self.connection, busy=False):
+                self.close_connection = True  # the server went down meanwhile: not kept alive
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -108,6 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response.status, response.body)
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
+        if self.server.draining:
+            self.close_connection = True
         payload = json.dumps(body, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -118,11 +168,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+@dataclass(frozen=True, slots=True)
+class OutageStats:
+    """Outages so far (`go_down` calls that took the server down) and seconds spent down, the
+    current outage included."""
+
+    outages: int = 0
+    seconds_down: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outages": self.outages, "secondsDown": round(self.seconds_down, 3)}
+
+
 class SandboxGatewayServer:
     """Runs the sandbox gateway on a background thread; `port=0` picks a free port (see `url`).
 
     Pass `sandbox` to share one gateway's state with other code (the local stack); otherwise a new
     one is made with `stall_seconds`.
+
+    `go_down()` and `come_up()` (or `with server.outage():`) simulate the processor's host going
+    away: while down the port refuses connections, idle keep-alive connections are shut, and a
+    request being served finishes (answered with `Connection: close`). The gateway's state survives,
+    the port and `url` stay the same. Both are idempotent and thread-safe.
     """
 
     def __init__(
@@ -135,37 +202,120 @@ class SandboxGatewayServer:
     ) -> None:
         self._address = (host, port)
         self.sandbox = sandbox if sandbox is not None else SandboxGateway(stall_seconds=stall_seconds)
-        self._server: _HttpServer | None = None
+        self._lock = threading.Lock()  # start, stop, go_down and come_up, one at a time
+        self._bound: tuple[str, int] | None = None  # where it listens (or will again): set by start()
+        self._server: _HttpServer | None = None  # None when stopped or down
         self._thread: threading.Thread | None = None
+        # While down, the port stays bound (not listening, so connections are refused): no other
+        # socket, such as an outgoing connection given it as its local port, can take it meanwhile.
+        self._placeholder: socket.socket | None = None
+        self._outages = 0
+        self._seconds_down = 0.0
+        self._down_since: float | None = None
 
     @property
     def url(self) -> str:
-        if self._server is None:
+        """The same before, during and after an outage."""
+        if self._bound is None:
             raise RuntimeError("the sandbox gateway server is not started")
-        host, port = self._server.server_address[:2]
+        host, port = self._bound
         return f"http://{host!s}:{port}"
 
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
     def start(self) -> SandboxGatewayServer:
-        if self._server is not None:
+        with self._lock:
+            if self._bound is not None:
+                return self
+            server = _HttpServer(self._address, self.sandbox)
+            self._serve(server)
+            host, port = server.server_address[:2]
+            self._bound = (str(host), int(port))
             return self
-        self._server = _HttpServer(self._address, self.sandbox)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._halt(all_connections=True)
+            self._release_placeholder()
+            if self._down_since is not None:
+                self._seconds_down += time.monotonic() - self._down_since
+            self._bound = None
+            self._down_since = None
+
+    def go_down(self) -> None:
+        """Close the listening socket (new connections: ECONNREFUSED) and the idle connections; a
+        no-op if already down."""
+        with self._lock:
+            if self._bound is None:
+                raise RuntimeError("the sandbox gateway server is not started")
+            if self._down_since is not None:
+                return
+            self._halt(all_connections=False)
+            self._placeholder = _reserve(self._bound)
+            self._outages += 1
+            self._down_since = time.monotonic()
+
+    def come_up(self) -> None:
+        """Listen again on the same host and port; a no-op unless down."""
+        with self._lock:
+            if self._bound is None or self._down_since is None:
+                return
+            try:
+                server = _HttpServer(self._bound, self.sandbox)
+            except OSError:  # a platform refusing a second bind next to the placeholder
+                self._release_placeholder()
+                server = _HttpServer(self._bound, self.sandbox)
+            self._release_placeholder()
+            self._serve(server)
+            self._seconds_down += time.monotonic() - self._down_since
+            self._down_since = None
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator[None]:
+        """Down for the `with` block, up again after it (even if it raised)."""
+        self.go_down()
+        try:
+            yield
+        finally:
+            self.come_up()
+
+    def outage_stats(self) -> OutageStats:
+        with self._lock:
+            seconds = self._seconds_down
+            if self._down_since is not None:
+                seconds += time.monotonic() - self._down_since
+            return OutageStats(self._outages, seconds)
+
+    def _serve(self, server: _HttpServer) -> None:
+        self._server = server
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-gateway", kwargs={"poll_interval": 0.1}
+            target=server.serve_forever, name="sandbox-gateway", kwargs={"poll_interval": 0.1}
         )
         self._thread.daemon = True
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def _halt(self, *, all_connections: bool) -> None:
+        """Stop accepting, close the listening socket, then shut the connections (all, or the idle
+        ones: the busy ones finish their request)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None:
             return
-        server.shutdown()
-        server.close_connections()
+        server.shutdown()  # serve_forever returns; the socket must not be closed under it
         server.server_close()
+        if all_connections:
+            server.close_connections()
+        else:
+            server.close_idle_connections()
         if thread is not None:
             thread.join()
+
+    def _release_placeholder(self) -> None:
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     def __enter__(self) -> SandboxGatewayServer:
         return self.start()
@@ -177,6 +327,52 @@ class SandboxGatewayServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class RandomOutages:
+    """Seeded outages of a server on a background thread (the local runtime's `gatewayOutageRate`):
+    every `OUTAGE_DRAW_SECONDS` it draws, and with probability `rate` takes the server down for a
+    drawn `OUTAGE_SECONDS` span. The draws come from `random.Random(f"{seed}:outages")`, so a seed
+    gives the same sequence of outages (when they fall among the requests is up to the clock).
+    `stop()` ends the thread and leaves the server up."""
+
+    def __init__(self, server: SandboxGatewayServer, *, rate: float, seed: int) -> None:
+        if not 0 <= rate <= 1:
+            raise ValueError("the gateway's outage rate is a number from 0 to 1")
+        self.server = server
+        self.rate = rate
+        self._draws = random.Random(f"{seed}:outages")
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gateway-outages", daemon=True)
+
+    def start(self) -> RandomOutages:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.server.come_up()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(OUTAGE_DRAW_SECONDS):
+            if self._draws.random() < self.rate:
+                seconds = self._draws.uniform(*OUTAGE_SECONDS)
+                with self.server.outage():
+                    self._stopped.wait(seconds)
+
+
+def _reserve(address: tuple[str, int]) -> socket.socket | None:
+    """A socket bound to `address` and not listening, or None if the platform will not bind it."""
+    placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        placeholder.bind(address)
+    except OSError:
+        placeholder.close()
+        return None
+    return placeholder
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,12 @@ removed when it stops, and kept when it did not start, so the file an error name
 
 It exits with us: `stop()` terminates it (then kills it), and should this process die without
 stopping it, the pipe on its standard input closes and it exits by itself.
+
+What the stack talks to (`LocalStripe.url`, its `StripeApiBase` and the `Stripe:` line printed) is not
+localstripe itself but Stripe's idempotency in front of it (`payments.local.stripe_replay`), served from
+this process on the port asked for: localstripe does a repeated Idempotency-Key's work again where Stripe
+replays the first answer, and a function retried after a crash would otherwise authorize twice.
+localstripe itself listens on a free loopback port of its own (`emulator_url`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from payments.local.stripe_replay import ReplayingProxy
+
 LOOPBACK = "127.0.0.1"
 # localstripe takes any secret key that starts with sk_ (the official SDK wants sk_test_ in test mode).
 SECRET_KEY = "sk_test_payments_local"  # noqa: S105 (a local emulator's key, not a secret)
@@ -54,18 +62,27 @@ class LocalStripeError(RuntimeError):
 
 @dataclass
 class LocalStripe:
-    """localstripe as a child process on loopback. `start()` returns once it answers the API."""
+    """localstripe as a child process on loopback, behind Stripe's idempotency (`url`). `start()` returns
+    once it answers the API there."""
 
-    port: int = 0  # 0 picks a free one
+    port: int = 0  # where `url` listens; 0 picks a free one
     ready_timeout: float = READY_TIMEOUT_SECONDS
     secret_key: str = SECRET_KEY
+    emulator_port: int = field(default=0, init=False)  # localstripe's own, always a free one
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _replay: ReplayingProxy | None = field(default=None, init=False, repr=False)
     _directory: Path | None = field(default=None, init=False, repr=False)
     _answered: bool = field(default=False, init=False, repr=False)
 
     @property
     def url(self) -> str:
+        """The Stripe API as the stack sees it: localstripe, replaying by Idempotency-Key as Stripe does."""
         return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def emulator_url(self) -> str:
+        """localstripe itself, which does a repeated Idempotency-Key's work again."""
+        return f"http://{LOOPBACK}:{self.emulator_port}"
 
     @property
     def log_path(self) -> Path:
@@ -91,14 +108,16 @@ class LocalStripe:
             )
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            listener.bind((LOOPBACK, self.port))
-            listener.listen(128)
+            listener.bind((LOOPBACK, 0))
+            listener.listen(128)  # from now on a request waits in the queue until localstripe serves it
+            upstream = f"http://{LOOPBACK}:{listener.getsockname()[1]}"
+            replay = ReplayingProxy(upstream, host=LOOPBACK, port=self.port)
         except OSError as error:
             listener.close()
             raise LocalStripeError(
                 f"localstripe cannot listen on {LOOPBACK}:{self.port}: {error.strerror or error}"
             ) from error
-        self.port = listener.getsockname()[1]
+        self.port, self.emulator_port = replay.port, listener.getsockname()[1]
         self._answered = False
         self._directory = Path(tempfile.mkdtemp(prefix="payments-localstripe-"))
         try:
@@ -112,13 +131,17 @@ class LocalStripe:
                     pass_fds=(listener.fileno(),),
                     start_new_session=True,  # Ctrl-C in a terminal reaches us; we stop it in turn
                 )
+        except BaseException:
+            replay.stop()
+            raise
         finally:
             listener.close()  # the child holds its own copy
+        self._replay = replay.start()
         return self
 
     def wait_ready(self) -> LocalStripe:
-        """Until it answers `GET /v1/customers`; LocalStripeError (and the process stopped) if it exits or
-        does not answer within `ready_timeout` seconds."""
+        """Until it answers `GET /v1/customers` at `url`; LocalStripeError (and the process stopped, `url`
+        closed) if it exits or does not answer within `ready_timeout` seconds."""
         process = self._process
         assert process is not None, "launch() first"
         deadline = time.monotonic() + self.ready_timeout
@@ -142,10 +165,11 @@ class LocalStripe:
             time.sleep(_PROBE_INTERVAL_SECONDS)
 
     def stop(self) -> None:
-        """Terminate it, kill it if it does not exit in time, and remove its directory (kept if it never
-        answered: the error said to look at its output)."""
+        """Close `url`, terminate it, kill it if it does not exit in time, and remove its directory (kept
+        if it never answered: the error said to look at its output)."""
         if self._process is None:
             return
+        self._close_replay()
         self._terminate()
         if self._directory is not None and self._answered:
             shutil.rmtree(self._directory, ignore_errors=True)
@@ -193,10 +217,16 @@ class LocalStripe:
         self._close()
 
     def _close(self) -> None:
+        self._close_replay()
         process = self._process
         if process is not None and process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
+
+    def _close_replay(self) -> None:
+        if self._replay is not None:
+            self._replay.stop()
+            self._replay = None
 
     def _last_line(self) -> str:
         try:

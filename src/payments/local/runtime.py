@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from payments.dead_letters import dead_letter_queues, redrive
 from payments.local.api_key import local_api_key
@@ -34,6 +34,9 @@ from payments.local.moto_patches import route_emulator_invocations
 from payments.local.stack import StackBuilder
 from payments.local.template import Template
 from payments.progress import Progress
+
+if TYPE_CHECKING:
+    from payments.gateway.server import RandomOutages
 
 STACK_NAME = "payments-local"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_sandbox"  # noqa: S105 (the contract's documented local default)
@@ -82,6 +85,8 @@ class LocalStack:
         self.pollers: list[StreamPoller] = []
         self.queue_pollers: list[QueuePoller] = []
         self._clients: dict[str, Any] = {}
+        self._chaos_lock = threading.Lock()  # one chaos change at a time (the outages thread)
+        self._gateway_outages: RandomOutages | None = None
 
     def _dead_letter(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
         sqs = self._client("sqs")
@@ -197,6 +202,7 @@ class LocalStack:
         if self.front_door is not None and self._serving is not None:  # shutdown() waits for serving
             self.front_door.shutdown()
         self.emulator.stop()
+        self._stop_gateway_outages()
         if self.gateway is not None:
             self.gateway.stop()
         if self.stripe is not None:
@@ -346,9 +352,11 @@ class LocalStack:
         keys.add(self.api_key, merchant_id=None, now=datetime.now(UTC))
 
     def _chaos(self, request: LocalRequest) -> tuple[int, Any]:
-        """POST `{seed, crashRate?, asyncFaults?, gatewayFaultRate?}` turns the fault campaign's faults on
-        (functions crashing, async messages duplicated or reordered, gateway calls failing); DELETE
-        turns them off; GET shows the settings and what was injected so far."""
+        """POST `{seed, crashRate?, asyncFaults?, gatewayFaultRate?, gatewayOutageRate?}` turns the fault
+        campaign's faults on (functions crashing, async messages duplicated or reordered, gateway calls
+        failing, the gateway's port refusing connections for a while); DELETE turns them off (the
+        gateway up); GET shows the settings and what was injected so far (`gateway` and
+        `gatewayOutages` count since the stack started)."""
         if request.method in ("POST", "DELETE"):
             try:
                 wanted = json.loads(request.body or b"{}") if request.method == "POST" else {}
@@ -357,11 +365,34 @@ class LocalStack:
                     crash_rate=float(wanted.get("crashRate", 0)),
                     async_faults=bool(wanted.get("asyncFaults", False)),
                 )
+                outage_rate = float(wanted.get("gatewayOutageRate", 0))
+                if not 0 <= outage_rate <= 1:  # checked before anything changes
+                    raise ValueError("the gateway's outage rate is a number from 0 to 1")
                 self.gateway.sandbox.set_faults(float(wanted.get("gatewayFaultRate", 0)), settings.seed)
                 self.invoker.chaos.configure(settings)
+                self._start_gateway_outages(outage_rate, settings.seed)
             except (ValueError, TypeError, AttributeError) as error:
                 return 400, {"error": {"code": "invalid_request", "message": f"bad chaos settings: {error}"}}
-        return 200, self.invoker.chaos.status() | {"gateway": self.gateway.sandbox.stats().as_dict()}
+        outages = self._gateway_outages
+        return 200, self.invoker.chaos.status() | {
+            "gateway": self.gateway.sandbox.stats().as_dict(),
+            "gatewayOutageRate": 0.0 if outages is None else outages.rate,
+            "gatewayOutages": self.gateway.outage_stats().as_dict(),
+        }
+
+    def _start_gateway_outages(self, rate: float, seed: int) -> None:
+        """Replace the outages thread (none at rate 0); the gateway is up in between."""
+        from payments.gateway.server import RandomOutages  # noqa: PLC0415
+
+        with self._chaos_lock:
+            self._stop_gateway_outages()
+            if rate > 0:
+                self._gateway_outages = RandomOutages(self.gateway, rate=rate, seed=seed).start()
+
+    def _stop_gateway_outages(self) -> None:
+        outages, self._gateway_outages = self._gateway_outages, None
+        if outages is not None:
+            outages.stop()  # leaves the gateway up
 
     def _inject(self, body: bytes) -> str | None:
         """`{function, error?, count}`: the next `count` invocations of that function fail."""
