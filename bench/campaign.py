@@ -3,17 +3,26 @@
 The workload is drawn from the seed: each payment's currency, amount, test card, path (the checkout
 workflow or the synchronous authorize), and what follows (capture in full or in part, void, refunds one
 by one or in a bulk file). Clients behave as the contract asks: every POST keeps its Idempotency-Key
-across retries, and a 5xx, a reset connection or 409 `idempotency_in_progress` is retried.
+across retries, and a 5xx, a reset connection or a retryable 409 (`idempotency_in_progress`,
+`concurrent_update`) is retried.
 
 Meanwhile the stack injects faults (`/_local/chaos`): gateway calls failing at the given rate (refused,
 timed out, or done with the answer lost), functions crashing at random points, and every asynchronous
 message delivered twice or out of order. Thread interleaving is not replayed; the workload and each
 fault generator's draws are.
 
+With two processors (`two_processors`, a stack started with `--processor stripe`), the merchant's
+rules send its payments to the sandbox first and to Stripe (localstripe) where the sandbox provably
+never received the request, and the sandbox also goes down now and then (its port refuses
+connections: `gatewayOutageRate`). Every payment is then read back at both processors: at most one
+authorization of it was approved anywhere (no double authorization), and every approved one of a
+payment that did not end captured was voided.
+
 Afterwards, with the faults off and the stack quiet, every payment must hold:
 - a terminal status (captured, refunded, voided or declined: nothing pending or authorized);
-- at the gateway: no hold left open unless the payment is authorized (none is), at most one capture,
-  and exactly the captured and refunded amounts the payment records (no double charge or refund);
+- at the gateway (both processors, with two): no hold left open unless the payment is authorized (none
+  is), at most one capture, and exactly the captured and refunded amounts the payment records (no
+  double charge or refund);
 - in the ledger: the payment's entries net to its captured minus refunded amount, holds released;
 - what the client was told: each acknowledged capture and refund is in the books, no more;
 and for the stack: every currency's balances sum to zero, no queue or dead-letter queue holds a
@@ -24,7 +33,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +51,7 @@ from payments.local.api_key import authorization
 
 TERMINAL: Final = frozenset({"CAPTURED", "PARTIALLY_REFUNDED", "REFUNDED", "VOIDED", "DECLINED"})
 RETRIED_STATUSES: Final = frozenset({500, 502, 503, 504})
+RETRIED_CONFLICTS: Final = frozenset({"idempotency_in_progress", "concurrent_update"})
 STEP_DEADLINE_SECONDS: Final = 90.0
 CHECKOUT_DEADLINE_SECONDS: Final = 180.0
 CURRENCIES: Final = ("USD", "USD", "USD", "EUR", "GBP")
@@ -54,6 +67,11 @@ CARDS: Final = (
     ("pm_card_risk_elevated", 5),
 )
 STEP_UP_CARDS: Final = frozenset({"pm_card_3ds_required", "pm_card_risk_elevated"})
+# The one test card both processors know (localstripe knows three, none the sandbox's declines).
+TWO_PROCESSOR_CARDS: Final = (("pm_card_visa", 1),)
+MERCHANT: Final = "mer_chaos"
+# The local stack's Stripe key (`payments local up --processor stripe`), to read Stripe back.
+LOCAL_STRIPE_KEY: Final = "sk_test_payments_local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,9 @@ class CampaignSettings:
     crash_rate: float = 0.02
     async_faults: bool = True
     clients: int = 16
+    # The sandbox first, Stripe where the sandbox provably never got the request (see the docstring).
+    two_processors: bool = False
+    gateway_outage_rate: float = 0.0  # the chance, every 0.5 s, that the sandbox goes down a moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +100,9 @@ class PaymentPlan:
     bulk_refund: bool  # one refund of half, through the bulk file
 
 
-def plan_payment(seed: int, number: int) -> PaymentPlan:
+def plan_payment(seed: int, number: int, cards: tuple[tuple[str, int], ...] = CARDS) -> PaymentPlan:
     draw = random.Random(f"{seed}:{number}")
-    card = draw.choices([card for card, _ in CARDS], weights=[weight for _, weight in CARDS])[0]
+    card = draw.choices([card for card, _ in cards], weights=[weight for _, weight in cards])[0]
     checkout = card in STEP_UP_CARDS or draw.random() < 0.7  # a step-up needs the workflow
     then = draw.choices(["capture", "capture_part", "void"], weights=[55, 30, 15])[0]
     refund_kind = draw.choices(["none", "one", "two", "full", "bulk"], weights=[35, 20, 15, 10, 20])[0]
@@ -142,7 +163,9 @@ class Client:
             status, answer = self._once(method, path, data, headers)
             with self._lock:
                 self._statuses[status] += 1
-            in_progress = status == 409 and _code(answer) == "idempotency_in_progress"
+            # A 409 the API marks retryable (`retry-after`): the same request is still running, or
+            # another one is moving the payment at the processor right now.
+            in_progress = status == 409 and _code(answer) in RETRIED_CONFLICTS
             if not (status == 0 or status in RETRIED_STATUSES or in_progress) or time.monotonic() > deadline:
                 return status, answer
             time.sleep(pause)
@@ -171,6 +194,12 @@ class CampaignResult:
     injected: dict[str, Any] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     told: dict[int, Told] = field(default_factory=dict)
+    # With two processors: where each payment ended, and how many authorizations were approved for
+    # payments at more than one (none may be), and for payments that did not end captured (each voided).
+    processors: Counter[str] = field(default_factory=Counter)
+    double_authorizations: int = 0
+    failed_authorizations: int = 0
+    failed_authorizations_voided: int = 0
 
     @property
     def requests(self) -> int:
@@ -198,7 +227,19 @@ class CampaignResult:
                 "async_duplicated": counts.get("duplicated", 0),
                 "async_reordered": counts.get("reordered", 0),
                 "invocations": counts.get("invocations", 0),
+                "gateway_outages": self.injected.get("gatewayOutages", {}).get("outages", 0),
+                "gateway_seconds_down": self.injected.get("gatewayOutages", {}).get("secondsDown", 0),
             },
+            **(
+                {
+                    "processors": dict(sorted(self.processors.items())),
+                    "double_authorizations": self.double_authorizations,
+                    "failed_authorizations": self.failed_authorizations,
+                    "failed_authorizations_voided": self.failed_authorizations_voided,
+                }
+                if self.settings.two_processors
+                else {}
+            ),
             "violations": len(self.violations),
         }
 
@@ -210,9 +251,13 @@ class Campaign:
         gateway: str,
         settings: CampaignSettings,
         *,
+        stripe: str | None = None,
         on_payment: Callable[[int], None] = lambda _done: None,
     ) -> None:
-        self.api, self.gateway, self.settings = api, gateway, settings
+        if settings.two_processors and stripe is None:
+            raise ValueError("a two-processor campaign needs the stack's Stripe URL (--processor stripe)")
+        self.api, self.gateway, self.settings, self.stripe = api, gateway, settings, stripe
+        self._at_stripe: dict[str, list[dict[str, Any]]] = {}
         self.result = CampaignResult(settings)
         self._lock = threading.Lock()
         self._on_payment = on_payment
@@ -228,6 +273,7 @@ class Campaign:
             "crashRate": self.settings.crash_rate,
             "asyncFaults": self.settings.async_faults,
             "gatewayFaultRate": self.settings.gateway_fault_rate,
+            "gatewayOutageRate": self.settings.gateway_outage_rate,
         }
         status, answer = control.call("POST", "/_local/chaos", chaos)
         if status != 200:
@@ -239,7 +285,8 @@ class Campaign:
                 def one(number: int) -> None:
                     if not hasattr(clients, "client"):
                         clients.client = self._client()
-                    self._pay(clients.client, plan_payment(self.settings.seed, number))
+                    cards = TWO_PROCESSOR_CARDS if self.settings.two_processors else CARDS
+                    self._pay(clients.client, plan_payment(self.settings.seed, number, cards))
 
                 list(pool.map(one, range(self.settings.payments)))
             self._bulk_refunds(control)
@@ -271,7 +318,7 @@ class Campaign:
             "amount": plan.amount,
             "currency": plan.currency,
             "customerId": f"cus_chaos_{self.settings.seed}_{plan.number}",
-            "merchantId": "mer_chaos",
+            "merchantId": MERCHANT,
             "paymentMethod": plan.card,
             "captureMethod": "automatic" if plan.automatic_capture else "manual",
         }
@@ -351,7 +398,7 @@ class Campaign:
         if not rows:
             return
         text = "merchantId,paymentIntentId,amount,reason\n" + "".join(
-            f"mer_chaos,{told.payment_intent_id},{told.bulk},campaign\n" for told in rows
+            f"{MERCHANT},{told.payment_intent_id},{told.bulk},campaign\n" for told in rows
         )
         status, answer = client.call("POST", "/v1/refund-batches", raw=text.encode(), csv=True)
         if status != 202:
@@ -396,6 +443,7 @@ class Campaign:
     def _check(self, client: Client) -> None:
         violations = self.result.violations
         gateway = Client(self.gateway, Counter(), threading.Lock())
+        self._at_stripe = {} if self.stripe is None else stripe_authorizations(self.stripe)
         for number, told in sorted(self.result.told.items()):
             violations += [f"payment {number}: the client gave up: {why}" for why in told.gave_up]
             if told.payment_intent_id:
@@ -427,15 +475,101 @@ class Campaign:
         _, intent = client.call("GET", f"/v1/payment-intents/{intent_id}")
         _, held = gateway.call("GET", f"/v1/authorizations?reference={quote(intent_id)}")
         _, entries = client.call("GET", f"/v1/payment-intents/{intent_id}/ledger")
+        authorizations = held.get("data", []) if isinstance(held, dict) else []
+        where = f"payment {number} ({intent_id}, {intent.get('status')})"
+        found: list[str] = []
+        if self.settings.two_processors:
+            at_stripe = self._at_stripe.get(intent_id, [])
+            approved = [a for a in (*authorizations, *at_stripe) if a["status"] == "approved"]
+            ended_captured = int(intent.get("amountCaptured") or 0) > 0
+            with self._lock:
+                self.result.processors[str(intent.get("processor"))] += 1
+                self.result.double_authorizations += len(approved) > 1
+                if not ended_captured:
+                    self.result.failed_authorizations += len(approved)
+                    self.result.failed_authorizations_voided += sum(1 for a in approved if a["voided"])
+            if len(approved) > 1:
+                found.append(f"{where}: authorized {len(approved)} times: {[a['id'] for a in approved]}")
+            authorizations = [*authorizations, *at_stripe]
         with self._lock:
             self.result.final_statuses[str(intent.get("status"))] += 1
-        return payment_violations(
-            f"payment {number} ({intent_id}, {intent.get('status')})",
+        return found + payment_violations(
+            where,
             intent,
-            held.get("data", []) if isinstance(held, dict) else [],
+            authorizations,
             entries.get("data", []) if isinstance(entries, dict) else [],
             told,
         )
+
+
+def route_to_sandbox_then_stripe(aws_endpoint: str, merchant: str = MERCHANT) -> None:
+    """The merchant's rules, set as an operator sets them (`payments processors set`): the sandbox,
+    then Stripe where the sandbox provably never received a payment's authorization request."""
+    environment = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    command = [sys.executable, "-m", "payments.cli", "processors", "set", "--merchant", merchant]
+    ran = subprocess.run(  # noqa: S603 (our own interpreter and module)
+        [*command, "--rule", "sandbox", "--rule", "stripe"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if ran.returncode != 0:
+        raise RuntimeError(f"payments processors set failed ({ran.returncode}): {ran.stderr.strip()}")
+
+
+def stripe_authorizations(stripe_url: str, key: str = LOCAL_STRIPE_KEY) -> dict[str, list[dict[str, Any]]]:
+    """Every PaymentIntent at the stack's Stripe, read with the official SDK and described as the
+    sandbox describes an authorization (`id`, `status`, `voided`, `captureId`, `capturedAmount`,
+    `refundedAmount`), by our payment intent id (the PaymentIntent's `metadata.reference`)."""
+    import stripe  # noqa: PLC0415 (only a two-processor campaign reads Stripe)
+
+    reader = stripe.StripeClient(key, base_addresses={"api": stripe_url}, max_network_retries=2)
+    refunded: Counter[str] = Counter()
+    for refund in reader.v1.refunds.list({"limit": 100}).auto_paging_iter():
+        if refund.payment_intent:  # localstripe books a partial capture's rest as a refund of none
+            refunded[str(refund.payment_intent)] += int(refund.amount)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for listed in reader.v1.payment_intents.list({"limit": 100}).auto_paging_iter():
+        intent = listed.to_dict()
+        reference = (intent.get("metadata") or {}).get("reference")
+        if reference:
+            found.setdefault(str(reference), []).append(
+                stripe_authorization(intent, refunded[str(intent["id"])])
+            )
+    return found
+
+
+def stripe_authorization(intent: dict[str, Any], refunded: int) -> dict[str, Any]:
+    """One PaymentIntent as the sandbox describes an authorization. Approved: it held the money
+    (`requires_capture`), took it (`succeeded`) or let it go (`canceled`, after a hold: a cancel
+    before confirmation leaves no charge). Captured: the charge less the uncaptured rest localstripe
+    books as a refund naming no PaymentIntent (Stripe's own `amount_received` where it is given)."""
+    status, charge = intent.get("status"), intent.get("latest_charge")
+    charge = charge if isinstance(charge, dict) else {}
+    held = status in ("requires_capture", "succeeded") or (status == "canceled" and bool(charge))
+    captured = 0
+    if status == "succeeded":
+        captured = intent.get("amount_received") or int(charge.get("amount", 0)) - sum(
+            int(refund.get("amount", 0))
+            for refund in (charge.get("refunds") or {}).get("data", [])
+            if isinstance(refund, dict) and refund.get("payment_intent") is None
+        )
+    return {
+        "id": intent["id"],
+        "status": "approved" if held else str(status),
+        "voided": status == "canceled",
+        "captureId": charge.get("id") if status == "succeeded" else None,
+        "capturedAmount": captured,
+        "refundedAmount": refunded,
+    }
 
 
 def payment_violations(

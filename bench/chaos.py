@@ -5,6 +5,12 @@ every asynchronous message is delivered twice or out of order; then the invarian
 
     .venv/bin/python bench/chaos.py                      # 1,000 payments at each rate
     .venv/bin/python bench/chaos.py --payments 200 --rates 0.3 --seed 7
+    .venv/bin/python bench/chaos.py --two-processors     # the sandbox, failing over to Stripe
+
+With `--two-processors` the stack runs with localstripe (`--processor stripe`), the merchant's rules
+send payments to the sandbox and then to Stripe, and the sandbox also goes down now and then (its port
+refuses connections, `--outage-rate`): the figures add where payments ended, double authorizations
+(must be 0) and how many authorizations of payments that did not end captured were voided (all).
 
 Prints each campaign's figures (requests, faults injected by kind, final statuses, violations with
 the first few spelled out) and one JSON line per campaign; exits 1 if any invariant was violated.
@@ -17,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from campaign import Campaign, CampaignResult, CampaignSettings
+from campaign import Campaign, CampaignResult, CampaignSettings, route_to_sandbox_then_stripe
 from launcher import launch
 from payments.progress import Progress
 
@@ -27,11 +33,17 @@ STACK_PARAMETERS = {"RefundJobsVisibilityTimeout": "5"}
 
 
 def run_campaign(settings: CampaignSettings) -> CampaignResult:
-    stack = launch(cwd=ROOT, parameters=STACK_PARAMETERS)
+    processor = "stripe" if settings.two_processors else "sandbox"
+    stack = launch(cwd=ROOT, parameters=STACK_PARAMETERS, processor=processor)
     try:
+        stripe = None
+        if settings.two_processors:
+            route_to_sandbox_then_stripe(stack.aws_endpoint)
+            stripe = stack.stripe
         label = f"  payments at {settings.gateway_fault_rate:.0%} gateway faults"
         progress = Progress(label, settings.payments, out=sys.stderr, every_seconds=2.0)
-        result = Campaign(stack.api, stack.gateway, settings, on_payment=progress.update).run()
+        campaign = Campaign(stack.api, stack.gateway, settings, stripe=stripe, on_payment=progress.update)
+        result = campaign.run()
         progress.finish()
         return result
     finally:
@@ -55,6 +67,15 @@ def report(result: CampaignResult) -> None:
         f"after one, {faults['crashes_at_return']} at return, of {faults['invocations']} invocations"
     )
     print(f"  async messages: {faults['async_duplicated']} duplicated, {faults['async_reordered']} reordered")
+    if "processors" in figures:
+        print(
+            f"  sandbox outages: {faults['gateway_outages']} ({faults['gateway_seconds_down']:.1f} s down); "
+            f"payments ended at {figures['processors']}"
+        )
+        print(
+            f"  double authorizations: {figures['double_authorizations']}; authorizations of payments not "
+            f"captured: {figures['failed_authorizations']}, {figures['failed_authorizations_voided']} voided"
+        )
     print(f"  answers: {figures['answers']}")
     print(f"  final statuses: {figures['final_statuses']}")
     print(f"  invariant violations: {figures['violations']}")
@@ -70,6 +91,13 @@ def main() -> int:
     parser.add_argument("--crash-rate", type=float, default=0.02, help="the share of invocations that crash")
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--two-processors", action="store_true", help="the sandbox, failing over to Stripe")
+    parser.add_argument(
+        "--outage-rate",
+        type=float,
+        default=0.3,
+        help="two processors: outage chance per 0.5 s",
+    )
     args = parser.parse_args()
     violations = 0
     for rate in (float(text) for text in args.rates.split(",")):
@@ -79,6 +107,8 @@ def main() -> int:
             gateway_fault_rate=rate,
             crash_rate=args.crash_rate,
             clients=args.clients,
+            two_processors=args.two_processors,
+            gateway_outage_rate=args.outage_rate if args.two_processors else 0.0,
         )
         result = run_campaign(settings)
         report(result)

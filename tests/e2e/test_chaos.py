@@ -4,7 +4,12 @@ functions crash at random points and every asynchronous message is delivered twi
 
 Afterwards every payment must be in a terminal status with no hold left open at the gateway, nothing
 captured or refunded twice, its ledger entries netting to what moved, every currency balanced and
-nothing stuck in a queue (`payments.local.campaign` spells the invariants out)."""
+nothing stuck in a queue (`bench/campaign.py` spells the invariants out).
+
+Then the same with two processors: the merchant's payments go to the sandbox, and to Stripe
+(localstripe) where the sandbox provably never received the request, while the sandbox also goes down
+now and then (its port refuses connections). Every payment is read back at both: none authorized at
+both, every authorization of a payment that did not end captured voided."""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.campaign import Campaign, CampaignSettings
-from bench.launcher import launch
+from bench.campaign import Campaign, CampaignSettings, route_to_sandbox_then_stripe
+from bench.launcher import LaunchedStack, launch
 from tests.e2e.conftest import ROOT
 
 SEED = 20261124
@@ -46,4 +51,36 @@ def test_nothing_is_lost_or_charged_twice_under_faults(
     assert faults["crashes_before_a_call"] + faults["crashes_after_a_call"] + faults["crashes_at_return"] > 0
     assert faults["async_duplicated"] > 0
     assert faults["async_reordered"] > 0
+    assert sum(result.final_statuses.values()) == PAYMENTS
+
+
+@pytest.fixture(scope="module")
+def two_processor_stack() -> Iterator[LaunchedStack]:
+    """A stack with localstripe beside the sandbox, the chaos merchant's rules naming both."""
+    stack = launch(cwd=ROOT, parameters={"RefundJobsVisibilityTimeout": "2"}, processor="stripe")
+    try:
+        route_to_sandbox_then_stripe(stack.aws_endpoint)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_failover_to_a_second_processor_never_authorizes_twice(two_processor_stack: LaunchedStack) -> None:
+    settings = CampaignSettings(
+        seed=SEED,
+        payments=PAYMENTS,
+        gateway_fault_rate=0.2,
+        two_processors=True,
+        gateway_outage_rate=0.3,
+    )
+    stack = two_processor_stack
+    result = Campaign(stack.api, stack.gateway, settings, stripe=stack.stripe).run()
+    figures = result.figures()
+    assert result.violations == [], figures
+    assert figures["double_authorizations"] == 0
+    assert figures["failed_authorizations_voided"] == figures["failed_authorizations"], figures
+    # The faults really happened: the sandbox went down, payments failed over, and some stayed put.
+    assert figures["faults"]["gateway_outages"] > 0, figures
+    assert figures["processors"].get("stripe", 0) > 0, figures
+    assert figures["processors"].get("sandbox", 0) > 0, figures
     assert sum(result.final_statuses.values()) == PAYMENTS

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.campaign import Told, payment_violations, plan_payment
+from bench.campaign import Told, payment_violations, plan_payment, stripe_authorization
 
 
 def authorization(**fields: Any) -> dict[str, Any]:
@@ -127,3 +127,46 @@ def test_the_workload_is_the_seeds_and_mixes_every_path() -> None:
         plan.checkout for plan in plans if plan.card in ("pm_card_3ds_required", "pm_card_risk_elevated")
     )
     assert all(type(plan.amount) is int for plan in plans)
+
+
+# -- Stripe read back as the sandbox describes an authorization ---------------------------------------
+
+
+def payment_intent(status: str, **fields: Any) -> dict[str, Any]:
+    return {"id": "pi_s1", "status": status, "amount": 1000, "metadata": {"reference": "pi_1"}} | fields
+
+
+def charge(amount: int = 1000, *refunds: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "ch_1", "amount": amount, "refunds": {"data": list(refunds)}}
+
+
+def test_a_hold_at_stripe_is_an_open_approved_authorization() -> None:
+    held = stripe_authorization(payment_intent("requires_capture", latest_charge=charge()), 0)
+    assert (held["status"], held["voided"], held["captureId"]) == ("approved", False, None)
+
+
+def test_a_cancelled_hold_is_voided_and_a_cancel_before_any_charge_held_nothing() -> None:
+    voided = stripe_authorization(payment_intent("canceled", latest_charge=charge()), 0)
+    assert (voided["status"], voided["voided"]) == ("approved", True)
+    never_held = stripe_authorization(payment_intent("canceled", latest_charge=None), 0)
+    assert never_held["status"] == "canceled"
+
+
+def test_a_partial_capture_counts_without_the_rest_localstripe_books_as_a_refund() -> None:
+    rest = {"id": "re_rest", "amount": 400, "payment_intent": None}
+    captured = stripe_authorization(payment_intent("succeeded", latest_charge=charge(1000, rest)), 250)
+    assert (captured["captureId"], captured["capturedAmount"], captured["refundedAmount"]) == (
+        "ch_1",
+        600,
+        250,
+    )
+    # Where Stripe tells the amount received, that is it.
+    told = stripe_authorization(payment_intent("succeeded", amount_received=700, latest_charge=charge()), 0)
+    assert told["capturedAmount"] == 700
+
+
+def test_two_approved_authorizations_of_one_payment_at_two_processors_are_both_seen() -> None:
+    intent = {"status": "VOIDED", "amountCaptured": 0, "amountRefunded": 0}
+    at_stripe = stripe_authorization(payment_intent("requires_capture", latest_charge=charge()), 0)
+    found = payment_violations("p", intent, [authorization(voided=True), at_stripe], [], Told())
+    assert any("still hold money" in violation for violation in found)
