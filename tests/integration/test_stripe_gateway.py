@@ -18,6 +18,8 @@ Where localstripe 1.15.10 differs from Stripe's documented behaviour, the test s
   a refund over what was captured is accepted (the domain refuses it before any gateway call).
 - 3-D Secure comes as a `use_stripe_sdk` action (no URL), completed by localstripe's own
   `POST /v1/payment_intents/{id}/_authenticate`; `return_url` is refused as an unknown parameter.
+  `payment_method_options[card][request_three_d_secure]=any` (sent when our fraud screen asked for the
+  step-up) is taken and ignored: whether localstripe challenges is the card's alone.
 - no disputes.
 
 Transport failures are shown on plain loopback sockets, through the SDK's own requests client: only a
@@ -27,14 +29,15 @@ call whose every attempt failed to connect is ProcessorUnreachable.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import stripe
 import urllib3
 
+from payments.adapters.gateway_client import UnexpectedGatewayAnswer
 from payments.adapters.stripe_gateway import StripeGateway
 from payments.domain.errors import (
     ConcurrentUpdate,
@@ -399,30 +402,71 @@ def challenged(gateway: StripeGateway, reader: stripe.StripeClient, reference: s
     return result.reference, method
 
 
-def after_challenge(gateway: StripeGateway, reference: str, method: str) -> Any:
+class Recording(stripe.RequestsClient):
+    """The SDK's own requests client, noting what each request asked: how a test sees the reads and
+    searches the gateway made (the replaying layer counts POSTs only)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=5.0)
+        self.sent: list[tuple[str, str, dict[str, str]]] = []  # method, path, form (body or query)
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        parts = urlsplit(url)
+        form = post_data if method == "post" else parts.query
+        self.sent.append((method, parts.path, dict(parse_qsl(form or "", keep_blank_values=True))))
+        return super().request(method, url, headers, post_data)
+
+    def paths(self) -> list[tuple[str, str]]:
+        return [(method, path) for method, path, _ in self.sent]
+
+
+@pytest.fixture
+def recording() -> Recording:
+    return Recording()
+
+
+@pytest.fixture
+def recorded(localstripe: LocalStripeProcess, recording: Recording) -> StripeGateway:
+    return gateway_at(localstripe.url, http_client=recording)
+
+
+def after_challenge(gateway: StripeGateway, reference: str, method: str, authentication: str | None) -> Any:
     return gateway.authorize(
         idempotency_key=f"{reference}:authorize:3ds",
         amount=usd(1000),
         payment_method=method,
         reference=reference,
         three_d_secure_passed=True,
+        authentication=authentication,
     )
 
 
 def test_a_passed_challenge_is_approved_from_the_payment_intents_state(
-    gateway: StripeGateway, reader: stripe.StripeClient, localstripe: LocalStripeProcess, reference: str
+    recorded: StripeGateway,
+    recording: Recording,
+    reader: stripe.StripeClient,
+    localstripe: LocalStripeProcess,
+    reference: str,
 ) -> None:
-    pi_id, method = challenged(gateway, reader, reference)
+    pi_id, method = challenged(recorded, reader, reference)
 
     # The caller's word alone changes nothing: the PaymentIntent still waits.
-    assert after_challenge(gateway, reference, method) == GatewayAuthenticationRequired(pi_id)
+    assert after_challenge(recorded, reference, method, pi_id) == GatewayAuthenticationRequired(pi_id)
 
     authenticate(localstripe, reader, pi_id, success=True)
 
-    assert after_challenge(gateway, reference, method) == GatewayApproved(pi_id)
+    assert after_challenge(recorded, reference, method, pi_id) == GatewayApproved(pi_id)
+    # Each answer after the challenge was one read of the PaymentIntent named: no search, no list
+    assert recording.paths() == [
+        ("post", "/v1/payment_intents"),
+        ("get", f"/v1/payment_intents/{pi_id}"),
+        ("get", f"/v1/payment_intents/{pi_id}"),
+    ]
     assert [intent["id"] for intent in intents_for(reader, reference)] == [pi_id]  # no new attempt made
     assert intent_at(reader, pi_id)["status"] == "requires_capture"
-    assert gateway.open_authorizations(reference=reference) == [pi_id]
+    assert recorded.open_authorizations(reference=reference) == [pi_id]
 
 
 def test_a_failed_challenge_is_a_decline(
@@ -431,9 +475,60 @@ def test_a_failed_challenge_is_a_decline(
     pi_id, method = challenged(gateway, reader, reference)
     authenticate(localstripe, reader, pi_id, success=False)
 
-    assert after_challenge(gateway, reference, method) == GatewayDeclined(
+    assert after_challenge(gateway, reference, method, pi_id) == GatewayDeclined(
         pi_id, "payment_intent_authentication_failure"
     )
+
+
+def test_an_authentication_of_another_payment_is_refused(
+    gateway: StripeGateway, reader: stripe.StripeClient, localstripe: LocalStripeProcess, reference: str
+) -> None:
+    pi_id, method = challenged(gateway, reader, reference)
+    authenticate(localstripe, reader, pi_id, success=True)
+    # Given another payment names this payment's PaymentIntent, now holding money
+    with pytest.raises(UnexpectedGatewayAnswer, match="not for pi_another"):
+        after_challenge(gateway, "pi_another", method, pi_id)
+
+
+def test_a_step_up_stripe_never_asked_for_makes_the_payment_intent_asking_for_3ds(
+    recorded: StripeGateway, recording: Recording, reader: stripe.StripeClient, reference: str
+) -> None:
+    # Given our fraud screen stepped the payment up, before Stripe ever saw it: no authentication to name
+    result = after_challenge(recorded, reference, "pm_card_visa", None)
+
+    # Then the PaymentIntent is made, with the after-challenge key, asking Stripe to run 3-D Secure
+    [(method, path, form)] = recording.sent
+    assert (method, path) == ("post", "/v1/payment_intents")
+    assert form["payment_method_options[card][request_three_d_secure]"] == "any"
+    [made] = intents_for(reader, reference)
+    assert result == GatewayApproved(made["id"])
+    assert (made["status"], made["amount"], made["capture_method"]) == ("requires_capture", 1000, "manual")
+
+
+def test_localstripe_takes_request_three_d_secure_and_leaves_the_challenge_to_the_card(
+    recorded: StripeGateway,
+    recording: Recording,
+    reader: stripe.StripeClient,
+    localstripe: LocalStripeProcess,
+    reference: str,
+) -> None:
+    # The gap: localstripe accepts `payment_method_options` but keeps none of it (the PaymentIntent
+    # shows no `payment_method_options`), so whether it challenges is the card's alone: pm_card_visa
+    # is approved above, where Stripe runs 3-D Secure wherever the card supports it. A card that
+    # requires authentication is challenged as Stripe would, and the rest is the usual flow.
+    method = three_d_secure_card(reader)
+    challenge = after_challenge(recorded, reference, method, None)
+    assert isinstance(challenge, GatewayAuthenticationRequired), challenge
+    assert "payment_method_options" not in intent_at(reader, challenge.reference)
+    authenticate(localstripe, reader, challenge.reference, success=True)
+
+    assert after_challenge(recorded, reference, method, challenge.reference) == GatewayApproved(
+        challenge.reference
+    )
+    assert recording.paths() == [
+        ("post", "/v1/payment_intents"),
+        ("get", f"/v1/payment_intents/{challenge.reference}"),
+    ]
 
 
 # --- idempotency -------------------------------------------------------------------------------------

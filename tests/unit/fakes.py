@@ -100,6 +100,7 @@ class FakeGateway(PaymentGateway):
         self.calls: list[tuple[str, str]] = []
         self.open: dict[str, list[str]] = {}  # reference -> authorizations holding money
         self.already_captured: GatewayCapture | None = None
+        self.authentications: list[str | None] = []  # what each authorize named after a challenge
 
     def _answer(self, result: GatewayResult | Exception) -> GatewayResult:
         if isinstance(result, Exception):
@@ -119,8 +120,10 @@ class FakeGateway(PaymentGateway):
         payment_method: str,
         reference: str,
         three_d_secure_passed: bool = False,
+        authentication: str | None = None,
     ) -> GatewayResult:
         self.calls.append(("authorize", idempotency_key))
+        self.authentications.append(authentication)
         return self._answer(self.authorize_result)
 
     def capture(self, *, idempotency_key: str, authorization_id: str, amount: Money) -> GatewayApproved:

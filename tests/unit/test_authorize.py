@@ -123,19 +123,31 @@ def test_fraud_block_declines_without_calling_the_gateway(world: World) -> None:
     assert repo.get(intent.payment_intent_id).decline_code == "fraud_suspected"
 
 
-@pytest.mark.parametrize("source", ["fraud", "issuer"])
-def test_step_up_leaves_the_intent_pending_and_unwritten(world: World, source: str) -> None:
+def test_a_fraud_step_up_leaves_the_intent_pending_and_unwritten(world: World) -> None:
     repo, fraud, gateway, clock = world
-    if source == "fraud":
-        fraud.decision = Decision.STEP_UP
-    else:
-        gateway.authorize_result = GatewayAuthenticationRequired("auth_3ds")
+    fraud.decision = Decision.STEP_UP
     intent = _intent(repo, clock)
     writes = repo.writes
     with pytest.raises(AuthenticationRequired):
         _authorize(world, intent.payment_intent_id)
     assert repo.get(intent.payment_intent_id).status is Status.PENDING
     assert repo.writes == writes
+    assert gateway.calls == []
+
+
+def test_an_issuer_step_up_leaves_the_intent_pending_with_its_authentication(world: World) -> None:
+    # (what is kept, and what the authorization after the challenge does with it:
+    # tests/unit/test_authentication_reference.py)
+    repo, _, gateway, clock = world
+    gateway.authorize_result = GatewayAuthenticationRequired("auth_3ds")
+    intent = _intent(repo, clock)
+    writes = repo.writes
+    with pytest.raises(AuthenticationRequired):
+        _authorize(world, intent.payment_intent_id)
+    stored = repo.get(intent.payment_intent_id)
+    assert (stored.status, stored.authentication_reference) == (Status.PENDING, "auth_3ds")
+    assert repo.writes == writes + 1
+    assert repo.transactions == {}
 
 
 def test_gateway_outage_changes_nothing(world: World) -> None:

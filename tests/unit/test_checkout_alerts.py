@@ -296,3 +296,46 @@ def test_a_failure_recorded_just_before_the_execution_ended_is_read() -> None:
     # Then it reads the failure, not an execution that "succeeded"
     seen = checkout_view(tracking_id, checkouts=checkouts, workflow=workflow, intents=intents)
     assert (seen["status"], seen["error"]["code"]) == ("FAILED", "card_declined")
+
+
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        (
+            "https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=pi_3Pq",
+            {
+                "type": "three_d_secure",
+                "redirectUrl": "https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=pi_3Pq",
+            },
+        ),
+        (None, {"type": "three_d_secure"}),
+    ],
+    ids=["the processor's redirect", "no url: a challenge for Stripe.js"],
+)
+def test_a_checkout_waiting_for_the_challenge_shows_where_the_customer_completes_it(
+    url: str | None, action: dict[str, str]
+) -> None:
+    # Given a checkout waiting for the customer's challenge, the processor's authentication on the payment
+    clock = FakeClock()
+    intents, checkouts, intent_id = a_checkout(clock)
+    intent = intents.get(intent_id)
+    intent.await_authentication(reference="pi_3Pq", url=url, now=clock())
+    intents.save(intent)
+    tracking_id = tracking_id_for(intent_id)
+    checkouts.records[tracking_id] = CheckoutRecord(tracking_id, intent_id, ARN, task_token="token")
+    # When the client reads it
+    seen = checkout_view(
+        tracking_id, checkouts=checkouts, workflow=Execution(ExecutionStatus.RUNNING), intents=intents
+    )
+    # Then the next action says where the customer goes, when the processor said
+    assert (seen["status"], seen["nextAction"]) == ("ACTION_REQUIRED", action)
+
+
+def test_a_step_up_our_fraud_screen_asked_for_has_no_redirect() -> None:
+    intents, checkouts, intent_id = a_checkout(FakeClock())
+    tracking_id = tracking_id_for(intent_id)
+    checkouts.records[tracking_id] = CheckoutRecord(tracking_id, intent_id, ARN, task_token="token")
+    seen = checkout_view(
+        tracking_id, checkouts=checkouts, workflow=Execution(ExecutionStatus.RUNNING), intents=intents
+    )
+    assert seen["nextAction"] == {"type": "three_d_secure"}

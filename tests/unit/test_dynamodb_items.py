@@ -95,6 +95,8 @@ def intents(draw: st.DrawFn) -> PaymentIntent:
         processor=draw(st.sampled_from(Processor)),
         fallback_processors=tuple(draw(st.lists(st.sampled_from(Processor), max_size=2))),
         authorization_sends=draw(st.integers(min_value=0, max_value=5)),
+        authentication_reference=draw(st.none() | identifiers),
+        authentication_url=draw(st.none() | st.text(min_size=1, max_size=200)),
     )
 
 
@@ -200,7 +202,16 @@ def test_the_item_of_a_known_intent() -> None:
 def test_unset_optional_fields_are_left_out_of_the_item() -> None:
     item = intent_to_item(make_intent())
 
-    for name in ("receiptEmail", "description", "orderId", "authorizationId", "transactionId", "declineCode"):
+    for name in (
+        "receiptEmail",
+        "description",
+        "orderId",
+        "authorizationId",
+        "transactionId",
+        "declineCode",
+        "authenticationReference",
+        "authenticationUrl",
+    ):
         assert name not in item
 
 
@@ -213,6 +224,8 @@ def test_set_optional_fields_are_strings_in_the_item() -> None:
             authorization_id="auth_1",
             transaction_id="txn_1_auth",
             decline_code="generic_decline",
+            authentication_reference="pi_3PqRsTLkdIwHu7ix0aBcDeFg",
+            authentication_url="https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=pi_3PqRs",
         )
     )
 
@@ -222,6 +235,10 @@ def test_set_optional_fields_are_strings_in_the_item() -> None:
     assert item["authorizationId"] == {"S": "auth_1"}
     assert item["transactionId"] == {"S": "txn_1_auth"}
     assert item["declineCode"] == {"S": "generic_decline"}
+    assert item["authenticationReference"] == {"S": "pi_3PqRsTLkdIwHu7ix0aBcDeFg"}
+    assert item["authenticationUrl"] == {
+        "S": "https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=pi_3PqRs"
+    }
 
 
 def test_an_explicit_version_replaces_the_intents_own() -> None:

@@ -47,6 +47,7 @@ class ScriptedGateway(FakeGateway):
         payment_method: str,
         reference: str,
         three_d_secure_passed: bool = False,
+        authentication: str | None = None,
     ) -> GatewayResult:
         if self.before_answer is not None:
             race, self.before_answer = self.before_answer, None
@@ -57,6 +58,7 @@ class ScriptedGateway(FakeGateway):
             payment_method=payment_method,
             reference=reference,
             three_d_secure_passed=three_d_secure_passed,
+            authentication=authentication,
         )
 
     def authorizations(self) -> int:

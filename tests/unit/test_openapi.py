@@ -260,6 +260,10 @@ def full_intent() -> PaymentIntent:
     intent.transaction_id = "txn_01JHMR6K20V5R1X5AM5BNPXYCM_auth"
     intent.decline_code = "generic_decline"
     intent.authorization_id = "auth_1"
+    # The processor's 3-D Secure authentication is the stack's own (the checkout shows its URL as
+    # `nextAction.redirectUrl`), not part of the intent's body.
+    intent.authentication_reference = "pi_3PqRsTLkdIwHu7ix0aBcDeFg"
+    intent.authentication_url = "https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=pi_3Pq"
     return intent
 
 

@@ -288,13 +288,20 @@ def usd(amount: int) -> Money:
     return Money.of(amount, "USD")
 
 
-def authorize(gateway: StripeGateway, *, key: str = f"{REFERENCE}:authorize", passed: bool = False) -> Any:
+def authorize(
+    gateway: StripeGateway,
+    *,
+    key: str = f"{REFERENCE}:authorize",
+    passed: bool = False,
+    authentication: str | None = None,
+) -> Any:
     return gateway.authorize(
         idempotency_key=key,
         amount=usd(1000),
         payment_method="pm_card_visa",
         reference=REFERENCE,
         three_d_secure_passed=passed,
+        authentication=authentication,
     )
 
 
@@ -486,25 +493,23 @@ def test_an_answer_of_unknown_shape_raises(
 def test_after_a_challenge_the_answer_is_the_payment_intents_current_state(
     gateway: StripeGateway, http: RecordedStripe
 ) -> None:
-    # The search index still shows the challenge; the PaymentIntent itself is authorized.
-    http.script(
-        (200, search_result(challenge_by_sdk())),
-        (200, payment_intent("requires_capture")),
-    )
+    # Given the PaymentIntent that asked for the challenge is authorized now
+    http.script((200, payment_intent("requires_capture")))
 
-    assert authorize(gateway, key=f"{REFERENCE}:authorize:3ds", passed=True) == GatewayApproved(STRIPE_PI)
+    # When the payment is authorized after the challenge, naming that PaymentIntent
+    result = authorize(gateway, key=f"{REFERENCE}:authorize:3ds", passed=True, authentication=STRIPE_PI)
 
-    search, read = http.sent
-    assert (search.method, search.path) == ("get", "/v1/payment_intents/search")
-    assert search.form == {"query": f"metadata['reference']:'{REFERENCE}'", "limit": "100"}
+    # Then it is approved from one read of it: no search (its index lags), no list, nothing created
+    assert result == GatewayApproved(STRIPE_PI)
+    [read] = http.sent
     assert (read.method, read.path) == ("get", f"/v1/payment_intents/{STRIPE_PI}")
-    assert all(sent.method == "get" for sent in http.sent)  # nothing created, nothing moved
 
 
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
         (challenge_by_sdk(), GatewayAuthenticationRequired(STRIPE_PI)),
+        (challenge_by_redirect(), GatewayAuthenticationRequired(STRIPE_PI, next_action_url=REDIRECT)),
         (
             payment_intent(
                 "requires_payment_method",
@@ -520,38 +525,65 @@ def test_after_a_challenge_the_answer_is_the_payment_intents_current_state(
             GatewayDeclined(STRIPE_PI, "abandoned"),
         ),
     ],
-    ids=["still waiting", "failed", "canceled"],
+    ids=["still waiting", "still waiting, by redirect", "failed", "canceled"],
 )
 def test_a_challenge_not_passed_at_stripe_is_not_an_approval(
     gateway: StripeGateway, http: RecordedStripe, now: dict[str, Any], expected: object
 ) -> None:
-    http.script((200, search_result(challenge_by_sdk())), (200, now))
-    assert authorize(gateway, passed=True) == expected
+    http.script((200, now))
+    assert authorize(gateway, passed=True, authentication=STRIPE_PI) == expected
+    assert [(sent.method, sent.path) for sent in http.sent] == [("get", f"/v1/payment_intents/{STRIPE_PI}")]
 
 
-def test_the_hold_wins_over_newer_attempts_for_the_same_payment(
+@pytest.mark.parametrize(
+    "metadata", [{"reference": "pi_someone_else"}, {}], ids=["another payment's", "another system's"]
+)
+def test_an_authentication_made_for_another_payment_is_refused(
+    gateway: StripeGateway, http: RecordedStripe, metadata: dict[str, str]
+) -> None:
+    # Given the named PaymentIntent holds money, but not for this payment
+    http.script((200, payment_intent("requires_capture", metadata=metadata)))
+    # Then its hold is never taken for this payment's
+    with pytest.raises(UnexpectedGatewayAnswer, match="not for pi_ours_01"):
+        authorize(gateway, passed=True, authentication=STRIPE_PI)
+    assert len(http.sent) == 1
+
+
+def test_a_challenge_stripe_never_asked_for_makes_the_payment_intent_asking_for_3ds(
     gateway: StripeGateway, http: RecordedStripe
 ) -> None:
-    http.script(
-        (
-            200,
-            search_result(
-                other_intent("pi_newer", "canceled", created=1_760_000_500),
-                other_intent("pi_held", "requires_capture", created=1_760_000_100),
-                other_intent("pi_someone_elses", "requires_capture", reference="pi_other"),
-            ),
-        ),
-        (200, other_intent("pi_held", "requires_capture")),
-    )
-    assert authorize(gateway, passed=True) == GatewayApproved("pi_held")
+    # Given our fraud screen asked for the step-up: Stripe has not seen the payment
+    http.script((200, payment_intent("requires_capture")))
+
+    # When it is authorized after the challenge, naming no authentication of Stripe's
+    result = authorize(gateway, key=f"{REFERENCE}:authorize:3ds", passed=True, authentication=None)
+
+    # Then the PaymentIntent is made as any authorization's, asking Stripe to run 3-D Secure itself
+    assert result == GatewayApproved(STRIPE_PI)
+    [sent] = http.sent
+    assert (sent.method, sent.path) == ("post", "/v1/payment_intents")
+    assert sent.headers["Idempotency-Key"] == f"{REFERENCE}:authorize:3ds"
+    assert sent.form == {
+        "amount": "1000",
+        "currency": "usd",
+        "payment_method": "pm_card_visa",
+        "capture_method": "manual",
+        "confirm": "true",
+        "metadata[reference]": REFERENCE,
+        "payment_method_options[card][request_three_d_secure]": "any",
+    }
 
 
-def test_no_payment_intent_for_the_payment_is_worth_a_retry(
-    gateway: StripeGateway, http: RecordedStripe
-) -> None:
-    http.script((200, search_result()))
-    with pytest.raises(UpstreamUnavailable, match="no PaymentIntent"):
-        authorize(gateway, passed=True)
+def test_stripes_own_challenge_after_ours_carries_its_url(http: RecordedStripe, keys: Keys) -> None:
+    gateway = make(http, keys, return_url="https://shop.test/back")
+    http.script((200, challenge_by_redirect()))
+
+    result = authorize(gateway, key=f"{REFERENCE}:authorize:3ds", passed=True)
+
+    # The customer is challenged by Stripe in turn; its PaymentIntent is the authentication to name next
+    assert result == GatewayAuthenticationRequired(STRIPE_PI, next_action_url=REDIRECT)
+    assert http.sent[0].form["payment_method_options[card][request_three_d_secure]"] == "any"
+    assert http.sent[0].form["return_url"] == "https://shop.test/back"
 
 
 def test_without_search_every_payment_intent_is_listed_page_by_page(
@@ -564,7 +596,7 @@ def test_without_search_every_payment_intent_is_listed_page_by_page(
         (200, listed(other_intent("pi_b", "requires_capture"))),
     )
 
-    assert authorize(gateway, passed=True) == GatewayApproved("pi_b")
+    assert gateway.open_authorizations(reference=REFERENCE) == ["pi_b"]
 
     _, first, second = http.sent
     assert (first.path, first.form) == ("/v1/payment_intents", {"limit": "100"})

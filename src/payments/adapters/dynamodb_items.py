@@ -112,6 +112,8 @@ def intent_to_item(intent: PaymentIntent, *, version: int | None = None) -> Item
             authorizationId=intent.authorization_id,
             transactionId=intent.transaction_id,
             declineCode=intent.decline_code,
+            authenticationReference=intent.authentication_reference,
+            authenticationUrl=intent.authentication_url,
         ),
         **_line_items_attribute(intent),
     }
@@ -164,6 +166,9 @@ def intent_from_item(item: Mapping[str, Any]) -> PaymentIntent:
             Processor(entry["S"]) for entry in item.get("fallbackProcessors", {"L": []})["L"]
         ),
         authorization_sends=int(item.get("authorizationSends", {"N": "0"})["N"]),
+        # Absent on intents no processor asked to authenticate, and on those stored before.
+        authentication_reference=_get_s(item, "authenticationReference"),
+        authentication_url=_get_s(item, "authenticationUrl"),
     )
 
 

@@ -99,6 +99,7 @@ class HttpGateway(PaymentGateway):
         payment_method: str,
         reference: str,
         three_d_secure_passed: bool = False,
+        authentication: str | None = None,  # noqa: ARG002 (the sandbox decides by `threeDSecure` alone)
     ) -> GatewayResult:
         body: dict[str, Any] = {
             **_money(amount),

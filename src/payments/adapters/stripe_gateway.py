@@ -6,6 +6,14 @@ void or refund is a call on that PaymentIntent, each with the caller's Idempoten
 call (ours, or the SDK's own network retry) gets Stripe's first answer back instead of moving money
 twice.
 
+3-D Secure: when Stripe answers a confirmation with `requires_action`, the PaymentIntent's id is the
+authentication the customer completes; the caller keeps it and names it after the challenge, when the
+outcome is read from that PaymentIntent (one read: Stripe's search, which lags writes by seconds, is
+only for finding holds whose answer was lost). A challenge our own fraud screen asked for comes before
+Stripe ever saw the payment: the PaymentIntent is made then, asking Stripe for 3-D Secure
+(`request_three_d_secure=any`), so an approval is Stripe's outcome, never the caller's word; when the
+issuer challenges, the customer is sent through Stripe's challenge in turn.
+
 The `stripe` package is imported inside the methods only, on first use: it costs more to import than
 boto3, and the authorize function's cold start must not pay for it unless a Stripe payment is moved.
 Nor `requests`, which the SDK's client brings.
@@ -172,11 +180,12 @@ class StripeGateway(PaymentGateway):
         payment_method: str,
         reference: str,
         three_d_secure_passed: bool = False,
+        authentication: str | None = None,
     ) -> GatewayResult:
-        if three_d_secure_passed:
-            # The challenge's outcome is Stripe's to tell, never the caller's: the PaymentIntent the
-            # first attempt made for this payment, as it is now.
-            return self._after_challenge(reference, amount)
+        if three_d_secure_passed and authentication is not None:
+            # The challenge's outcome is Stripe's to tell, never the caller's: the PaymentIntent that
+            # asked for it, as it is now.
+            return self._after_challenge(authentication, reference, amount)
         import stripe  # noqa: PLC0415 (on first use only: see the module's docstring)
 
         params: PaymentIntentCreateParams = {
@@ -189,6 +198,10 @@ class StripeGateway(PaymentGateway):
         }
         if self._return_url is not None:
             params["return_url"] = self._return_url
+        if three_d_secure_passed:
+            # Our fraud screen asked for the step-up before Stripe saw the payment: a challenge Stripe
+            # did not run proves nothing to it, so it is asked to run 3-D Secure itself.
+            params["payment_method_options"] = {"card": {"request_three_d_secure": "any"}}
         with self._translating(_Call.AUTHORIZE):
             try:
                 answer = self._stripe().v1.payment_intents.create(params, self._options(idempotency_key))
@@ -271,21 +284,19 @@ class StripeGateway(PaymentGateway):
                 if error.http_status != 404:
                     raise
                 return None
-        metadata = answer.to_dict().get("metadata")
-        reference = metadata.get("reference") if isinstance(metadata, dict) else None
-        return reference if isinstance(reference, str) and reference else None
+        return _reference(answer.to_dict())
 
-    def _after_challenge(self, reference: str, amount: Money) -> GatewayResult:
-        intents = self._intents_for(reference)
-        if not intents:
-            # With Stripe's search this may be its indexing lag (seconds, Stripe says): worth a retry.
-            raise UpstreamUnavailable(
-                f"Stripe has no PaymentIntent for {reference} (yet): nothing to read the challenge from",
-                upstream="gateway",
+    def _after_challenge(self, authentication: str, reference: str, amount: Money) -> GatewayResult:
+        """The PaymentIntent that asked for the challenge, read by its id; one made for another payment
+        is refused, whoever named it."""
+        intent = self._retrieve(authentication)
+        made_for = _reference(intent)
+        if made_for != reference:
+            raise UnexpectedGatewayAnswer(
+                f"Stripe's {authentication} was made for {made_for or 'no payment of ours'}, "
+                f"not for {reference}: its authentication is not this payment's"
             )
-        newest_first = sorted(intents, key=_created, reverse=True)
-        holding = [intent for intent in newest_first if intent.get("status") == "requires_capture"]
-        return _authorization((holding or newest_first)[0], amount, after_challenge=True)
+        return _authorization(intent, amount, after_challenge=True)
 
     def _intents_for(self, reference: str) -> list[dict[str, Any]]:
         """Every PaymentIntent made for `reference`, as it is now. Stripe's search finds them by
@@ -507,9 +518,11 @@ def _for_reference(intents: list[dict[str, Any]], reference: str) -> list[dict[s
     return found
 
 
-def _created(intent: dict[str, Any]) -> int:
-    created = intent.get("created")
-    return created if type(created) is int else 0
+def _reference(intent: dict[str, Any]) -> str | None:
+    """Our payment intent id a PaymentIntent was made for (its `metadata.reference`), if any."""
+    metadata = intent.get("metadata")
+    reference = metadata.get("reference") if isinstance(metadata, dict) else None
+    return reference if isinstance(reference, str) and reference else None
 
 
 def _text(answer: dict[str, Any], field: str) -> str:

@@ -220,6 +220,11 @@ class PaymentIntent:
     # `processor` that may have reached it. Kept only for a payment with fallbacks (see `fail_over`).
     fallback_processors: tuple[Processor, ...] = ()
     authorization_sends: int = 0
+    # The 3-D Secure authentication the processor asked the customer to complete (Stripe's
+    # PaymentIntent id), and where the customer completes it when the processor says: the authorization
+    # after the challenge reads that authentication, and the checkout shows the customer the URL.
+    authentication_reference: str | None = None
+    authentication_url: str | None = None
     refund_count: int = 0
     # Which request made which refund (by number): a request repeated finds its refund in the intent.
     refund_requests: dict[str, int] = field(default_factory=dict)
@@ -329,6 +334,19 @@ class PaymentIntent:
         self.authorization_sends = 1
         self.updated_at = to_millis(now)
         return self.processor
+
+    def await_authentication(self, *, reference: str, url: str | None, now: datetime) -> None:
+        """The processor asked for the customer's 3-D Secure authentication before it authorizes: keep
+        its id of that authentication (what the authorization after the challenge names) and the URL
+        where the customer completes it, if it gave one. Only while the payment waits (PENDING)."""
+        if self.status is not Status.PENDING:
+            raise InvalidState(
+                f"a {self.status} payment waits for no authentication", status=self.status.value
+            )
+        if not reference:
+            raise ValueError("an authentication is named by the processor's reference")
+        self.authentication_reference, self.authentication_url = reference, url
+        self.updated_at = to_millis(now)
 
     def uncount_authorization_send(self, now: datetime) -> None:
         """A counted request that `processor` provably never received (refused, unresolved): it can

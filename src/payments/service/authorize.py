@@ -11,6 +11,11 @@ to the next processor only when the processor refused the connection on every at
 counted this request alone, so no other request, not even one that crashed after sending, may have
 reached that processor. Any other failure (a timeout after sending, a lost answer) leaves the payment
 where it is, to be resolved there with the same key.
+
+A 3-D Secure challenge the processor asks for is kept on the intent (the processor's reference of the
+authentication, and the URL the customer follows) before the caller hears of it: the authorization
+after the challenge names that authentication, so the processor reads its outcome where it is instead
+of looking for it. A step-up our fraud screen asked for names none: the processor never saw the payment.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ def authorize_intent(
     # Every answer the gateway can give is handled here; a new one is a mypy error (assert_never).
     match result:
         case GatewayAuthenticationRequired():
+            _await_authentication(intent, result, intents=intents, clock=clock)
             raise AuthenticationRequired("the issuer requires 3-D Secure authentication")
         case GatewayDeclined(reference=reference, decline_code=decline_code):
 
@@ -137,6 +143,10 @@ def _send_authorization(
                     payment_method=intent.payment_method,
                     reference=intent.payment_intent_id,
                     three_d_secure_passed=command.three_d_secure_passed,
+                    # The processor's own authentication, where it asked for one (None: our screen did).
+                    authentication=(
+                        intent.authentication_reference if command.three_d_secure_passed else None
+                    ),
                 ),
             )
         except ProcessorUnreachable:
@@ -175,6 +185,31 @@ def _failed_over(
         return intents.save(moved)
     except (ConcurrentUpdate, InvalidState):
         return None
+
+
+def _await_authentication(
+    intent: PaymentIntent,
+    challenge: GatewayAuthenticationRequired,
+    *,
+    intents: IntentRepository,
+    clock: Clock,
+) -> None:
+    """Keep the processor's authentication on the payment before the customer is sent to it: the
+    authorization after the challenge names it (one read at the processor, where a search lags), and
+    the checkout shows the customer where to complete it. Unchanged (asked again, as before): no write.
+    A request that only counted its send meanwhile gets it recorded on what it wrote; a payment that
+    moved on raises as any conflict does."""
+    if (intent.authentication_reference, intent.authentication_url) == (
+        challenge.reference,
+        challenge.next_action_url,
+    ):
+        return
+
+    def awaiting(target: PaymentIntent) -> None:
+        target.await_authentication(reference=challenge.reference, url=challenge.next_action_url, now=clock())
+
+    awaiting(intent)
+    _save_or_explain(intent, intents, same_authorization=None, again=awaiting)
 
 
 def _record_authorization(

@@ -93,7 +93,7 @@ def checkout_view(
         waiting = record.task_token is not None
         view["status"] = (CheckoutStatus.ACTION_REQUIRED if waiting else CheckoutStatus.RUNNING).value
         if waiting:
-            view["nextAction"] = {"type": "three_d_secure"}
+            view["nextAction"] = next_action(intent)
     elif record.failure_code is not None:
         # A failed checkout's execution succeeds (docs/architecture.md): its record says why it failed.
         view["status"] = CheckoutStatus.FAILED.value
@@ -106,6 +106,16 @@ def checkout_view(
         view["status"] = CheckoutStatus.FAILED.value
         view["error"] = {"code": "checkout_failed", "message": f"the checkout ended as {execution.value}"}
     return view
+
+
+def next_action(intent: PaymentIntent) -> dict[str, str]:
+    """What the customer must do while the checkout waits: a 3-D Secure challenge, with the URL where
+    the processor has them complete it when it gave one (none when our fraud screen asked for the
+    step-up, or the processor's challenge runs in its own client library)."""
+    action = {"type": "three_d_secure"}
+    if intent.authentication_url is not None:
+        action["redirectUrl"] = intent.authentication_url
+    return action
 
 
 # The payment's statuses once it was authorized and not undone.

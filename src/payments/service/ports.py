@@ -153,7 +153,12 @@ class PaymentGateway(GatewayRouting):
         payment_method: str,
         reference: str,
         three_d_secure_passed: bool = False,
-    ) -> GatewayResult: ...
+        authentication: str | None = None,
+    ) -> GatewayResult:
+        """Authorize `amount` for the payment `reference`. After a passed 3-D Secure challenge
+        (`three_d_secure_passed`), `authentication` is the processor's reference of the authentication
+        the customer answered (the `GatewayAuthenticationRequired.reference` it asked with); None when
+        the processor never asked (our fraud screen did). The outcome is the processor's to tell."""
 
     # A capture, void or refund either happens (its approved answer) or raises: a payment error for a
     # refusal, UpstreamUnavailable when no answer came or the answer is of a shape we do not know.
