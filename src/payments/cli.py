@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import os
 import signal
 import sys
 import threading
@@ -378,6 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`payments api-keys create | head -1`): what it wanted it has. Point
+        # stdout at nothing, so the interpreter's flush at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:
         problem = _aws_problem(error)
         if problem is None:

@@ -5,6 +5,9 @@ tests/integration/test_operator_commands.py (this tier has no sockets)."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import textwrap
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -149,3 +152,35 @@ def test_local_up_help_names_the_processors_and_the_default(monkeypatch: pytest.
 
     assert "--processor {sandbox,stripe}" in shown
     assert "(default: sandbox)" in shown
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `payments api-keys create | head -1`: head exits after one line; the command must not end in a
+    # BrokenPipeError traceback. A command printing more than a pipe holds, its reader gone after one line.
+    script = textwrap.dedent(
+        """
+        import argparse, sys
+        from payments import cli
+
+        def run(args):
+            for number in range(200_000):
+                print(f"line {number}")
+            return 0
+
+        parser = argparse.ArgumentParser()
+        parser.set_defaults(run=run, command="test")
+        cli.build_parser = lambda: parser
+        sys.exit(cli.main([]))
+        """
+    )
+    process = subprocess.Popen(  # noqa: S603 (our interpreter, our script)
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.readline() == b"line 0\n"
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 0, errors
+    assert b"Traceback" not in errors
+    assert b"BrokenPipe" not in errors
