@@ -19,6 +19,7 @@ from payments.adapters.dynamodb_items import (
     intent_from_item,
     intent_to_item,
     parse_time,
+    transaction_from_item,
     transaction_to_item,
 )
 from payments.domain.errors import InvalidRequest
@@ -328,6 +329,23 @@ def test_transaction_item_fields() -> None:
         "createdAt": {"S": "2026-11-24T18:00:01.005Z"},
         "gatewayReference": {"S": "gw_cap_9"},
     }
+
+
+def test_a_transaction_keeps_the_payments_version_it_was_recorded_at() -> None:
+    item = transaction_to_item(make_transaction(intent_version=7))
+
+    assert item["intentVersion"] == {"N": "7"}
+    assert transaction_from_item(item).intent_version == 7
+    old = transaction_to_item(make_transaction())  # recorded before the version was kept
+    assert "intentVersion" not in old
+    assert transaction_from_item(old).intent_version is None
+
+
+def test_a_movement_records_the_version_its_save_writes() -> None:
+    intent = make_intent(version=4)
+    transaction = intent.authorize(authorization_id="auth_1", now=intent.created_at)
+
+    assert transaction.intent_version == 5 == intent.saved().version
 
 
 def test_a_declined_transaction_records_its_decline_code_and_no_reference() -> None:

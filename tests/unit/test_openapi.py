@@ -916,7 +916,10 @@ def test_the_payment_event_schema_is_what_event_body_produces(spec: dict[str, An
     }
     assert set(schema["properties"]) == set().union(*bodies)
     assert authorized["merchantId"] == "mer_acme"  # every event names its merchant ...
-    assert set(schema["required"]) == set(authorized) - {"merchantId"}  # ... but ones logged before
+    # ... but ones logged before (and before the version was kept)
+    assert set(schema["required"]) == set(authorized) - {"merchantId", "intentVersion"}
+    # Each movement here is made on an intent at version 1, never saved in between: its save writes 2.
+    assert [body["intentVersion"] for body in bodies] == [2, 2, 2, 2, 2]
     validator = schema_validator(spec, {"$ref": "#/components/schemas/PaymentEvent"})
     for body in bodies:
         validator.validate(body)

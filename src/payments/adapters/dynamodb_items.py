@@ -196,6 +196,7 @@ def transaction_from_item(item: Mapping[str, Any]) -> Transaction:
         decline_code=_get_s(item, "declineCode"),
         request_id=_get_s(item, "requestId"),
         reason=_get_s(item, "reason"),
+        intent_version=_get_n(item, "intentVersion") if "intentVersion" in item else None,
         released=Money(_get_n(item, "released"), currency(item["currency"]["S"]))
         if "released" in item
         else None,
@@ -220,4 +221,5 @@ def transaction_to_item(transaction: Transaction) -> Item:
             reason=transaction.reason,
         ),
         **({"released": _n(transaction.released.amount)} if transaction.released else {}),
+        **({"intentVersion": _n(transaction.intent_version)} if transaction.intent_version else {}),
     }

@@ -31,6 +31,7 @@ def event_body(event: PaymentEvent) -> dict[str, Any]:
         "paymentStatus": event.status.value,
         "occurredAt": format_time(event.occurred_at),
         **({"releasedAmount": event.released.amount} if event.released else {}),
+        **({"intentVersion": event.intent_version} if event.intent_version is not None else {}),
     }
 
 
@@ -49,6 +50,7 @@ def event_from_body(body: Mapping[str, Any]) -> PaymentEvent:
         status=Status(body["paymentStatus"]),
         released=None if released is None else Money(int(released), money_in),
         merchant_id=None if body.get("merchantId") is None else str(body["merchantId"]),
+        intent_version=None if body.get("intentVersion") is None else int(body["intentVersion"]),
     )
 
 

@@ -37,6 +37,7 @@ class PaymentEvent:
     # Whose payment: customer ids are each merchant's own, so subscribers key customers by both.
     # None only on an event published before events named their merchant.
     merchant_id: str | None = None
+    intent_version: int | None = None  # the payment's version after the movement (None: not kept then)
 
 
 def event_type_for(transaction: Transaction) -> EventType:
@@ -76,4 +77,5 @@ def event_for(transaction: Transaction) -> PaymentEvent:
         status=transaction.status,
         released=transaction.released,
         merchant_id=transaction.merchant_id,
+        intent_version=transaction.intent_version,
     )

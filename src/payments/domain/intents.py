@@ -99,6 +99,9 @@ class Transaction:
     request_id: str | None = None  # which API request asked for it (refunds: tells duplicates apart)
     released: Money | None = None  # the authorization hold a capture or void lets go (all of it)
     reason: str | None = None  # why a refund was asked for, in the merchant's words
+    # The payment's version once the movement is recorded (written in the same write), so whoever
+    # hears of movements out of order can order them; None on transactions recorded before it was kept.
+    intent_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,6 +556,7 @@ class PaymentIntent:
             request_id=request_id,
             released=released,
             reason=reason,
+            intent_version=self.version + 1,  # what the save of this intent writes (IntentRepository)
         )
         self.new_transactions.append(transaction)
         return transaction
