@@ -39,14 +39,19 @@ if TYPE_CHECKING:
     )
     from payments.adapters.dynamodb_suppressions import DynamoDBSuppressionList
     from payments.adapters.dynamodb_velocity import DynamoDBApprovalHistory, DynamoDBVelocityCounter
+    from payments.adapters.dynamodb_webhook_deliveries import DynamoDBWebhookDeliveries, DynamoDBWebhookEvents
+    from payments.adapters.dynamodb_webhook_endpoints import DynamoDBWebhookEndpoints
     from payments.adapters.event_topic import DynamoDBEventLog, SnsEventPublisher
     from payments.adapters.fraud_client import LambdaFraudScreen
     from payments.adapters.gateway_client import HttpGateway
+    from payments.adapters.http_webhook_sender import UrllibWebhookSender
     from payments.adapters.s3_audit import S3AuditArchive
     from payments.adapters.s3_files import S3FileStore
+    from payments.adapters.secretsmanager_webhook_secrets import SecretsManagerWebhookSecrets
     from payments.adapters.ses_mailer import SesMailer
     from payments.adapters.sns_alerts import SnsOpsAlerts
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
+    from payments.adapters.sqs_webhook_queue import SqsWebhookQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
     from payments.adapters.stripe_gateway import StripeGateway
     from payments.functions.http import IdempotentRequests
@@ -525,6 +530,27 @@ def stripe_webhook_secret(env: Environment) -> Secret:
     return Secret(env.client("secretsmanager"), env.need("stripe_webhook_secret_arn"))
 
 
+def webhook_endpoints(env: Environment) -> DynamoDBWebhookEndpoints:
+    """Merchants' webhook endpoints (the routes, and the delivery functions that read them)."""
+    from payments.adapters.dynamodb_webhook_endpoints import DynamoDBWebhookEndpoints  # noqa: PLC0415
+
+    return DynamoDBWebhookEndpoints(dynamodb(env), table=env.need("webhook_endpoints_table"))
+
+
+def webhook_secrets(env: Environment) -> SecretsManagerWebhookSecrets:
+    """Endpoints' signing secrets (`<WEBHOOK_SECRETS_PREFIX><webhookEndpointId>`), each kept by the
+    adapter for 60 s. Only a function creating secrets needs DATA_KEY (they are encrypted with it)."""
+    from payments.adapters.secretsmanager_webhook_secrets import (  # noqa: PLC0415
+        SecretsManagerWebhookSecrets,
+    )
+
+    return SecretsManagerWebhookSecrets(
+        env.client("secretsmanager"),
+        prefix=env.need("webhook_secrets_prefix"),
+        kms_key=env.settings.data_key or None,
+    )
+
+
 def function_caller(env: Environment) -> LambdaFunctionCaller:
     from payments.adapters.deployment_hooks import LambdaFunctionCaller  # noqa: PLC0415
 
@@ -573,3 +599,34 @@ def settlement_reports(env: Environment) -> DynamoDBSettlementReports:
     from payments.adapters.dynamodb_settlements import DynamoDBSettlementReports  # noqa: PLC0415
 
     return DynamoDBSettlementReports(dynamodb(env), table=env.need("settlements_table"))
+
+
+# -- merchant webhooks: events, deliveries, their queue and the sender ---------------------------------
+
+
+def webhook_events(env: Environment) -> DynamoDBWebhookEvents:
+    from payments.adapters.dynamodb_webhook_deliveries import DynamoDBWebhookEvents  # noqa: PLC0415
+
+    return DynamoDBWebhookEvents(dynamodb(env), table=env.need("webhook_events_table"))
+
+
+def webhook_deliveries(env: Environment) -> DynamoDBWebhookDeliveries:
+    from payments.adapters.dynamodb_webhook_deliveries import DynamoDBWebhookDeliveries  # noqa: PLC0415
+
+    return DynamoDBWebhookDeliveries(dynamodb(env), table=env.need("webhook_deliveries_table"))
+
+
+def webhook_queue(env: Environment) -> SqsWebhookQueue:
+    from payments.adapters.sqs_webhook_queue import SqsWebhookQueue  # noqa: PLC0415
+
+    return SqsWebhookQueue(env.client("sqs"), queue_url=env.need("webhook_deliveries_queue_url"))
+
+
+def webhook_sender(env: Environment) -> UrllibWebhookSender:
+    """Deliveries over HTTP(S): loopback receivers only where the stack allows them (locally)."""
+    from payments.adapters.http_webhook_sender import UrllibWebhookSender  # noqa: PLC0415
+
+    return UrllibWebhookSender(
+        timeout_seconds=env.settings.webhook_timeout_seconds,
+        allow_loopback=env.settings.webhook_allow_loopback == "true",
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from payments.domain.fraud import FraudRules
 from payments.domain.intents import Processor
+from payments.domain.merchant_webhooks import RetrySchedule
 from payments.domain.receipts import order_page_url_problem
 
 
@@ -77,6 +78,18 @@ class Settings:
     stripe_webhook_secret_arn: str = ""  # the signing secret of Stripe's webhooks to this stack
     default_processor: str = "sandbox"
     merchant_processors_table: str = ""  # each merchant's processor rules (create-intent)
+    # Merchant webhooks: the endpoints, events and deliveries tables, the queue of deliveries, the
+    # prefix of endpoints' signing secrets in Secrets Manager (`<prefix><endpointId>`), the retry
+    # schedule (seconds, comma-separated), whether http://127.0.0.1 may receive (the local stack only),
+    # and how long a receiver may take to answer.
+    webhook_endpoints_table: str = ""
+    webhook_events_table: str = ""
+    webhook_deliveries_table: str = ""
+    webhook_deliveries_queue_url: str = ""
+    webhook_secrets_prefix: str = ""
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_allow_loopback: str = "false"
+    webhook_timeout_seconds: float = 15.0
     gateway_timeout_seconds: float = 1.0
     gateway_max_attempts: int = 3
     intent_ttl_seconds: int = 86_400
@@ -159,15 +172,26 @@ class Settings:
                 values[setting.name] = env.get(name, setting.default)
         values["gateway_base_url"] = values["gateway_base_url"].rstrip("/")
         settings = cls(fraud_rules=rules, **values)
-        if settings.idempotency_ttl_seconds < 86_400:
-            raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
-        if settings.default_processor not in {processor.value for processor in Processor}:
-            raise SettingsError(
-                f"DEFAULT_PROCESSOR must be one of {', '.join(Processor)}, got {settings.default_processor!r}"
-            )
-        problem = order_page_url_problem(settings.order_page_url_template)
-        if problem:
-            raise SettingsError(
-                f"ORDER_PAGE_URL_TEMPLATE {problem}, got {settings.order_page_url_template!r}"
-            )
+        _check(settings)
         return settings
+
+
+def _check(settings: Settings) -> None:
+    """What no function may run with, said at its start rather than on its first request."""
+    if settings.idempotency_ttl_seconds < 86_400:
+        raise SettingsError("IDEMPOTENCY_TTL_SECONDS must be at least 86400 (24 h)")
+    if settings.default_processor not in {processor.value for processor in Processor}:
+        raise SettingsError(
+            f"DEFAULT_PROCESSOR must be one of {', '.join(Processor)}, got {settings.default_processor!r}"
+        )
+    if settings.webhook_allow_loopback not in {"true", "false"}:
+        raise SettingsError(
+            f"WEBHOOK_ALLOW_LOOPBACK must be true or false, got {settings.webhook_allow_loopback!r}"
+        )
+    try:
+        RetrySchedule.parse(settings.webhook_retry_schedule)
+    except ValueError as error:
+        raise SettingsError(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
+    problem = order_page_url_problem(settings.order_page_url_template)
+    if problem:
+        raise SettingsError(f"ORDER_PAGE_URL_TEMPLATE {problem}, got {settings.order_page_url_template!r}")

@@ -1,10 +1,11 @@
 """A schemathesis check (loaded with SCHEMATHESIS_HOOKS): a rejected request writes nothing.
 
 After each answer the stored state a request can write synchronously (the payments, their
-transactions, checkouts, refund batches, API keys, refund files) is digested through the stack's AWS
-endpoint. A refusal (4xx but 402, which is a payment outcome the contract says is recorded) must leave
-the digest as the last answer left it; after any other answer the digest is taken again once it stops
-changing. Requests run one at a time (one worker), so "before" is always the previous answer's state.
+transactions, checkouts, refund batches, API keys, webhook endpoints, refund files) is digested
+through the stack's AWS endpoint. A refusal (4xx but 402, which is a payment outcome the contract
+says is recorded) must leave the digest as the last answer left it; after any other answer the
+digest is taken again once it stops changing. Requests run one at a time (one worker), so "before"
+is always the previous answer's state.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from typing import Any
 import boto3
 import schemathesis
 
-TABLES = ("payment-intents", "transactions", "checkouts", "refund-batches", "payments-api-keys")
+TABLES = (
+    "payment-intents",
+    "transactions",
+    "checkouts",
+    "refund-batches",
+    "payments-api-keys",
+    "webhook-endpoints",
+)
 BUCKET_PREFIX = "payments-refund-files-"
 _state: dict[str, dict[str, str]] = {}
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import importlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -83,6 +84,9 @@ EVENT_SOURCE_ACTIONS = {
 }
 # Lambda sends an asynchronous event that keeps failing to the function's DLQ, as the function's role.
 DEAD_LETTER_ACTIONS = {"sqs:SendMessage"}
+# What Powertools' idempotency store does on the idempotency table for a route declared `idempotent=True`
+# (its calls are in the library, not in our source): read, put, complete (an update) and delete a record.
+IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 # The operations a safe (GET) request may make.
 READ_PREFIXES = ("Get", "BatchGet", "List", "Describe", "Query", "Scan", "Head")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
@@ -212,6 +216,10 @@ def _actions_not_called(document: Mapping[str, Any], logical_id: str) -> list[st
     properties = document["Resources"][logical_id]["Properties"]
     granted = {str(action) for action, _, _ in _grants(document, logical_id)}
     done_by_aws = {action for action in granted if action.startswith("kms:")}
+    if _idempotent(properties["Handler"]):  # made by the library; still checked where granted elsewhere
+        table = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+        elsewhere = {str(action) for action, where, _ in _grants(document, logical_id) if where != table}
+        done_by_aws |= IDEMPOTENCY_ACTIONS - elsewhere
     for event in properties.get("Events", {}).values():
         done_by_aws |= EVENT_SOURCE_ACTIONS.get(event["Type"], set())
     if "DeadLetterQueue" in properties:
@@ -227,6 +235,11 @@ def _actions_not_called(document: Mapping[str, Any], logical_id: str) -> list[st
         for action in sorted(granted - done_by_aws - called)
     ]
     return problems
+
+
+def _idempotent(handler: str) -> bool:
+    module_name, _, name = handler.rpartition(".")
+    return bool(getattr(getattr(importlib.import_module(module_name), name), "idempotent", False))
 
 
 def test_every_action_granted_is_a_call_the_code_makes(template: dict[str, Any]) -> None:
@@ -308,9 +321,17 @@ def _known_to(document: Mapping[str, Any], logical_id: str) -> set[str]:
     return _with_their_keys(document, known)
 
 
+def _prefixes_told(document: Mapping[str, Any], logical_id: str) -> set[str]:
+    """The name prefixes a function is told (`payments/webhook-secret-${Stage}/`): what its code makes
+    under one at run time (a secret per webhook endpoint) is no resource of the template."""
+    texts = {sub_text(value) for value in environment(document, logical_id).values()}
+    return {text for text in texts if "${Stage}" in text and text.endswith("/") and text[:4] != "arn:"}
+
+
 def _resources_not_known(document: Mapping[str, Any], logical_id: str) -> list[str]:
     known = _known_to(document, logical_id)
     patterns = _name_patterns(document)
+    prefixes = _prefixes_told(document, logical_id)
     problems = []
     for action, resource, statement in _grants(document, logical_id):
         if resource == "*":
@@ -322,6 +343,8 @@ def _resources_not_known(document: Mapping[str, Any], logical_id: str) -> list[s
             continue
         names = _names_in(resource, patterns)
         unknown = names - known
+        if not names and any(f":{prefix}" in sub_text(resource) for prefix in prefixes):
+            continue  # a name under a prefix the function is told
         if not names or unknown:
             problems.append(
                 f"{logical_id}: {action} on {json.dumps(resource)} ({sorted(unknown) or 'no resource'})"
@@ -349,6 +372,17 @@ def test_the_resource_check_catches_a_table_the_function_is_not_told_about(templ
     assert _resources_not_known(broken, "GetIntentFunction") == [
         'GetIntentFunction: dynamodb:GetItem on {"Fn::GetAtt": ["LedgerTable", "Arn"]} ([\'LedgerTable\'])',
         "GetIntentFunction: dynamodb:GetItem on any resource",
+    ]
+
+
+def test_a_grant_under_a_name_prefix_needs_the_function_told_that_prefix(template: dict[str, Any]) -> None:
+    broken = copy.deepcopy(template)
+    variables = broken["Resources"]["DeleteWebhookEndpointFunction"]["Properties"]["Environment"]["Variables"]
+    assert _resources_not_known(broken, "DeleteWebhookEndpointFunction") == []
+    del variables["WEBHOOK_SECRETS_PREFIX"]
+    problems = _resources_not_known(broken, "DeleteWebhookEndpointFunction")
+    assert [problem.split(" on ")[0] for problem in problems] == [
+        "DeleteWebhookEndpointFunction: secretsmanager:DeleteSecret"
     ]
 
 

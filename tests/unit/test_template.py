@@ -83,12 +83,20 @@ TABLES = {
     "ReceiptSuppressionsTable": ("receipt-suppressions", "address", False),
     "ApiKeysTable": ("payments-api-keys", "keyHash", False),
     "MerchantProcessorsTable": ("payment-merchant-processors", "merchantId", False),
+    "WebhookEventsTable": ("webhook-events", "eventId", False),
 }
 # The running balances have a composite key (currency, account); every other table is keyed by one id.
 COMPOSITE_KEY_TABLES = {
     "LedgerBalancesTable": ("ledger-balances", "currency", "account"),
     "RefundBatchesTable": ("refund-batches", "batchId", "item"),
     "SettlementsTable": ("settlements", "pk", "sk"),
+    "WebhookDeliveriesTable": ("webhook-deliveries", "webhookEndpointId", "eventId"),
+    "WebhookEndpointsTable": ("webhook-endpoints", "merchantId", "webhookEndpointId"),
+}
+# The composite-key tables read through an index of their own: (its name, partition key, sort key).
+COMPOSITE_KEY_INDEXES = {
+    # An endpoint's deliveries newest first (`<createdAt>#<eventId>`).
+    "WebhookDeliveriesTable": ("by-created", "webhookEndpointId", "createdAtEventId"),
 }
 # Nothing is ignored on the translated template. W3037 (unknown IAM action) is a known false positive
 # on the policy SAM writes for SQS pollers, but on this template it is the only check that catches a
@@ -767,7 +775,21 @@ def test_composite_key_tables(template: dict[str, Any], table: str) -> None:
         {"AttributeName": partition_key, "KeyType": "HASH"},
         {"AttributeName": sort_key, "KeyType": "RANGE"},
     ]
-    assert "GlobalSecondaryIndexes" not in props
+    indexes = props.get("GlobalSecondaryIndexes", [])
+    if table in COMPOSITE_KEY_INDEXES:
+        name, index_partition, index_sort = COMPOSITE_KEY_INDEXES[table]
+        assert indexes == [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": index_partition, "KeyType": "HASH"},
+                    {"AttributeName": index_sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
+    else:
+        assert indexes == []
 
 
 # Lambda invokes these asynchronously and drops an event after its retries unless the function has
@@ -839,7 +861,13 @@ def test_the_ledger_subscribes_to_every_event_and_keeps_what_fails(template: dic
 
 
 @pytest.mark.parametrize(
-    ("table", "attribute"), [("IdempotencyTable", "expiration"), ("FraudVelocityTable", "expiresAt")]
+    ("table", "attribute"),
+    [
+        ("IdempotencyTable", "expiration"),
+        ("FraudVelocityTable", "expiresAt"),
+        ("WebhookEventsTable", "expiresAt"),
+        ("WebhookDeliveriesTable", "expiresAt"),
+    ],
 )
 def test_ttl_attributes(template: dict[str, Any], table: str, attribute: str) -> None:
     ttl = template["Resources"][table]["Properties"]["TimeToLiveSpecification"]
@@ -1183,7 +1211,7 @@ def test_every_dead_letter_queue_pages_when_anything_waits_in_it(template: dict[
         for props in (res["Properties"] for res in _resources(template, "AWS::CloudWatch::Alarm").values())
         if props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
-    assert len(queues) == 4
+    assert len(queues) == 6
     assert watched == queues
 
 

@@ -150,6 +150,7 @@ class LocalStack:
             parameters={
                 "Stage": STAGE,
                 "GatewayBaseUrl": self.gateway.url,
+                "WebhookAllowLoopback": "true",  # merchant webhooks to http://127.0.0.1 receivers
                 "OpsWebhookUrl": f"{self.front_door.url}/_local/notifications",
                 "CustomerSuccessWebhookUrl": f"{self.front_door.url}/_local/notifications",
                 "GatewayWebhookSecret": os.environ.get("GATEWAY_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),

@@ -1,0 +1,66 @@
+"""webhook-dispatcher: payment events from payment-events (through the webhook-events queue, raw
+delivery) become merchant webhook events, and a delivery to each of the merchant's endpoints that wants
+one, queued on webhook-deliveries. A record that fails is reported failed alone and comes back; doing it
+again adds nothing twice (service/webhook_delivery.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from payments import bootstrap
+from payments.adapters.event_topic import event_from_body
+from payments.service.webhook_delivery import dispatch, webhook_event_for
+from payments.service.webhook_ports import DeliveryQueue, WebhookDeliveries, WebhookEndpoints, WebhookEvents
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    endpoints: WebhookEndpoints
+    events: WebhookEvents
+    deliveries: WebhookDeliveries
+    queue: DeliveryQueue
+    clock: Callable[[], datetime] = bootstrap.now
+
+
+def wire(env: bootstrap.Environment) -> Dependencies:
+    return Dependencies(
+        endpoints=bootstrap.webhook_endpoints(env),
+        events=bootstrap.webhook_events(env),
+        deliveries=bootstrap.webhook_deliveries(env),
+        queue=bootstrap.webhook_queue(env),
+    )
+
+
+def _dispatch(record: Any, deps: Dependencies) -> None:
+    event = webhook_event_for(event_from_body(json.loads(record.body)))
+    if event is None:  # published before events named their merchant: no one's to deliver
+        return
+    dispatch(
+        event,
+        endpoints=deps.endpoints,
+        events=deps.events,
+        deliveries=deps.deliveries,
+        queue=deps.queue,
+        now=deps.clock(),
+    )
+
+
+@bootstrap.lambda_function(wire)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 (cold start)
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    def run(record: Any) -> None:
+        _dispatch(record, deps)
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return dict(
+        process_partial_response(event=event, record_handler=run, processor=processor, context=context)
+    )
