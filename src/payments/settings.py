@@ -12,7 +12,6 @@ from typing import Any
 
 from payments.domain.fraud import FraudRules
 from payments.domain.intents import Processor
-from payments.domain.merchant_webhooks import RetrySchedule
 from payments.domain.receipts import order_page_url_problem
 
 
@@ -188,10 +187,6 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             f"WEBHOOK_ALLOW_LOOPBACK must be true or false, got {settings.webhook_allow_loopback!r}"
         )
-    try:
-        RetrySchedule.parse(settings.webhook_retry_schedule)
-    except ValueError as error:
-        raise SettingsError(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
     problem = order_page_url_problem(settings.order_page_url_template)
     if problem:
         raise SettingsError(f"ORDER_PAGE_URL_TEMPLATE {problem}, got {settings.order_page_url_template!r}")
