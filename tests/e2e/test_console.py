@@ -1,11 +1,13 @@
 """The operator console in a real browser (Debian's Chromium, headless, driven by Playwright) against
 `payments local up`: a checkout, a 3-D Secure step-up answered from the console, a declined checkout
-with its failed state marked, and a dead-letter queue redriven with its button. Each page is kept as a
-screenshot in artifacts/screenshots/."""
+with its failed state marked, a dead-letter queue redriven with its button, and a merchant's webhook
+endpoints with the deliveries to one. Each page is kept as a screenshot in artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.request import Request, urlopen
@@ -172,6 +174,56 @@ def test_a_dead_letter_queue_is_redriven_with_its_button(page: Page, api: Api, s
         assert time.monotonic() < deadline, "the redriven job never succeeded"
         time.sleep(0.2)
     assert api.get_intent(intent_id).body["amountRefunded"] == 3_000
+
+
+def _closed_port() -> int:
+    """A port nothing listens on: a delivery to it is refused, so it fails and waits for its retry."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_webhooks_page_shows_the_endpoints_and_the_deliveries_to_one(page: Page, api: Api) -> None:
+    merchant_id = f"mer_console_wh_{uuid.uuid4().hex[:8]}"
+    url = f"http://127.0.0.1:{_closed_port()}/hook"
+    made = api.request("POST", "/v1/webhook-endpoints", {"merchantId": merchant_id, "url": url})
+    assert made.status == 201, made.body
+    hook_id, secret = made.body["webhookEndpointId"], made.body["secret"]
+    api.authorized(merchantId=merchant_id)
+    api.authorized(merchantId=merchant_id)
+    deliveries = f"/v1/webhook-endpoints/{hook_id}/deliveries?merchantId={merchant_id}"
+    deadline = time.monotonic() + 60
+    # Each payment's delivery tried once and refused: pending, waiting for its retry.
+    while not (
+        len(listed := api.request("GET", deliveries).body["data"]) == 2
+        and all(d["attempts"] >= 1 and d["status"] == "pending" for d in listed)
+    ):
+        assert time.monotonic() < deadline, f"the deliveries were never tried: {listed}"
+        time.sleep(0.2)
+    newest, oldest = (d["eventId"] for d in listed)
+
+    _console(page, api, f"/webhooks?merchantId={merchant_id}")
+    endpoints = page.locator("[data-testid=endpoints]")
+    expect(endpoints).to_contain_text(url)
+    expect(endpoints).to_contain_text("every type")
+    expect(endpoints).to_contain_text("ENABLED")
+    page.click(f"[data-testid='endpoint-{hook_id}']")
+    for event_id in (newest, oldest):
+        expect(page.locator(f"[data-testid='delivery-status-{event_id}']")).to_have_text("pending")
+    expect(page.locator("[data-testid=deliveries] tbody tr").first).to_contain_text("payment.authorized")
+    expect(page.locator("[data-testid=deliveries] tbody tr").first).to_contain_text(newest)
+    expect(page.locator("[data-testid=more-deliveries]")).to_be_hidden()
+    _shot(page, "webhook-deliveries")
+    assert secret not in page.content()
+
+    # A page at a time: "More" follows the nextToken to the older delivery.
+    _console(page, api, f"/webhooks/{hook_id}?merchantId={merchant_id}&limit=1")
+    expect(page.locator(f"[data-testid='delivery-{newest}']")).to_be_visible()
+    expect(page.locator(f"[data-testid='delivery-{oldest}']")).to_have_count(0)
+    page.click("[data-testid=more-deliveries]")
+    expect(page.locator(f"[data-testid='delivery-{oldest}']")).to_be_visible()
+    expect(page.locator("[data-testid=deliveries] tbody tr")).to_have_count(2)
+    assert secret not in page.content()
 
 
 def test_the_other_pages_render(page: Page, api: Api) -> None:

@@ -345,6 +345,87 @@ async function settlementsPage() {
   )}`);
 }
 
+// -- webhook endpoints: each endpoint of a merchant, and the deliveries to one ----------------------
+
+const DELIVERY_COLUMNS = [
+  ["event", (d) => `<code data-testid="delivery-${esc(d.eventId)}">${esc(d.eventId)}</code>`],
+  ["type", (d) => esc(d.type)],
+  ["status", (d) => `<span data-testid="delivery-status-${esc(d.eventId)}">${badge(d.status)}</span>`],
+  ["attempts", (d) => d.attempts],
+  ["last answer", (d) => (d.lastStatusCode === null ? '<span class="muted">none</span>' : esc(d.lastStatusCode))],
+  ["latency", (d) => (d.latencyMs === null ? "" : `${esc(d.latencyMs)} ms`)],
+  ["next attempt", (d) => esc(d.nextAttemptAt || "")],
+  ["created", (d) => esc(d.createdAt)],
+];
+
+async function webhooksPage(endpointId, params) {
+  // A platform key (the local stack's) names the merchant; a merchant key may leave it out.
+  const merchantId = params.get("merchantId") || "";
+  const scope = merchantId ? `merchantId=${encodeURIComponent(merchantId)}` : "";
+  let endpoints = "";
+  try {
+    const { data } = await get(`/v1/webhook-endpoints${scope ? `?${scope}` : ""}`);
+    // Only the fields named here are shown: the API never lists a secret, and the page never would.
+    endpoints = table(
+      [
+        ["endpoint", (e) => `<a data-testid="endpoint-${esc(e.webhookEndpointId)}"
+          href="#/webhooks/${esc(e.webhookEndpointId)}${scope ? `?${esc(scope)}` : ""}">${esc(e.webhookEndpointId)}</a>`],
+        ["url", (e) => `<code>${esc(e.url)}</code>`],
+        ["events", (e) => (e.events === null ? '<span class="muted">every type</span>' : e.events.map(esc).join("<br>"))],
+        ["enabled", (e) => (e.enabled ? badge("ENABLED") : badge("DISABLED"))],
+        ["disabled because", (e) => esc(e.disabledReason || "")],
+        ["created", (e) => esc(e.createdAt)],
+      ],
+      data,
+      "No endpoint yet.",
+    );
+  } catch (error) {
+    endpoints = `<p class="error">${esc(error.message)}</p>`;
+  }
+  show(`<h1>Webhook endpoints</h1>
+    <form id="merchant">
+      <label>Merchant (a platform key must name one) <input name="merchantId" value="${esc(merchantId)}" size="30"></label>
+      <button class="primary">Show</button>
+    </form>
+    <div data-testid="endpoints">${endpoints}</div>
+    ${endpointId ? `<h2>Deliveries to <code>${esc(endpointId)}</code> <span class="muted">newest first</span></h2>
+      <div data-testid="deliveries"></div>
+      <div class="actions"><button data-testid="more-deliveries" hidden>More</button></div>` : ""}`);
+  document.getElementById("merchant").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const named = new FormData(event.target).get("merchantId").trim();
+    location.hash = `#/webhooks${named ? `?merchantId=${encodeURIComponent(named)}` : ""}`;
+  });
+  if (endpointId) await deliveriesList(endpointId, merchantId, params.get("limit"));
+}
+
+async function deliveriesList(endpointId, merchantId, limit) {
+  const list = document.querySelector("[data-testid=deliveries]");
+  const more = document.querySelector("[data-testid=more-deliveries]");
+  const rows = [];
+  let nextToken = null;
+  const load = async () => {
+    const query = new URLSearchParams();
+    if (merchantId) query.set("merchantId", merchantId);
+    if (limit) query.set("limit", limit);
+    if (nextToken) query.set("nextToken", nextToken);
+    more.disabled = true;
+    try {
+      const found = await get(`/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries?${query}`);
+      rows.push(...found.data);
+      nextToken = found.nextToken || null;
+      list.innerHTML = table(DELIVERY_COLUMNS, rows, "No delivery yet.");
+    } catch (error) {
+      nextToken = null;
+      list.innerHTML = `<p class="error">${esc(error.message)}</p>`;
+    }
+    more.disabled = false;
+    more.hidden = !nextToken;
+  };
+  more.addEventListener("click", load);
+  await load();
+}
+
 // -- routing ---------------------------------------------------------------------------------------
 
 async function route() {
@@ -363,6 +444,7 @@ async function route() {
     else if (section === "notifications") await notificationsPage();
     else if (section === "ledger") await ledgerPage();
     else if (section === "settlements") await settlementsPage();
+    else if (section === "webhooks") await webhooksPage(id, params);
     else await paymentsPage(params);
   } catch (error) {
     fail(error);
