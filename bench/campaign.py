@@ -18,6 +18,17 @@ connections: `gatewayOutageRate`). Every payment is then read back at both proce
 authorization of it was approved anywhere (no double authorization), and every approved one of a
 payment that did not end captured was voided.
 
+With merchant webhooks (`webhooks`), two endpoints of the merchant, registered through the API before
+the run, point at a receiver of the caller's (bench/webhook_receiver.py: it verifies each delivery with
+the official Standard Webhooks library, and one endpoint refuses about 30 % of them, at most 3 times an
+event) and want every payment event type. The stack must run with `WEBHOOK_STACK_PARAMETERS`: six
+attempts a second apart, and a crashed fan-out or attempt back in seconds. Once every delivery is
+settled, `webhook_violations` must find: every event of every campaign payment (`GET /v1/events`, and
+each movement on its books) accepted by each endpoint, signed; one body per webhook-id, the event's
+own, and no movement under two ids; nothing received or logged that is no campaign payment's event; no
+delivery pending, and none failed unless the receiver refused every one of its attempts (the cap makes
+that impossible here, so any failed delivery is the stack's).
+
 Afterwards, with the faults off and the stack quiet, every payment must hold:
 - a terminal status (captured, refunded, voided or declined: nothing pending or authorized);
 - at the gateway (both processors, with two): no hold left open unless the payment is authorized (none
@@ -40,11 +51,11 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 from payments.local.api_key import authorization
@@ -72,6 +83,31 @@ TWO_PROCESSOR_CARDS: Final = (("pm_card_visa", 1),)
 MERCHANT: Final = "mer_chaos"
 # The local stack's Stripe key (`payments local up --processor stripe`), to read Stripe back.
 LOCAL_STRIPE_KEY: Final = "sk_test_payments_local"
+# Merchant webhooks: six attempts a second apart (more than the 3 refusals an event can meet), and a
+# message whose fan-out or attempt crashed back in 5 s rather than AWS's 180 (launch parameters).
+WEBHOOK_RETRY_SCHEDULE: Final = "1,1,1,1,1"
+WEBHOOK_ATTEMPTS: Final = WEBHOOK_RETRY_SCHEDULE.count(",") + 2
+WEBHOOK_STACK_PARAMETERS: Final = {
+    "WebhookRetrySchedule": WEBHOOK_RETRY_SCHEDULE,
+    "WebhookQueuesVisibilityTimeout": "5",
+}
+# The types whose every event the campaign can read back (`GET /v1/events`); checkout and bulk-file
+# outcomes are not asked for.
+WEBHOOK_TYPES: Final = tuple(
+    f"payment.{kind}"
+    for kind in (
+        "authorized",
+        "captured",
+        "voided",
+        "declined",
+        "refunded",
+        "disputed",
+        "dispute_won",
+        "dispute_lost",
+    )
+)
+WEBHOOK_SETTLE_SECONDS: Final = 120.0
+WEBHOOK_REFUSED: Final = 500  # what the receiver answers a delivery it refuses on purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +121,9 @@ class CampaignSettings:
     # The sandbox first, Stripe where the sandbox provably never got the request (see the docstring).
     two_processors: bool = False
     gateway_outage_rate: float = 0.0  # the chance, every 0.5 s, that the sandbox goes down a moment
+    # Two endpoints of the merchant get every payment event, one refusing this share of its answers.
+    webhooks: bool = False
+    webhook_refusal_rate: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +224,66 @@ def _code(answer: Any) -> str | None:
     return error.get("code") if isinstance(error, dict) else None
 
 
+class Delivered(Protocol):
+    """One request a webhook receiver got (bench/webhook_receiver.py's `Received`)."""
+
+    @property
+    def endpoint(self) -> str: ...  # the endpoint's name, the path its URL names
+
+    @property
+    def webhook_id(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def answered(self) -> int: ...
+
+    @property
+    def signed(self) -> bool: ...  # verified against the endpoint's secret
+
+
+class Receiver(Protocol):
+    """Where the campaign's webhook endpoints point (bench/webhook_receiver.py's `WebhookReceiver`,
+    given by the caller: bench/ is imported as `bench.*` by tests and by bare name by its scripts)."""
+
+    def url(self, endpoint: str) -> str: ...
+
+    def expect(self, endpoint: str, secret: str, *, refusal_rate: float = 0.0) -> None: ...
+
+    def received(self) -> Sequence[Delivered]: ...
+
+    @property
+    def quiet_for(self) -> float: ...
+
+
+@dataclass
+class WebhookFigures:
+    """What the campaign's webhook endpoints got, and what their delivery logs say."""
+
+    endpoints: int = 0
+    events_expected: int = 0  # events of campaign payments: each is due at every endpoint
+    received: int = 0  # requests, every attempt and copy
+    accepted: int = 0  # answered 2xx
+    refused: int = 0  # answered 500 on purpose
+    duplicates: int = 0  # accepted again: an event the endpoint had already taken, under its id
+    ids_with_two_bodies: int = 0
+    movements_under_two_ids: int = 0
+    signature_failures: int = 0
+    unexpected: int = 0  # ids received or logged that are no campaign payment's event
+    missing: int = 0  # (endpoint, event) never accepted
+    retried: int = 0  # deliveries the log shows took more than one attempt
+    failed_deliveries: int = 0  # the log's `failed`
+    exhausted: int = 0  # of those, every attempt refused by the receiver: the endpoint's doing
+    seconds_to_settle: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "deliveries_expected": self.events_expected * self.endpoints,
+            "seconds_to_settle": round(self.seconds_to_settle, 1),
+        }
+
+
 @dataclass
 class CampaignResult:
     settings: CampaignSettings
@@ -200,6 +299,7 @@ class CampaignResult:
     double_authorizations: int = 0
     failed_authorizations: int = 0
     failed_authorizations_voided: int = 0
+    webhooks: WebhookFigures = field(default_factory=WebhookFigures)
 
     @property
     def requests(self) -> int:
@@ -240,6 +340,7 @@ class CampaignResult:
                 if self.settings.two_processors
                 else {}
             ),
+            **({"webhooks": self.webhooks.as_dict()} if self.settings.webhooks else {}),
             "violations": len(self.violations),
         }
 
@@ -252,22 +353,39 @@ class Campaign:
         settings: CampaignSettings,
         *,
         stripe: str | None = None,
+        receiver: Receiver | None = None,
         on_payment: Callable[[int], None] = lambda _done: None,
+        on_webhooks: Callable[[int, int], None] = lambda _settled, _logged: None,
     ) -> None:
         if settings.two_processors and stripe is None:
             raise ValueError("a two-processor campaign needs the stack's Stripe URL (--processor stripe)")
+        if settings.webhooks and receiver is None:
+            raise ValueError("a webhook campaign needs a started receiver (bench/webhook_receiver.py)")
         self.api, self.gateway, self.settings, self.stripe = api, gateway, settings, stripe
+        self.receiver = receiver
         self._at_stripe: dict[str, list[dict[str, Any]]] = {}
         self.result = CampaignResult(settings)
         self._lock = threading.Lock()
         self._on_payment = on_payment
+        self._on_webhooks = on_webhooks
         self._done = 0
+        self._endpoints: dict[str, str] = {}  # the receiver's name for each -> webhookEndpointId
+        self._events: dict[str, dict[str, Any]] = {}  # every campaign payment's events, by eventId
 
     # -- the run -----------------------------------------------------------------------------------
 
     def run(self) -> CampaignResult:
         started = time.monotonic()
         control = self._client()
+        try:
+            if self.settings.webhooks:
+                self._add_endpoints(control)
+            self._run(control, started)
+        finally:
+            self._delete_endpoints(control)
+        return self.result
+
+    def _run(self, control: Client, started: float) -> None:
         chaos = {
             "seed": self.settings.seed,
             "crashRate": self.settings.crash_rate,
@@ -294,9 +412,10 @@ class Campaign:
             _, self.result.injected = control.call("GET", "/_local/chaos")
             control.call("DELETE", "/_local/chaos")
         self._quiet(control)
+        if self.settings.webhooks:
+            self._settle_webhooks(control)
         self.result.seconds = time.monotonic() - started
         self._check(control)
-        return self.result
 
     def _client(self) -> Client:
         return Client(self.api, self.result.statuses, self._lock)
@@ -438,6 +557,73 @@ class Campaign:
         if calm < 3:
             self.result.violations.append(f"the stack was still busy {timeout:.0f} s after the run")
 
+    # -- merchant webhooks ---------------------------------------------------------------------------
+
+    def _add_endpoints(self, client: Client) -> None:
+        """A steady endpoint and a flaky one, as the merchant's servers would add them (faults off)."""
+        assert self.receiver is not None
+        for role, refusal_rate in (("steady", 0.0), ("flaky", self.settings.webhook_refusal_rate)):
+            name = f"chaos-{self.settings.seed}-{role}-{uuid.uuid4().hex[:8]}"
+            wanted = {"url": self.receiver.url(name), "events": list(WEBHOOK_TYPES), "merchantId": MERCHANT}
+            status, made = client.call("POST", "/v1/webhook-endpoints", wanted)
+            if status != 201:
+                raise RuntimeError(f"the stack refused a webhook endpoint: {status} {made}")
+            self.receiver.expect(name, str(made["secret"]), refusal_rate=refusal_rate)
+            self._endpoints[name] = str(made["webhookEndpointId"])
+
+    def _delete_endpoints(self, client: Client) -> None:
+        """So that the next campaign on this stack sends nothing to a receiver that is gone."""
+        for webhook_endpoint_id in self._endpoints.values():
+            client.call("DELETE", f"/v1/webhook-endpoints/{webhook_endpoint_id}?merchantId={MERCHANT}")
+
+    def _delivery_logs(self, client: Client) -> dict[str, list[dict[str, Any]]]:
+        """Each endpoint's delivery log, every page."""
+        logs: dict[str, list[dict[str, Any]]] = {}
+        for name, webhook_endpoint_id in self._endpoints.items():
+            path = f"/v1/webhook-endpoints/{webhook_endpoint_id}/deliveries?merchantId={MERCHANT}&limit=100"
+            logs[name] = self._pages(client, path)
+        return logs
+
+    def _pages(self, client: Client, path: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            status, page = client.call("GET", path + ("" if token is None else f"&nextToken={quote(token)}"))
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {page}")
+            items += page["data"]
+            token = page.get("nextToken")
+            if not token:
+                return items
+
+    def _settle_webhooks(self, client: Client, timeout: float = WEBHOOK_SETTLE_SECONDS) -> None:
+        """Until no delivery is pending and the receiver has heard nothing for 2 s, twice in a row."""
+        assert self.receiver is not None
+        started = time.monotonic()
+        deadline, calm, pending = started + timeout, 0, 0
+        while calm < 2 and time.monotonic() < deadline:
+            entries = [entry for log in self._delivery_logs(client).values() for entry in log]
+            pending = sum(1 for entry in entries if entry["status"] == "pending")
+            self._on_webhooks(len(entries) - pending, len(entries))
+            calm = calm + 1 if pending == 0 and self.receiver.quiet_for >= 2 else 0
+            time.sleep(1)
+        self.result.webhooks.seconds_to_settle = time.monotonic() - started
+        if calm < 2:
+            self.result.violations.append(
+                f"webhooks: {pending} deliveries still pending {timeout:.0f} s after the stack was quiet"
+            )
+
+    def _payment_events(self, client: Client, intent_id: str, ledger: list[dict[str, Any]]) -> list[str]:
+        """Keep the payment's events; each movement on its books must be one of them."""
+        events = self._pages(client, f"/v1/events?paymentIntentId={quote(intent_id)}&limit=100")
+        with self._lock:
+            self._events.update((str(event["eventId"]), event) for event in events)
+        published = {str(event["eventId"]) for event in events}
+        on_books = {str(entry["entryId"]) for entry in ledger if ":" not in str(entry["entryId"])}
+        return [
+            f"movement {movement} is on the books but no event" for movement in sorted(on_books - published)
+        ]
+
     # -- the invariants ----------------------------------------------------------------------------
 
     def _check(self, client: Client) -> None:
@@ -469,6 +655,14 @@ class Campaign:
         _, functions = client.call("GET", "/_local/functions")
         if functions["async"]["deadLettered"]:
             violations.append(f"{functions['async']['deadLettered']} asynchronous event(s) dead-lettered")
+        if self.receiver is not None and self.settings.webhooks:
+            settled = self.result.webhooks.seconds_to_settle
+            figures, found = webhook_violations(
+                self._events, self.receiver.received(), self._delivery_logs(client), attempts=WEBHOOK_ATTEMPTS
+            )
+            figures.seconds_to_settle = settled
+            self.result.webhooks = figures
+            violations += found
 
     def _check_payment(self, client: Client, gateway: Client, number: int, told: Told) -> list[str]:
         intent_id = told.payment_intent_id
@@ -493,13 +687,10 @@ class Campaign:
             authorizations = [*authorizations, *at_stripe]
         with self._lock:
             self.result.final_statuses[str(intent.get("status"))] += 1
-        return found + payment_violations(
-            where,
-            intent,
-            authorizations,
-            entries.get("data", []) if isinstance(entries, dict) else [],
-            told,
-        )
+        ledger = entries.get("data", []) if isinstance(entries, dict) else []
+        if self.settings.webhooks:
+            found += [f"{where}: {why}" for why in self._payment_events(client, intent_id, ledger)]
+        return found + payment_violations(where, intent, authorizations, ledger, told)
 
 
 def route_to_sandbox_then_stripe(aws_endpoint: str, merchant: str = MERCHANT) -> None:
@@ -616,4 +807,157 @@ def payment_violations(
     actual = {account: amount for account, amount in balance.items() if amount}
     if actual != wanted:
         found.append(f"{where}: its ledger nets to {actual}, expected {wanted}")
+    return found
+
+
+def webhook_violations(
+    events: Mapping[str, Mapping[str, Any]],
+    received: Sequence[Delivered],
+    logs: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    attempts: int,
+) -> tuple[WebhookFigures, list[str]]:
+    """What is wrong with the webhooks after the run: `events` are the campaign payments' events by id
+    (as `GET /v1/events` shows them), `received` what the receiver got, `logs` each endpoint's delivery
+    log by the receiver's name for it, `attempts` the retry schedule's attempts in all.
+
+    A failed delivery is the stack's fault unless it is an exhaustion the endpoint caused: the log
+    counts every attempt of the schedule and the receiver refused at least that many."""
+    figures = WebhookFigures(endpoints=len(logs), events_expected=len(events), received=len(received))
+    tally, found = _tally(received, logs, figures)
+    found += _id_violations(events, logs, tally, figures)
+    for endpoint, log in sorted(logs.items()):
+        found += _log_violations(
+            endpoint, log, events=events, tally=tally, attempts=attempts, figures=figures
+        )
+    return figures, found
+
+
+@dataclass
+class _Tally:
+    """What the endpoints got, signed: the bodies under each webhook-id, and by (endpoint, webhook-id)
+    the 2xx answers and the refusals."""
+
+    bodies: defaultdict[str, set[bytes]] = field(default_factory=lambda: defaultdict(set))
+    accepted: Counter[tuple[str, str]] = field(default_factory=Counter)
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def _tally(
+    received: Sequence[Delivered], logs: Mapping[str, object], figures: WebhookFigures
+) -> tuple[_Tally, list[str]]:
+    tally, found = _Tally(), []
+    for got in received:
+        where = f"webhook {got.webhook_id or '(no id)'} to {got.endpoint}"
+        if got.endpoint not in logs:
+            found.append(f"{where}: no campaign endpoint has that URL")
+        elif not got.signed:
+            figures.signature_failures += 1
+            found.append(f"{where}: its signature does not verify")
+        else:
+            tally.bodies[got.webhook_id].add(got.body)
+            if 200 <= got.answered < 300:
+                tally.accepted[got.endpoint, got.webhook_id] += 1
+            elif got.answered == WEBHOOK_REFUSED:
+                tally.refused[got.endpoint, got.webhook_id] += 1
+    figures.accepted, figures.refused = sum(tally.accepted.values()), sum(tally.refused.values())
+    figures.duplicates = sum(count - 1 for count in tally.accepted.values())
+    return tally, found
+
+
+def _id_violations(
+    events: Mapping[str, Mapping[str, Any]],
+    logs: Mapping[str, Sequence[Mapping[str, Any]]],
+    tally: _Tally,
+    figures: WebhookFigures,
+) -> list[str]:
+    """Each webhook-id: a campaign payment's event, one body, that event's; each movement, one id."""
+    unexpected = {webhook_id for webhook_id in tally.bodies if webhook_id not in events}
+    unexpected |= {str(entry["eventId"]) for log in logs.values() for entry in log} - set(events)
+    figures.unexpected = len(unexpected)
+    found = [f"webhook {webhook_id}: not an event of a campaign payment" for webhook_id in sorted(unexpected)]
+    movements: defaultdict[tuple[Any, ...], set[str]] = defaultdict(set)
+    for webhook_id, sent in sorted(tally.bodies.items()):
+        if len(sent) > 1:
+            figures.ids_with_two_bodies += 1
+            found.append(f"webhook {webhook_id}: {len(sent)} different bodies under one id")
+        for body in sorted(sent):
+            payload = json.loads(body)
+            data = payload.get("data", {})
+            if webhook_id in events:
+                found += _content_violations(webhook_id, payload, events[webhook_id])
+            if data.get("version") is not None:
+                movements[data.get("paymentIntentId"), payload.get("type"), data["version"]].add(webhook_id)
+    for (payment, kind, version), ids in sorted(movements.items(), key=str):
+        if len(ids) > 1:
+            figures.movements_under_two_ids += 1
+            found.append(
+                f"{kind} of {payment} at version {version} delivered under {len(ids)} ids: {sorted(ids)}"
+            )
+    return found
+
+
+def _content_violations(webhook_id: str, payload: Mapping[str, Any], event: Mapping[str, Any]) -> list[str]:
+    """A delivery's body against the event it carries: its type, id, payment, amount and status."""
+    data = payload.get("data", {})
+    told = (
+        payload.get("type"),
+        data.get("eventId"),
+        data.get("paymentIntentId"),
+        data.get("amount"),
+        data.get("currency"),
+        data.get("status"),
+    )
+    wanted = (
+        f"payment.{str(event['eventType']).lower()}",
+        webhook_id,
+        event["paymentIntentId"],
+        event["amount"],
+        event["currency"],
+        event["paymentStatus"],
+    )
+    return [] if told == wanted else [f"webhook {webhook_id}: the body says {told}, the event is {wanted}"]
+
+
+def _log_violations(
+    endpoint: str,
+    log: Sequence[Mapping[str, Any]],
+    *,
+    events: Mapping[str, Mapping[str, Any]],
+    tally: _Tally,
+    attempts: int,
+    figures: WebhookFigures,
+) -> list[str]:
+    """One endpoint's delivery log against what it got, and every event against both."""
+    found: list[str] = []
+    logged = {str(entry["eventId"]): entry for entry in log}
+    if len(logged) != len(log):
+        found.append(f"{endpoint}: its delivery log lists {len(log) - len(logged)} event(s) twice")
+    exhausted = set()
+    for event_id, entry in sorted(logged.items()):
+        tries, status, refused = int(entry["attempts"]), entry["status"], tally.refused[endpoint, event_id]
+        figures.retried += tries > 1
+        where = f"{endpoint}: the delivery of {event_id}"
+        if status == "pending":
+            found.append(f"{where} is still pending after {tries} attempt(s)")
+        elif status == "failed":
+            figures.failed_deliveries += 1
+            if refused >= tries >= attempts:
+                exhausted.add(event_id)
+            else:
+                found.append(
+                    f"{where} failed after {tries} of {attempts} attempts (last answer "
+                    f"{entry.get('lastStatusCode')}); the endpoint refused {refused}"
+                )
+        elif status == "succeeded" and not tally.accepted[endpoint, event_id]:
+            found.append(f"{where} is logged succeeded, but the endpoint never accepted it")
+    figures.exhausted += len(exhausted)
+    for event_id, event in sorted(events.items()):
+        if tally.accepted[endpoint, event_id] or event_id in exhausted:
+            continue
+        figures.missing += 1
+        found.append(
+            f"{endpoint}: event {event_id} ({event['eventType']} of {event['paymentIntentId']}) never "
+            f"accepted{'' if event_id in logged else ', and not in its delivery log'}"
+        )
     return found

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from payments.adapters.ses_mailer import SesMailer
     from payments.adapters.sns_alerts import SnsOpsAlerts
     from payments.adapters.sqs_refund_jobs import SqsRefundJobQueue
+    from payments.adapters.sqs_webhook_events import SqsWebhookEventQueue
     from payments.adapters.sqs_webhook_queue import SqsWebhookQueue
     from payments.adapters.stepfunctions_workflow import StepFunctionsWorkflow
     from payments.adapters.stripe_gateway import StripeGateway
@@ -620,6 +621,13 @@ def webhook_queue(env: Environment) -> SqsWebhookQueue:
     from payments.adapters.sqs_webhook_queue import SqsWebhookQueue  # noqa: PLC0415
 
     return SqsWebhookQueue(env.client("sqs"), queue_url=env.need("webhook_deliveries_queue_url"))
+
+
+def webhook_event_queue(env: Environment) -> SqsWebhookEventQueue:
+    """Outcome events (checkouts, refund batches) to the dispatcher, on the webhook-events queue."""
+    from payments.adapters.sqs_webhook_events import SqsWebhookEventQueue  # noqa: PLC0415
+
+    return SqsWebhookEventQueue(env.client("sqs"), queue_url=env.need("webhook_events_queue_url"))
 
 
 def webhook_sender(env: Environment) -> UrllibWebhookSender:

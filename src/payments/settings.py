@@ -85,6 +85,7 @@ class Settings:
     webhook_events_table: str = ""
     webhook_deliveries_table: str = ""
     webhook_deliveries_queue_url: str = ""
+    webhook_events_queue_url: str = ""  # where outcome events (checkouts, refund batches) are fanned out
     webhook_secrets_prefix: str = ""
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     webhook_allow_loopback: str = "false"

@@ -4,7 +4,9 @@ functions crash at random points and every asynchronous message is delivered twi
 
 Afterwards every payment must be in a terminal status with no hold left open at the gateway, nothing
 captured or refunded twice, its ledger entries netting to what moved, every currency balanced and
-nothing stuck in a queue (`bench/campaign.py` spells the invariants out).
+nothing stuck in a queue (`bench/campaign.py` spells the invariants out). Meanwhile two webhook
+endpoints of the merchant point at a receiver on 127.0.0.1, one refusing about 30 % of its deliveries:
+every payment event must reach both, signed, one body per webhook-id, and no delivery may fail.
 
 Then the same with two processors: the merchant's payments go to the sandbox, and to Stripe
 (localstripe) where the sandbox provably never received the request, while the sandbox also goes down
@@ -17,8 +19,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.campaign import Campaign, CampaignSettings, route_to_sandbox_then_stripe
+from bench.campaign import WEBHOOK_STACK_PARAMETERS, Campaign, CampaignSettings, route_to_sandbox_then_stripe
 from bench.launcher import LaunchedStack, launch
+from bench.webhook_receiver import WebhookReceiver
 from tests.e2e.conftest import ROOT
 
 SEED = 20261124
@@ -28,8 +31,9 @@ PAYMENTS = 40
 @pytest.fixture(scope="module")
 def chaos_stack() -> Iterator[tuple[str, str]]:
     """A stack of its own: faults and their leftovers (expired in-progress records) stay out of the
-    other tests' way. Refund jobs that crash come back after 2 s instead of AWS's default."""
-    stack = launch(cwd=ROOT, parameters={"RefundJobsVisibilityTimeout": "2"})
+    other tests' way. Refund jobs that crash come back after 2 s instead of AWS's default, fan-outs and
+    webhook attempts after 5 s; webhooks are retried a second apart."""
+    stack = launch(cwd=ROOT, parameters={"RefundJobsVisibilityTimeout": "2", **WEBHOOK_STACK_PARAMETERS})
     try:
         yield stack.api, stack.gateway
     finally:
@@ -41,8 +45,11 @@ def test_nothing_is_lost_or_charged_twice_under_faults(
     chaos_stack: tuple[str, str], gateway_fault_rate: float
 ) -> None:
     api, gateway = chaos_stack
-    settings = CampaignSettings(seed=SEED, payments=PAYMENTS, gateway_fault_rate=gateway_fault_rate)
-    result = Campaign(api, gateway, settings).run()
+    settings = CampaignSettings(
+        seed=SEED, payments=PAYMENTS, gateway_fault_rate=gateway_fault_rate, webhooks=True
+    )
+    with WebhookReceiver(seed=SEED) as receiver:
+        result = Campaign(api, gateway, settings, receiver=receiver).run()
     figures = result.figures()
     assert result.violations == [], figures
     # The faults really happened, of every kind the campaign promises.
@@ -52,12 +59,21 @@ def test_nothing_is_lost_or_charged_twice_under_faults(
     assert faults["async_duplicated"] > 0
     assert faults["async_reordered"] > 0
     assert sum(result.final_statuses.values()) == PAYMENTS
+    # Every event reached both endpoints, and the flaky one's refusals were retried.
+    webhooks = figures["webhooks"]
+    assert webhooks["events_expected"] > 0, figures
+    assert webhooks["accepted"] >= webhooks["deliveries_expected"], figures
+    assert webhooks["refused"] > 0, figures
+    assert webhooks["retried"] > 0, figures
+    assert webhooks["failed_deliveries"] == webhooks["signature_failures"] == 0, figures
 
 
 @pytest.fixture(scope="module")
 def two_processor_stack() -> Iterator[LaunchedStack]:
-    """A stack with localstripe beside the sandbox, the chaos merchant's rules naming both."""
-    stack = launch(cwd=ROOT, parameters={"RefundJobsVisibilityTimeout": "2"}, processor="stripe")
+    """A stack with localstripe beside the sandbox, the chaos merchant's rules naming both. Its webhook
+    queues too give a crashed fan-out back after 5 s (no endpoints here: webhooks are checked above)."""
+    parameters = {"RefundJobsVisibilityTimeout": "2", **WEBHOOK_STACK_PARAMETERS}
+    stack = launch(cwd=ROOT, parameters=parameters, processor="stripe")
     try:
         route_to_sandbox_then_stripe(stack.aws_endpoint)
         yield stack

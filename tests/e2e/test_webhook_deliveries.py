@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
@@ -379,6 +380,82 @@ def test_a_test_event_goes_to_that_endpoint_alone_and_only_for_its_merchant(
         assert (refused.status, refused.body["error"]["code"]) == (404, "not_found"), suffix
     time.sleep(1)
     assert len(receiver.at(hook.path)) == 1
+
+
+def test_a_failed_delivery_is_recovered_once_the_receiver_is_fixed(
+    merchant: Merchant, receiver: Receiver, webhook_stack: RunningStack
+) -> None:
+    since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    broken = receiver.path(500)  # until told otherwise
+    hook = endpoint(merchant, receiver, broken, events=["payment.authorized"])
+    intent_id = authorized(merchant)
+    (logged,) = settled(merchant, hook, 1)
+    assert (logged["status"], logged["attempts"], logged["lastStatusCode"]) == ("failed", 4, 500)
+    recover = f"/v1/webhook-endpoints/{hook.webhook_endpoint_id}/recover"
+    stranger = webhook_stack.merchant_api(f"mer_wh_{uuid.uuid4().hex[:8]}")
+    refused = stranger.request("POST", recover, {"since": since})
+    assert (refused.status, refused.body["error"]["code"]) == (404, "not_found")
+    future = merchant.api.request("POST", recover, {"since": "2999-01-01T00:00:00Z"})
+    assert (future.status, future.body["error"]["code"]) == (400, "invalid_request")
+
+    with receiver.lock:
+        receiver.plans[broken] = [200]  # the receiver is fixed
+    recovered = merchant.api.request("POST", recover, {"since": since})
+
+    assert (recovered.status, recovered.body) == (202, {"recovered": 1, "remaining": 0})
+    hits = wait_for(
+        lambda: receiver.at(hook.path) if len(receiver.at(hook.path)) == 5 else [], "the recovery"
+    )
+    assert {verified(hook, hit)["data"]["paymentIntentId"] for hit in hits} == {intent_id}
+    assert {hit.headers["webhook-id"] for hit in hits} == {
+        event_ids(merchant.api, intent_id)["payment.authorized"]
+    }
+    (logged,) = settled(merchant, hook, 1)
+    assert (logged["status"], logged["attempts"], logged["lastStatusCode"]) == ("succeeded", 1, 200)
+    again = merchant.api.request("POST", recover, {"since": since})
+    assert (again.status, again.body) == (202, {"recovered": 0, "remaining": 0})  # nothing failed is left
+    time.sleep(1)
+    assert len(receiver.at(hook.path)) == 5
+
+
+def test_a_delivered_event_resent_arrives_again_with_the_same_webhook_id_once_per_key(
+    merchant: Merchant, receiver: Receiver, webhook_stack: RunningStack
+) -> None:
+    hook = endpoint(merchant, receiver, receiver.path(200), events=["payment.authorized"])
+    intent_id = authorized(merchant)
+    (delivered,) = settled(merchant, hook, 1)
+    event_id = delivered["eventId"]
+    listed = wait_for(lambda: event_ids(merchant.api, intent_id).get("payment.authorized"), "the event")
+    assert listed == event_id
+    later = endpoint(merchant, receiver, receiver.path(200))  # added after the event: it gets it too
+    resend = f"/v1/events/{event_id}/resend"
+    stranger = webhook_stack.merchant_api(f"mer_wh_{uuid.uuid4().hex[:8]}")
+    refused = stranger.request("POST", resend)
+    assert (refused.status, refused.body["error"]["code"]) == (404, "not_found")
+
+    key = uuid.uuid4().hex
+    resent = merchant.api.request("POST", resend, key=key)
+    replayed = merchant.api.request("POST", resend, key=key)
+
+    assert resent.status == 202, resent.body
+    assert resent.body == {
+        "eventId": event_id,
+        "webhookEndpointIds": [hook.webhook_endpoint_id, later.webhook_endpoint_id],
+    }
+    assert (replayed.status, replayed.body) == (202, resent.body)
+    assert {k.lower(): v for k, v in replayed.headers.items()}.get("idempotent-replayed") == "true"
+    first, second = wait_for(
+        lambda: receiver.at(hook.path) if len(receiver.at(hook.path)) == 2 else [], "the resend"
+    )
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == event_id
+    assert verified(hook, first) == verified(hook, second)
+    (elsewhere,) = wait_for(lambda: receiver.at(later.path), "the resend to the endpoint added since")
+    assert verified(later, elsewhere)["data"]["paymentIntentId"] == intent_id
+    (logged,) = settled(merchant, hook, 1)
+    assert (logged["status"], logged["attempts"]) == ("succeeded", 1)
+    time.sleep(2)
+    assert len(receiver.at(hook.path)) == 2  # the replayed key sent nothing again
+    assert len(receiver.at(later.path)) == 1
 
 
 def test_no_delivery_carries_the_secret_or_reaches_the_logs(webhook_stack: RunningStack) -> None:

@@ -63,6 +63,9 @@ class Checkouts(CheckoutRepository):
     def record_failure(self, tracking_id: str, code: str, message: str) -> None:
         raise NotImplementedError
 
+    def record_success(self, tracking_id: str) -> None:
+        raise NotImplementedError
+
 
 class Workflow:
     """Step Functions' side: a token is answered once; later answers are refused."""

@@ -56,6 +56,9 @@ class Checkouts(CheckoutRepository):
             record.tracking_id, record.payment_intent_id, record.execution_arn, None, code, message
         )
 
+    def record_success(self, tracking_id: str) -> None:
+        raise NotImplementedError
+
 
 class EmptyBooks(Ledger):
     """A ledger with nothing on it: no hold to reverse."""

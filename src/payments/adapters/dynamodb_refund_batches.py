@@ -9,6 +9,9 @@ Items of the batch's partition (`batchId`), by sort key (`item`):
 - `REFUSED#<n>`: the rows refused at import on lines `n * 1000` to `n * 1000 + 999`, as one JSON list.
   A file of 100,000 bad rows is then 101 writes, not 100,000, inside the upload's request.
 
+The table's stream carries every write to the webhook-outcomes function: `completed_batch` finds the
+write that settled a batch's last pending row (its `refund_batch.completed` webhook).
+
 Lines are zero-padded to six digits (a file has at most 100,001 lines), so the keys sort by line and
 `failures` is two queries on the batch's partition, merged by line, never a scan.
 
@@ -20,7 +23,7 @@ again), so however often a job runs, each row counts once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, assert_never
 
 from botocore.exceptions import ClientError
@@ -106,18 +109,7 @@ class DynamoDBRefundBatches(RefundBatchRepository):
         ).get("Item")
         if item is None:
             raise no_batch(batch_id)
-        return RefundBatch(
-            batch_id=batch_id,
-            total=int(item["total"]["N"]),
-            succeeded=int(item["succeeded"]["N"]),
-            failed=int(item["failed"]["N"]),
-            dead_lettered=int(item["deadLettered"]["N"]),
-            queued=int(item["queued"]["N"]),
-            errors=tuple(
-                RowError(int(e["line"]), str(e["message"])) for e in json.loads(item["errors"]["S"])
-            ),
-            merchant_id=item["merchantId"]["S"] if "merchantId" in item else None,
-        )
+        return batch_from_item(item)
 
     def mark_queued(self, batch_id: str, count: int) -> None:
         self._client.update_item(
@@ -263,6 +255,32 @@ class DynamoDBRefundBatches(RefundBatchRepository):
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return found[:wanted]
+
+
+def batch_from_item(item: Mapping[str, Any]) -> RefundBatch:
+    """The batch from its BATCH item (as read, or as a stream record's image)."""
+    return RefundBatch(
+        batch_id=item["batchId"]["S"],
+        total=int(item["total"]["N"]),
+        succeeded=int(item["succeeded"]["N"]),
+        failed=int(item["failed"]["N"]),
+        dead_lettered=int(item["deadLettered"]["N"]),
+        queued=int(item["queued"]["N"]),
+        errors=tuple(RowError(int(e["line"]), str(e["message"])) for e in json.loads(item["errors"]["S"])),
+        merchant_id=item["merchantId"]["S"] if "merchantId" in item else None,
+    )
+
+
+def completed_batch(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> RefundBatch | None:
+    """The batch one write completed, from its stream record's images: its BATCH item with no row
+    pending after the write and some before it (or created so: every row refused at import). A row
+    settled again later (a redriven dead-lettered one) leaves none pending before and after: nothing."""
+    if new is None or new["item"]["S"] != BATCH_ITEM:
+        return None
+    batch = batch_from_item(new)
+    if batch.pending != 0 or (old is not None and batch_from_item(old).pending == 0):
+        return None
+    return batch
 
 
 def resume_after(token: str, batch_id: str) -> int:

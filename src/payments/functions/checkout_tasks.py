@@ -268,6 +268,7 @@ class AuditDependencies:
     workflow: Workflow  # only its executions' history is read
     archive: AuditArchive
     alerts: OpsAlerts
+    checkouts: CheckoutRepository  # the success is recorded there
     stage: str
     clock: Callable[[], datetime] = bootstrap.now
 
@@ -277,6 +278,7 @@ def wire_write_audit(env: bootstrap.Environment) -> AuditDependencies:
         workflow=bootstrap.execution_history(env),
         archive=bootstrap.audit_archive(env),
         alerts=bootstrap.ops_alerts(env),
+        checkouts=bootstrap.checkout_repository(env),
         stage=env.settings.stage,
     )
 
@@ -285,7 +287,11 @@ def wire_write_audit(env: bootstrap.Environment) -> AuditDependencies:
 def write_audit(event: dict[str, Any], context: Any, deps: AuditDependencies) -> dict[str, Any]:
     """The workflow's last step. It also reports the steps after the authorization that failed (their
     Catch left an error where their result would be): on the happy path a separate state for that
-    would cost a transition per checkout."""
+    would cost a transition per checkout.
+
+    The success is recorded first (its `checkout.succeeded` webhook goes out from the record): whatever
+    fails after it, and ReportIncident when this state fails for good, leave it recorded."""
+    deps.checkouts.record_success(event["trackingId"])
     key = checkout.write_audit(
         event["trackingId"],
         event["executionArn"],
@@ -335,11 +341,13 @@ def wire_alert_ops(env: bootstrap.Environment) -> AlertDependencies:
 @bootstrap.lambda_function(wire_alert_ops)
 def alert_ops(event: dict[str, Any], context: Any, deps: AlertDependencies) -> dict[str, Any]:
     """The workflow's catch-all. With no `error`, the checkout succeeded (ReportIncident: the audit
-    record failed, maybe more); with one, the checkout failed and handling that failed too
-    (EscalateCompensation, EscalateRecordFailure)."""
+    record failed, maybe more; the success is recorded here too, as WriteAudit may have failed before
+    it did); with one, the checkout failed and handling that failed too (EscalateCompensation,
+    EscalateRecordFailure)."""
     failed = checkout_alerts.failed_steps(event.get("steps") or {})
     error = event.get("error")
     if not error:
+        failed.update(_record_success(event["trackingId"], deps.checkouts))
         _report_incident(event, failed, alerts=deps.alerts, stage=deps.stage)
         emf_metrics.record_checkout_outcome("SUCCEEDED", stage=deps.stage)
         return {"reported": sorted(failed)}
@@ -355,6 +363,16 @@ def alert_ops(event: dict[str, Any], context: Any, deps: AlertDependencies) -> d
     )
     emf_metrics.record_checkout_error(stage=deps.stage)
     return {"escalated": sorted(failed)}
+
+
+def _record_success(tracking_id: str, checkouts: CheckoutRepository) -> dict[str, str]:
+    """{} once the success is recorded; else why not, for ops to hear of with the other failed steps
+    (the alert must still go: it is the workflow's last word)."""
+    try:
+        checkouts.record_success(tracking_id)
+    except Exception as error:  # any: reported to ops with the rest, who finish it
+        return {"RecordSuccess": f"{type(error).__name__}: {error}"}
+    return {}
 
 
 # -- RecordFailure -----------------------------------------------------------------------------------

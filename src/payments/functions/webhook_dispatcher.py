@@ -1,7 +1,9 @@
-"""webhook-dispatcher: payment events from payment-events (through the webhook-events queue, raw
-delivery) become merchant webhook events, and a delivery to each of the merchant's endpoints that wants
-one, queued on webhook-deliveries. A record that fails is reported failed alone and comes back; doing it
-again adds nothing twice (service/webhook_delivery.py)."""
+"""webhook-dispatcher: the webhook-events queue's messages become merchant webhook events, and a
+delivery to each of the merchant's endpoints that wants one, queued on webhook-deliveries. A message is
+a payment event from payment-events (raw delivery), or an outcome event the webhook-outcomes function
+sent (`"kind": "webhook_event"`: adapters/sqs_webhook_events.py), told apart by that field alone. A
+record that fails is reported failed alone and comes back; doing it again adds nothing twice
+(service/webhook_delivery.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 
 from payments import bootstrap
 from payments.adapters.event_topic import event_from_body
+from payments.adapters.sqs_webhook_events import is_webhook_event, webhook_event_from_message
+from payments.domain.webhook_endpoints import WebhookEvent
 from payments.service.webhook_delivery import dispatch, webhook_event_for
 from payments.service.webhook_ports import DeliveryQueue, WebhookDeliveries, WebhookEndpoints, WebhookEvents
 
@@ -35,9 +39,15 @@ def wire(env: bootstrap.Environment) -> Dependencies:
     )
 
 
+def _event(body: dict[str, Any]) -> WebhookEvent | None:
+    if is_webhook_event(body):
+        return webhook_event_from_message(body)
+    return webhook_event_for(event_from_body(body))
+
+
 def _dispatch(record: Any, deps: Dependencies) -> None:
-    event = webhook_event_for(event_from_body(json.loads(record.body)))
-    if event is None:  # published before events named their merchant: no one's to deliver
+    event = _event(json.loads(record.body))
+    if event is None:  # a payment event published before events named their merchant: no one's
         return
     dispatch(
         event,

@@ -35,6 +35,10 @@ WHAT_TO_DO: Mapping[str, str] = MappingProxyType(
         ),
         "SendReceipt": "the receipt was not sent (receiptStatus NOT_SENT): send it again once fixed",
         "WriteAudit": "the audit record is missing: write it again while Step Functions keeps the history",
+        "RecordSuccess": (
+            "the checkout.succeeded webhook was not announced: set `succeeded` (true) on the checkout's "
+            "item in the checkouts table, and its stream announces it"
+        ),
     }
 )
 

@@ -221,7 +221,8 @@ class CheckoutRepository(abc.ABC):
 
     @abc.abstractmethod
     def require_action(self, tracking_id: str, task_token: str) -> None:
-        """The workflow waits on a 3-D Secure challenge: keep its task token."""
+        """The workflow waits on a 3-D Secure challenge: keep its task token, and count the wait once
+        (the same token kept again counts nothing): its number names its `checkout.action_required`."""
 
     @abc.abstractmethod
     def waiting_task_token(self, tracking_id: str) -> str:
@@ -233,6 +234,11 @@ class CheckoutRepository(abc.ABC):
 
     @abc.abstractmethod
     def record_failure(self, tracking_id: str, code: str, message: str) -> None: ...
+
+    @abc.abstractmethod
+    def record_success(self, tracking_id: str) -> None:
+        """The checkout succeeded (its payment is authorized and stays so): kept, so its
+        `checkout.succeeded` webhook is announced from the record (service/webhook_outcomes.py)."""
 
 
 class ExecutionStatus(StrEnum):
