@@ -276,6 +276,7 @@ def stripe_gateway(
         api_base=env.need("stripe_api_base"),
         timeout_seconds=env.settings.gateway_timeout_seconds,
         max_retries=max_attempts - 1,
+        return_url=env.settings.stripe_return_url or None,
     )
 
 

@@ -73,6 +73,7 @@ class Settings:
     # Stripe, where a function may move Stripe payments: its API (localstripe locally) and the secret
     # holding the account's secret key; and the processor of a merchant that has none configured.
     stripe_api_base: str = ""
+    stripe_return_url: str = ""  # where Stripe sends the customer back after a challenge; empty: none
     stripe_secret_arn: str = ""
     stripe_webhook_secret_arn: str = ""  # the signing secret of Stripe's webhooks to this stack
     default_processor: str = "sandbox"

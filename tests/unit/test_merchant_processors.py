@@ -155,6 +155,20 @@ def test_a_merchants_stripe_payments_use_its_own_key_and_the_others_the_deployme
     assert secrets.reads == [f"{DEPLOYMENT_NAME}/mer_own", f"{DEPLOYMENT_NAME}/mer_other", DEPLOYMENT_ARN]
 
 
+def test_the_stripe_return_url_of_the_deployment_reaches_the_connector() -> None:
+    # With StripeReturnUrl set, a challenge comes with the URL the customer follows; empty, none is sent.
+    secrets = SecretsManager({DEPLOYMENT_ARN: "sk_test_deployment"})
+    variables = {**FUNCTION_ENV, "STRIPE_RETURN_URL": "https://shop.example/back"}
+    with_url = bootstrap.gateway(FunctionEnvironment(secrets, variables))
+    without = bootstrap.gateway(FunctionEnvironment(secrets))
+    stripe_with = with_url.for_payment(_intent("mer_1", Processor.STRIPE))
+    stripe_without = without.for_payment(_intent("mer_1", Processor.STRIPE))
+    assert isinstance(stripe_with, StripeGateway)
+    assert isinstance(stripe_without, StripeGateway)
+    assert stripe_with._return_url == "https://shop.example/back"
+    assert stripe_without._return_url is None
+
+
 def test_a_merchant_without_a_key_costs_one_read_per_five_minutes_not_one_per_payment() -> None:
     secrets = SecretsManager({DEPLOYMENT_ARN: "sk_test_deployment"})
     key = bootstrap.stripe_key(FunctionEnvironment(secrets), "mer_1")
