@@ -18,6 +18,8 @@ LIST_PRICES_USD: Final = {
     "dynamodb_wru": 0.625 / 1_000_000,  # on-demand write request unit
     "dynamodb_rru": 0.125 / 1_000_000,  # on-demand read request unit
     "sns_publish": 0.50 / 1_000_000,
+    "sqs_request": 0.40 / 1_000_000,  # standard queue, per request (a batch of up to 10 is one)
+    "secrets_manager_request": 0.05 / 10_000,  # per API call (the secret's monthly fee aside)
     "ses_email": 0.10 / 1_000,
     "s3_put": 0.005 / 1_000,
     "kms_request": 0.03 / 10_000,
