@@ -30,7 +30,7 @@ from payments.domain.webhook_endpoints import (
     DisabledReason,
     WebhookEndpoint,
 )
-from payments.functions import webhook_delivery_worker, webhook_dispatcher
+from payments.functions import webhook_delivery_worker, webhook_dispatcher, webhook_wiring
 from payments.service.webhook_delivery import (
     DeliveryWork,
     MessageTimer,
@@ -230,7 +230,7 @@ def sqs_record(message_id: str, body: dict[str, Any], receipt: str = "") -> dict
 def test_the_dispatcher_reads_the_topics_raw_messages_and_reports_a_bad_one_alone(world: World) -> None:
     world.endpoint("we_a")
     handler = webhook_dispatcher.handler.with_dependencies(
-        webhook_dispatcher.Dependencies(
+        webhook_wiring.Fanout(
             endpoints=world.endpoints,
             events=world.events,
             deliveries=world.deliveries,

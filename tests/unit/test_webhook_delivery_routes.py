@@ -14,7 +14,7 @@ import yaml
 from payments.adapters import page_tokens
 from payments.adapters.dynamodb_webhook_deliveries import PAGE_KEYS
 from payments.domain.webhook_endpoints import Delivery, DeliveryStatus, DisabledReason, WebhookEndpoint
-from payments.functions import http, list_webhook_deliveries, send_test_webhook
+from payments.functions import http, list_webhook_deliveries, send_test_webhook, webhook_wiring
 from tests.unit.fakes import FakeClock
 from tests.unit.inventory import SPEC_PATH
 from tests.unit.test_openapi import schema_validator
@@ -76,7 +76,7 @@ class Routes:
     def test(self, endpoint_id: str, authorizer: dict[str, str], **query: str) -> tuple[int, Any]:
         handler = send_test_webhook.handler.with_dependencies(
             http.Routed(
-                send_test_webhook.Dependencies(
+                webhook_wiring.Fanout(
                     self.endpoints, self.events, self.deliveries, self.queue, clock=self.clock
                 )
             )

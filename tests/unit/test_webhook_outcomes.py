@@ -33,7 +33,7 @@ from payments.domain.merchant_webhooks import EVENT_TYPES, event_types
 from payments.domain.money import Money
 from payments.domain.refund_batches import RowError, RowState
 from payments.domain.webhook_endpoints import WebhookEndpoint, WebhookEvent
-from payments.functions import checkout_tasks, webhook_dispatcher, webhook_outcomes
+from payments.functions import checkout_tasks, webhook_dispatcher, webhook_outcomes, webhook_wiring
 from payments.service.ports import (
     AuditArchive,
     CheckoutRecord,
@@ -515,7 +515,7 @@ def test_the_dispatcher_fans_an_outcome_out_once_to_the_endpoints_that_want_it()
     endpoints.add(endpoint("we_checkouts", ("checkout.succeeded", "checkout.failed")))
     endpoints.add(endpoint("we_batches", ("refund_batch.completed",)))
     handler = webhook_dispatcher.handler.with_dependencies(
-        webhook_dispatcher.Dependencies(
+        webhook_wiring.Fanout(
             endpoints=endpoints, events=events, deliveries=deliveries, queue=queue, clock=FakeClock(AT)
         )
     )

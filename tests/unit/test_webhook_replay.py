@@ -25,7 +25,7 @@ from payments.domain.webhook_endpoints import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from payments.functions import http, recover_webhook_endpoint, resend_event
+from payments.functions import http, recover_webhook_endpoint, resend_event, webhook_wiring
 from payments.functions.recover_webhook_endpoint import MAX_SINCE_LENGTH, RecoverBody, since_time
 from payments.service import webhook_replay
 from payments.service.webhook_delivery import DeliveryWork, attempt_delivery, dispatch, send_test_event
@@ -414,7 +414,7 @@ def call(
 def resend_route(world: World, event_id: str, authorizer: dict[str, str]) -> tuple[int, Any]:
     handler = resend_event.handler.with_dependencies(
         http.Routed(
-            resend_event.Dependencies(
+            webhook_wiring.Fanout(
                 world.endpoints, world.events, world.deliveries, world.queue, clock=world.clock
             )
         )

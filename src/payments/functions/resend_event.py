@@ -5,37 +5,14 @@ queued, and show in each endpoint's log. Another merchant's event is a 404 like 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
-from payments import bootstrap
 from payments.functions import http
 from payments.functions.webhook_schemas import merchant
-from payments.service.webhook_ports import DeliveryQueue, WebhookDeliveries, WebhookEndpoints, WebhookEvents
+from payments.functions.webhook_wiring import Fanout, fanout
 from payments.service.webhook_replay import resend_event
 
 
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    endpoints: WebhookEndpoints
-    events: WebhookEvents
-    deliveries: WebhookDeliveries
-    queue: DeliveryQueue
-    clock: Callable[[], datetime] = bootstrap.now
-
-
-def wire(env: bootstrap.Environment) -> Dependencies:
-    return Dependencies(
-        endpoints=bootstrap.webhook_endpoints(env),
-        events=bootstrap.webhook_events(env),
-        deliveries=bootstrap.webhook_deliveries(env),
-        queue=bootstrap.webhook_queue(env),
-    )
-
-
-@http.route(wire, parse=merchant, idempotent=True)
-def handler(request: http.Request[str], deps: Dependencies) -> http.Response:
+@http.route(fanout, parse=merchant, idempotent=True)
+def handler(request: http.Request[str], deps: Fanout) -> http.Response:
     event_id = request.path("eventId")
     sent_to = resend_event(
         request.input,

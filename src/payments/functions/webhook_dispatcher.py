@@ -8,35 +8,14 @@ record that fails is reported failed alone and comes back; doing it again adds n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from payments import bootstrap
 from payments.adapters.event_topic import event_from_body
 from payments.adapters.sqs_webhook_events import is_webhook_event, webhook_event_from_message
 from payments.domain.webhook_endpoints import WebhookEvent
+from payments.functions.webhook_wiring import Fanout, fanout
 from payments.service.webhook_delivery import dispatch, webhook_event_for
-from payments.service.webhook_ports import DeliveryQueue, WebhookDeliveries, WebhookEndpoints, WebhookEvents
-
-
-@dataclass(frozen=True, slots=True)
-class Dependencies:
-    endpoints: WebhookEndpoints
-    events: WebhookEvents
-    deliveries: WebhookDeliveries
-    queue: DeliveryQueue
-    clock: Callable[[], datetime] = bootstrap.now
-
-
-def wire(env: bootstrap.Environment) -> Dependencies:
-    return Dependencies(
-        endpoints=bootstrap.webhook_endpoints(env),
-        events=bootstrap.webhook_events(env),
-        deliveries=bootstrap.webhook_deliveries(env),
-        queue=bootstrap.webhook_queue(env),
-    )
 
 
 def _event(body: dict[str, Any]) -> WebhookEvent | None:
@@ -45,7 +24,7 @@ def _event(body: dict[str, Any]) -> WebhookEvent | None:
     return webhook_event_for(event_from_body(body))
 
 
-def _dispatch(record: Any, deps: Dependencies) -> None:
+def _dispatch(record: Any, deps: Fanout) -> None:
     event = _event(json.loads(record.body))
     if event is None:  # a payment event published before events named their merchant: no one's
         return
@@ -59,8 +38,8 @@ def _dispatch(record: Any, deps: Dependencies) -> None:
     )
 
 
-@bootstrap.lambda_function(wire)
-def handler(event: dict[str, Any], context: Any, deps: Dependencies) -> dict[str, Any]:
+@bootstrap.lambda_function(fanout)
+def handler(event: dict[str, Any], context: Any, deps: Fanout) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 (cold start)
         BatchProcessor,
         EventType,
