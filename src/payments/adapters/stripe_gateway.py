@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from urllib3.exceptions import MaxRetryError
 
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 DEFAULT_API_BASE: Final = "https://api.stripe.com"
 PAGE_SIZE: Final = 100  # the most Stripe lists or searches in one page
+_Answer = TypeVar("_Answer")  # what one HTTP attempt of the SDK returns
 
 # Where Stripe's minor unit is not ISO 4217's (our Money's): ISK counts in hundredths at Stripe though
 # it has no minor unit; Stripe charges MGA in whole ariary. Everything else is the ISO exponent.
@@ -632,6 +633,16 @@ def _counting(inner: stripe.HTTPClient, calls: _CallAttempts) -> stripe.HTTPClie
     passes through `request`. The class is made here because its base is the SDK's, imported lazily."""
     import stripe  # noqa: PLC0415
 
+    def counted(attempt: Callable[[], _Answer]) -> _Answer:
+        maybe_received = True  # unless its failure proves otherwise
+        try:
+            return attempt()
+        except stripe.APIConnectionError as error:
+            maybe_received = not _never_sent(error)
+            raise
+        finally:
+            calls.note(maybe_received=maybe_received)
+
     class Counting(stripe.HTTPClient):
         name = inner.name
 
@@ -644,14 +655,7 @@ def _counting(inner: stripe.HTTPClient, calls: _CallAttempts) -> stripe.HTTPClie
             *,
             _usage: list[str] | None = None,
         ) -> tuple[str, int, Mapping[str, str]]:
-            maybe_received = True  # unless its failure proves otherwise
-            try:
-                return inner.request(method, url, headers, post_data)
-            except stripe.APIConnectionError as error:
-                maybe_received = not _never_sent(error)
-                raise
-            finally:
-                calls.note(maybe_received=maybe_received)
+            return counted(lambda: inner.request(method, url, headers, post_data))
 
         def request_stream(
             self,
@@ -662,14 +666,7 @@ def _counting(inner: stripe.HTTPClient, calls: _CallAttempts) -> stripe.HTTPClie
             *,
             _usage: list[str] | None = None,
         ) -> tuple[Any, int, Mapping[str, str]]:
-            maybe_received = True
-            try:
-                return inner.request_stream(method, url, headers, post_data)
-            except stripe.APIConnectionError as error:
-                maybe_received = not _never_sent(error)
-                raise
-            finally:
-                calls.note(maybe_received=maybe_received)
+            return counted(lambda: inner.request_stream(method, url, headers, post_data))
 
         def _should_retry(
             self,
