@@ -69,14 +69,21 @@ def test_declined_cards_answer_402_and_decline_the_intent(api: Api, method: str,
     assert (after["status"], after["declineCode"]) == ("DECLINED", decline_code)
 
 
-@pytest.mark.parametrize("method", ["pm_card_3ds_required", "pm_card_risk_elevated"])
-def test_step_up_answers_authentication_required_and_stays_pending(api: Api, method: str) -> None:
+# The issuer's challenge is the processor's: the intent records which authentication it asked for
+# (one write, so the answer after the challenge names it). The fraud screen's asks nothing of it.
+@pytest.mark.parametrize(("method", "version"), [("pm_card_3ds_required", 2), ("pm_card_risk_elevated", 1)])
+def test_step_up_answers_authentication_required_and_stays_pending(
+    api: Api, method: str, version: int
+) -> None:
     intent = api.create_intent(paymentMethod=method).body
     reply = api.authorize(intent["paymentIntentId"])
     assert reply.status == 402
     assert reply.body["error"]["code"] == "authentication_required"
     after = api.get_intent(intent["paymentIntentId"]).body
-    assert (after["status"], after["version"]) == ("PENDING", 1)
+    assert (after["status"], after["version"]) == ("PENDING", version)
+    again = api.authorize(intent["paymentIntentId"])  # asked again: the same challenge, nothing more written
+    assert again.status == 402
+    assert api.get_intent(intent["paymentIntentId"]).body["version"] == version
 
 
 def test_fraud_block_is_a_clean_decline_without_a_gateway_call(api: Api, stack: RunningStack) -> None:
