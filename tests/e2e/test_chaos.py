@@ -71,8 +71,11 @@ def test_nothing_is_lost_or_charged_twice_under_faults(
 @pytest.fixture(scope="module")
 def two_processor_stack() -> Iterator[LaunchedStack]:
     """A stack with localstripe beside the sandbox, the chaos merchant's rules naming both. Its webhook
-    queues too give a crashed fan-out back after 5 s (no endpoints here: webhooks are checked above)."""
-    parameters = {"RefundJobsVisibilityTimeout": "2", **WEBHOOK_STACK_PARAMETERS}
+    queues too give a crashed fan-out back after 5 s (no endpoints here: webhooks are checked above).
+    Refund jobs come back after 10 s, not 2: a refund at localstripe can take seconds on a loaded
+    machine, and a job handed out again while it still runs is what AWS rules out (a queue's
+    visibility timeout is at least its function's timeout)."""
+    parameters = {"RefundJobsVisibilityTimeout": "10", **WEBHOOK_STACK_PARAMETERS}
     stack = launch(cwd=ROOT, parameters=parameters, processor="stripe")
     try:
         route_to_sandbox_then_stripe(stack.aws_endpoint)
