@@ -7,8 +7,9 @@ sending it and before reading the answer, so that call's effect may or may not h
 Powertools idempotency record stays IN_PROGRESS until it expires, as in AWS. The invocation reports
 `Lambda.Unknown`, the error Step Functions gives a crashed function; API Gateway answers 502.
 
-Only the thread running a handler can crash: the crash points are `http.client` calls made while a
-crash plan is set for that thread, and the runtime's own pollers and servers never set one.
+Only the thread running a handler can crash: the crash points are its calls out made while a crash
+plan is set for that thread (`http.client` requests, and calls to the emulator served in-process by
+`payments.local.in_process`), and the runtime's own pollers and servers never set one.
 
 Asynchronous deliveries (SNS and S3 to functions, DynamoDB stream and SQS batches) are, each one,
 either delivered twice or held back a random moment so later ones overtake it. A stream's records stay
@@ -78,8 +79,9 @@ class _Armed(threading.local):
 _armed = _Armed()
 
 
-def _crash_point(after_send: bool) -> None:
-    """Called at each `http.client` request (and response): crash if this thread's plan says so."""
+def crash_point(after_send: bool) -> None:
+    """Called at each call out (before it is sent, and after, before its answer is read): crash if this
+    thread's plan says so."""
     plan = _armed.plan
     if plan is None:
         return
@@ -102,11 +104,11 @@ def _install_crash_points() -> None:
     putrequest, getresponse = connection.putrequest, connection.getresponse
 
     def putrequest_with_crash_point(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _crash_point(after_send=False)
+        crash_point(after_send=False)
         return putrequest(self, *args, **kwargs)
 
     def getresponse_with_crash_point(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _crash_point(after_send=True)
+        crash_point(after_send=True)
         return getresponse(self, *args, **kwargs)
 
     connection.putrequest = putrequest_with_crash_point

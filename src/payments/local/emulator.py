@@ -1,6 +1,8 @@
-"""The embedded AWS emulator: moto's server on loopback, with every API call counted.
+"""The embedded AWS emulator: moto's application, served on loopback, with every API call counted.
 
-Handlers reach it exactly as they reach AWS, through boto3 and `AWS_ENDPOINT_URL`. The counts are what
+Handlers reach it exactly as they reach AWS, through boto3 and `AWS_ENDPOINT_URL`. Calls made in this
+process are handed to the application on the caller's thread (`payments.local.in_process`); everything
+else (the AWS CLI, the console, benches) reaches the same application over HTTP. The counts are what
 `bench/` reports as "AWS API calls per operation": observed at the emulator, not estimated. What the
 local runtime changes in moto is applied by `payments.local.moto_patches` as the emulator starts.
 """
@@ -15,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
+
+from payments.local import in_process
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -94,7 +98,8 @@ class CallCounter:
 
 
 class Emulator:
-    """moto's server in a thread of this process, on 127.0.0.1 and a free port."""
+    """moto's application in this process: over HTTP on 127.0.0.1 and a free port (a server thread), and
+    in-process to this process's own boto3 clients of that address."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._host = host
@@ -133,6 +138,7 @@ class Emulator:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
+        in_process.serve(self.port, app)
 
     def environment(self) -> dict[str, str]:
         """What a process needs to reach this emulator with plain boto3 (and moto's own clients)."""
@@ -150,6 +156,7 @@ class Emulator:
 
     def stop(self) -> None:
         if self._server is not None:
+            in_process.stop_serving(self.port)
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:

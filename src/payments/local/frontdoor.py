@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from payments.local import in_process
 from payments.local.deployed import Authorizer, Route
 from payments.local.emulator import ACCOUNT_ID, REGION
 from payments.local.invoker import LocalLambda
@@ -325,7 +326,7 @@ class FrontDoor:
                 """Quiet: the functions log what matters."""
 
             def _serve(self) -> None:
-                started = time.perf_counter()
+                started, calls_before = time.perf_counter(), in_process.calls_on_this_thread()
                 length = int(self.headers.get("content-length") or 0)
                 if length > MAX_PAYLOAD_BYTES:
                     self._send(
@@ -344,6 +345,8 @@ class FrontDoor:
                     )
                     status, headers, payload = 500, {"content-type": "application/json"}, INTERNAL_ERROR
                 headers["x-local-duration-ms"] = f"{(time.perf_counter() - started) * 1000:.2f}"
+                # The request's own AWS calls (its functions', not those it set off in the background).
+                headers["x-local-aws-calls"] = str(in_process.calls_on_this_thread() - calls_before)
                 self._send(status, headers, payload)
 
             def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
