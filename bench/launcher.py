@@ -1,6 +1,9 @@
 """Start `payments local up` as its own process and read the URLs it prints (for tests and benchmarks).
 
 A separate process, as `make run` starts it: what talks to it shares nothing with it but HTTP.
+
+With `BENCH_TRACEABLE=1` in the environment (or `wrapper=TRACEABLE`) any bench's stack can be profiled
+while it runs: `py-spy record --pid <its pid>` (see bench/cpu_profile.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +26,18 @@ _KEY_LINE = re.compile(r"\s+API key:\s+(\S+)")
 
 
 OUTPUT_LINES_KEPT = 50_000  # a benchmark's stack logs for hours: memory must not grow with it
+
+# A prefix for `launch(wrapper=...)`: lets any process of this user attach to the stack (py-spy --pid),
+# which Yama's default (ptrace_scope 1: only a process's ancestors) refuses to a sibling. It declares
+# PR_SET_PTRACER_ANY, which outlives exec, then becomes the stack: same pid, same signals.
+TRACEABLE = (
+    sys.executable,
+    "-c",
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None)\n"
+    "if hasattr(libc, 'prctl'): libc.prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
 
 
 class LaunchError(RuntimeError):
@@ -76,11 +91,16 @@ def launch(
     timeout: float = 120,
     parameters: Mapping[str, str] | None = None,
     processor: str = "sandbox",
+    wrapper: Sequence[str] = (),
 ) -> LaunchedStack:
+    """`wrapper` is a command the stack's command line is handed to (e.g. TRACEABLE)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    if not wrapper and os.environ.get("BENCH_TRACEABLE") == "1":
+        wrapper = TRACEABLE
     overrides = [f"--parameter={name}={value}" for name, value in (parameters or {}).items()]
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [
+            *wrapper,
             sys.executable,
             *("-m", "payments.cli", "local", "up", "--port", str(port), "--processor", processor),
             *overrides,
