@@ -8,12 +8,19 @@ below against it, then change `MOTO_VERSION` together with the pin.
 
 Before the emulator serves (`apply`):
 - `dynamodb_shim`: atomic conditional writes, TransactWriteItems without copying tables,
-  TransactGetItems as a snapshot;
+  TransactGetItems as a snapshot; Query and Scan that read what they return, not the table;
+- `streams_shim`: stream iterators that keep nothing, records kept compact and trimmed after 24 hours;
 - `sqs_shim`: sends, receives and deletes that do not slow down with a queue's depth, FIFO
   deduplication by an index;
 - `ses_shim`: the mailbox simulator's bounce, complaint and delivery events;
 - `lambda_shim`: a function's dead-letter queue kept and answered;
-- the dispatcher's list of moto's services, read once; state machines executed, not only recorded.
+- the dispatcher's list of moto's services, read once; state machines executed, not only recorded;
+- moto's per-request bookkeeping: the list of a response class's methods, which it rebuilt with
+  `inspect.getmembers` on every call (about 1.7 ms per authorization), read once per class; its Flask
+  applications out of debug mode, in which Flask builds a new class for every form-encoded request
+  (about 0.8 ms per authorization) and lets a failing request's exception escape instead of answering 500;
+- the workflow engine's clients (it built a new boto3 client, about 2.6 ms, for every task) made once
+  per service and region, and reused as Step Functions reuses its connections.
 
 Once the invoker exists (`route_emulator_invocations`):
 - `lambda_routing`: Lambda invocations run the real handlers in-process; SNS and S3 invoke
@@ -24,12 +31,35 @@ Each patch is applied once per process (moto's backends are per process).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import functools
+import threading
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from payments.local.invoker import LocalLambda
 
 MOTO_VERSION: Final = "5.2.5"
+# The workflow engine's modules that make clients (`boto_client_for`), under its `state.exec` package.
+_WORKFLOW_CLIENT_USERS: Final = (
+    "state_task.lambda_eval_utils",
+    *(
+        f"state_task.service.state_task_service_{name}"
+        for name in (
+            "aws_sdk",
+            "batch",
+            "dynamodb",
+            "ecs",
+            "events",
+            "glue",
+            "sfn",
+            "sns",
+            "sqs",
+            "unsupported",
+        )
+    ),
+    "state_map.result_writer.resource_eval.resource_eval_s3",
+    "state_map.item_reader.eval.resource_eval_s3",
+)
 
 
 class UnsupportedMoto(RuntimeError):
@@ -55,13 +85,16 @@ def apply() -> None:
     check_moto_version()
     from moto.core.config import default_user_config  # noqa: PLC0415
 
-    from payments.local import dynamodb_shim, lambda_shim, ses_shim, sqs_shim  # noqa: PLC0415
+    from payments.local import dynamodb_shim, lambda_shim, ses_shim, sqs_shim, streams_shim  # noqa: PLC0415
 
     dynamodb_shim.install()
+    streams_shim.install()
     sqs_shim.install()
     ses_shim.install()
     lambda_shim.install()
     _list_backends_once()
+    _request_bookkeeping_once()
+    _workflow_clients_reused()
     # State machines run their ASL (moto only records them otherwise).
     default_user_config["stepfunctions"]["execute_state_machine"] = True
 
@@ -84,3 +117,56 @@ def _list_backends_once() -> None:
     modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     backends._payments_listed = True  # type: ignore[attr-defined]
+
+
+def _request_bookkeeping_once() -> None:
+    """What moto works out again for every request although it never changes between requests."""
+    from moto.core import responses  # noqa: PLC0415
+    from moto.moto_server import werkzeug_app  # noqa: PLC0415
+
+    if getattr(responses, "_payments_once", False):
+        return
+    names = responses.method_names_from_class  # type: ignore[attr-defined]
+    responses.method_names_from_class = functools.cache(  # type: ignore[attr-defined,assignment]
+        lambda clazz: frozenset(names(clazz))
+    )
+    create_backend_app = werkzeug_app.create_backend_app
+
+    def without_debug(service: Any) -> Any:
+        app = create_backend_app(service)
+        app.debug = False
+        return app
+
+    werkzeug_app.create_backend_app = without_debug
+    responses._payments_once = True  # type: ignore[attr-defined]
+
+
+def _workflow_clients_reused() -> None:
+    """Each task state of a running workflow asked for a new client; a client is thread-safe, so one per
+    (region, service, emulator port) serves them all. Clients with a state's own credentials are still
+    made anew."""
+    import importlib  # noqa: PLC0415
+
+    from moto.settings import moto_server_port  # noqa: PLC0415
+    from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: PLC0415
+
+    if getattr(boto_client, "_payments_reused", False):
+        return
+    made = boto_client.boto_client_for
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def reused(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:
+            return made(region, service, state_credentials)
+        key = (region, service, moto_server_port())  # the port its endpoint names
+        with lock:
+            if key not in clients:
+                clients[key] = made(region, service)
+            return clients[key]
+
+    boto_client.boto_client_for = reused
+    boto_client._payments_reused = True  # type: ignore[attr-defined]
+    for name in _WORKFLOW_CLIENT_USERS:  # each imported the function by name
+        module = importlib.import_module(f"moto.stepfunctions.parser.asl.component.state.exec.{name}")
+        module.boto_client_for = reused  # type: ignore[attr-defined]
