@@ -68,6 +68,7 @@ format: venv
 bench: venv ## figures, not pass/fail
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/authorize.py
+	$(BIN)/python bench/calls.py
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/refunds.py

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from authorize import Client
+from calls import moto_in_process
 from emulator import emulator_client  # bench/ is on the path when run as a script
 from launcher import LaunchedStack, LaunchError, launch
 from payments.adapters.dynamodb_items import intent_to_item
@@ -86,8 +87,16 @@ def refund_file(intents: list[PaymentIntent], per_payment: int) -> bytes:
 
 
 def peak_rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -103,8 +112,10 @@ def main() -> None:
     print("starting payments local up ...", file=sys.stderr, flush=True)
     stack = launch(cwd=ROOT)
     try:
+        rss_at_start = rss_mb(stack.process.pid)
         print(f"seeding {payments} captured payments ...", file=sys.stderr, flush=True)
         intents = seed(stack, payments, args.merchants)
+        rss_seeded = rss_mb(stack.process.pid)
         body = refund_file(intents, args.per_payment)
         client = Client(stack.api)
         refunds_before = json.loads(urlopen_text(f"{stack.gateway}/_sandbox/stats"))["refunds"]
@@ -124,7 +135,7 @@ def main() -> None:
             time.sleep(2)
         seconds = time.perf_counter() - started
         peak = peak_rss_mb(stack.process.pid)
-        _, calls_after, _ = client.call("GET", "/_local/api-calls")
+        rss_after = rss_mb(stack.process.pid)
 
         refunds = json.loads(urlopen_text(f"{stack.gateway}/_sandbox/stats"))["refunds"] - refunds_before
         refunded = {
@@ -132,6 +143,7 @@ def main() -> None:
             for i in intents[:: max(1, payments // 200)]
         }  # a sample read over the API
         books = wait_for_events(client) - started  # the REFUNDED events reach the topic and the ledger
+        _, calls_after, _ = client.call("GET", "/_local/api-calls")  # a refund's calls, events and ledger too
         ledger = emulator_client(stack, "dynamodb").get_paginator("scan")
         ours = {i.payment_intent_id for i in intents}
         entries = sum(
@@ -146,6 +158,8 @@ def main() -> None:
         except LaunchError as error:
             print(f"warning: {error}; the figures below stand", file=sys.stderr)
 
+    print("moto's in-process per-call cost ...", file=sys.stderr, flush=True)
+    per_call_ms = moto_in_process(samples=300)["dynamodb GetItem"]
     per_row = {
         op: round((n - calls_before["byOperation"].get(op, 0)) / args.rows, 2)
         for op, n in calls_after["byOperation"].items()
@@ -164,7 +178,16 @@ def main() -> None:
     print(f"\nrefund file through the local stack: {shape}")
     print(f"  accepted in {accepted:.1f} s; settled in {seconds:.1f} s: {args.rows / seconds:.0f} refunds/s")
     print(f"  the events and the ledger caught up {books:.1f} s after the upload")
-    print(f"  peak memory of the local stack: {peak:.0f} MB")
+    calls_per_row = sum(per_row.values())
+    allowed = 1000 / per_call_ms / calls_per_row  # refunds/s the emulator's own per-call cost allows
+    share = args.rows / books / allowed  # the whole of each refund's work, done, against the allowance
+    print(f"  the emulator allows {allowed:.0f} refunds/s ", end="")
+    print(f"({calls_per_row:.1f} calls at {per_call_ms:.2f} ms each): ", end="")
+    print(f"{args.rows / books:.1f} refunds/s with the books caught up, {share:.2f} of it")
+    print(f"  the stack's memory: {rss_at_start:.0f} MB started, {rss_seeded:.0f} MB seeded, ", end="")
+    print(
+        f"{rss_after:.0f} MB after the file ({rss_after / rss_at_start:.2f} x at start), peak {peak:.0f} MB"
+    )
     print(f"  gateway refunds {refunds}, ledger REFUNDED entries {entries}")
     print(f"  AWS calls per row (worker, events, ledger): {sum(per_row.values()):.1f}")
     for op, n in sorted(per_row.items(), key=lambda item: -item[1]):
@@ -183,6 +206,14 @@ def main() -> None:
                 "refunds_per_second": round(args.rows / seconds, 1),
                 "books_caught_up_seconds": round(books, 1),
                 "peak_rss_mb": round(peak),
+                "rss_at_start_mb": round(rss_at_start),
+                "rss_seeded_mb": round(rss_seeded),
+                "rss_after_mb": round(rss_after),
+                "rss_after_over_start": round(rss_after / rss_at_start, 2),
+                "moto_in_process_call_ms": per_call_ms,
+                "emulator_allowed_refunds_per_second": round(allowed, 1),
+                "refunds_per_second_books_caught_up": round(args.rows / books, 1),
+                "share_of_emulator_allowance": round(share, 2),
                 "gateway_refunds": refunds,
                 "ledger_entries": entries,
                 "aws_calls_per_row": per_row,
