@@ -9,11 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import HTTPClientError
+from botocore.config import Config
+from botocore.exceptions import HTTPClientError, ReadTimeoutError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from payments.local import in_process
-from payments.local.chaos import Chaos, ChaosSettings, InjectedCrash
+from payments.local.chaos import Chaos, ChaosSettings, InjectedCrash, crash_point
 from payments.local.emulator import CallCounter
 
 PORT = 4599  # nothing listens there: the calls never reach a socket
@@ -105,3 +106,69 @@ def test_a_crash_falls_before_the_call_is_handed_over_or_after_it_was_served(
     assert chaos.status()["counts"]["crashes_after_send" if after_send else "crashes_before_send"] == 1
     stored = dynamodb.get_item(TableName=table, Key={"id": {"S": "a"}}, ConsistentRead=True)
     assert ("Item" in stored) is written
+
+
+class CallsOut:
+    """An application that, while serving, makes a call out of its own (as an invoked function does)."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        crash_point(after_send=False)  # the served side's own call out: not the caller's to crash at
+        self.served += 1
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0")])
+        return [b'{"TableNames": []}']
+
+
+def test_the_callers_crash_plan_is_put_aside_while_its_call_is_served() -> None:
+    app = CallsOut()
+    in_process.serve(PORT + 1, app)
+    try:
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{PORT + 1}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        chaos = Chaos()
+        chaos.configure(ChaosSettings(seed=13, crash_rate=1.0))  # crashes before the caller's second call
+        with chaos.crashing():
+            dynamodb.list_tables()
+            assert app.served == 1  # served, its own call out not counted as the caller's second
+            with pytest.raises(InjectedCrash, match="before sending call 2"):
+                dynamodb.list_tables()
+        assert app.served == 1
+    finally:
+        in_process.stop_serving(PORT + 1)
+
+
+def test_a_call_served_later_than_the_clients_read_timeout_times_out_as_on_a_socket(
+    calls: CallCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = new_table()
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{PORT}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2}),
+    )
+    readings = iter(range(0, 1000, 6))  # each look at the clock is 6 s after the last: every call too slow
+    monkeypatch.setattr(in_process.time, "monotonic", lambda: next(readings))
+    with pytest.raises(ReadTimeoutError):
+        dynamodb.put_item(TableName=table, Item={"id": {"S": "a"}})
+    # Served all the same, twice (the client tried again, as after a timeout in AWS):
+    assert calls.snapshot()[f"dynamodb PutItem:{table}"] == 2
+    monkeypatch.undo()
+    assert "Item" in dynamodb.get_item(TableName=table, Key={"id": {"S": "a"}}, ConsistentRead=True)
+
+
+def test_s3_metadata_keeps_its_spelling_and_other_underscored_headers_are_dropped() -> None:
+    s3 = client("s3")
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="file", Body=b"x", Metadata={"batch_id": "7", "kind": "refunds"})
+    assert s3.head_object(Bucket=bucket, Key="file")["Metadata"] == {"batch_id": "7", "kind": "refunds"}

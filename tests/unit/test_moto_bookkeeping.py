@@ -9,6 +9,8 @@ import pytest
 from moto import mock_aws
 from moto.core import utils
 from moto.sns import sns_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
 
 from payments.local import moto_patches
 from payments.local.emulator import ACCOUNT_ID, REGION
@@ -51,3 +53,12 @@ def test_names_in_snake_case_are_remembered_and_the_same(name: str, snake: str) 
     assert utils.camelcase_to_underscores(name) == snake
     assert utils.camelcase_to_underscores(name) == snake
     assert utils.camelcase_to_underscores.cache_info().hits >= 1  # type: ignore[attr-defined]
+
+
+def test_the_workflow_engine_reuses_one_client_per_role_and_service() -> None:
+    make = lambda_eval_utils.boto_client_for
+    role = StateCredentials(role_arn="arn:aws:iam::123456789012:role/checkout")
+    other = StateCredentials(role_arn="arn:aws:iam::123456789012:role/other")
+    assert make(REGION, "lambda", role) is make(REGION, "lambda", role)
+    assert make(REGION, "lambda", role) is not make(REGION, "lambda", other)
+    assert make(REGION, "lambda", role) is not make(REGION, "sqs", role)

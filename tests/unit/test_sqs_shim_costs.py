@@ -276,6 +276,19 @@ def test_a_long_poll_wakes_when_its_fifo_group_is_freed(sqs: Any) -> None:
     assert waits.woken == [True]
 
 
+def test_a_long_poll_wakes_when_a_message_of_a_standard_queue_is_made_visible_again(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="standard")["QueueUrl"]
+    for body in ["a", "b"]:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    first, _second = receive(sqs, url, 2, VisibilityTimeout=300)  # both in flight: nothing to hand out
+    waits = backend_queue("standard")._messages_lock = Waits()
+    poller, got = long_poll(sqs, url, waits)
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+    poller.join()
+    assert got == [[first["Body"]]]
+    assert waits.woken[0] is True  # notified at once, not at the end of its wait
+
+
 # -- deletes and memory ------------------------------------------------------------------------------
 def test_a_second_delete_succeeds_until_the_receipt_handle_expires(sqs: Any, clock: Clock) -> None:
     url = sqs.create_queue(QueueName="done")["QueueUrl"]

@@ -96,6 +96,18 @@ def crash_point(after_send: bool) -> None:
         )
 
 
+@contextmanager
+def serving_elsewhere() -> Iterator[None]:
+    """While this thread serves a call it made in-process (the emulator is another process in AWS),
+    its own crash plan is put aside: a function invoked from there draws its own, or none."""
+    saved = (_armed.plan, _armed.calls, _armed.chaos)
+    _armed.plan, _armed.calls, _armed.chaos = None, 0, None
+    try:
+        yield
+    finally:
+        _armed.plan, _armed.calls, _armed.chaos = saved
+
+
 def _install_crash_points() -> None:
     """Wrap `http.client` once per process (urllib3, hence boto3 and the gateway client, use it)."""
     connection: Any = http.client.HTTPConnection

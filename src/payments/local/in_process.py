@@ -10,8 +10,12 @@ round trip, the HTTP server's thread and both sides' HTTP parsing: a GetItem wen
 (moto's own in-process mock: 1.1 ms).
 
 Everything outside this process (the AWS CLI, the console, benches, a second process) still reaches the
-emulator over HTTP. A crash the fault campaign injects can fall before a request is handed over or after
-it is served and before its answer is read, as on a socket (`payments.local.chaos.crash_point`).
+emulator over HTTP. What a socket would do still happens: a crash the fault campaign injects can fall
+before a request is handed over or after it is served and before its answer is read
+(`payments.local.chaos.crash_point`), while the serving side (another process in AWS, whose invoked
+functions draw their own crashes) runs without the caller's crash plan; a call served later than the
+client's read timeout ends in botocore's `ReadTimeoutError` (its effect done, as after a timeout in
+AWS); headers reach the application as the emulator's HTTP server passes them on.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import io
 import logging
 import sys
 import threading
+import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from payments.local.chaos import crash_point
+from payments.local.chaos import crash_point, serving_elsewhere
 
 WsgiApp = Any
 log = logging.getLogger(__name__)
@@ -78,10 +83,24 @@ def _install() -> None:
         import boto3  # noqa: PLC0415
         import botocore.handlers  # noqa: PLC0415
 
-        botocore.handlers.BUILTIN_HANDLERS.append(("before-send", _send))
-        if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION._session.register("before-send", _send)  # type: ignore[arg-type]
+        for event, handler in (("before-call", _note_read_timeout), ("before-send", _send)):
+            botocore.handlers.BUILTIN_HANDLERS.append((event, handler))
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION._session.register(event, handler)  # type: ignore[arg-type]
         _is_installed = True
+
+
+class _ReadTimeout(threading.local):
+    seconds: float | None = None  # the client's read timeout, of the call this thread is making
+
+
+_read_timeout = _ReadTimeout()
+
+
+def _note_read_timeout(context: Any = None, **_kwargs: Any) -> None:
+    """botocore's `before-call`: the calling client's read timeout, which a socket would enforce."""
+    config = (context or {}).get("client_config")
+    _read_timeout.seconds = getattr(config, "read_timeout", None)
 
 
 def _send(request: Any, **_kwargs: Any) -> Any:
@@ -92,10 +111,18 @@ def _send(request: Any, **_kwargs: Any) -> Any:
         return None
     from botocore.awsrequest import AWSResponse  # noqa: PLC0415
     from botocore.compat import HTTPHeaders  # noqa: PLC0415
+    from botocore.exceptions import ReadTimeoutError  # noqa: PLC0415
 
     crash_point(after_send=False)
     _thread_calls.made += 1
-    status, headers, body = _call(app, request, parts)
+    read_timeout, started = _read_timeout.seconds, time.monotonic()
+    with serving_elsewhere():  # the emulator is another process: the caller's crash plan is not its own
+        status, headers, body = _call(app, request, parts)
+    _read_timeout.seconds = read_timeout  # as it was before the calls a served invocation made
+    if read_timeout is not None and time.monotonic() - started > read_timeout:
+        # What the socket would have said: the call was served, its answer came too late (and botocore
+        # may send it again, as it does after a timeout in AWS).
+        raise ReadTimeoutError(endpoint_url=request.url)
     crash_point(after_send=True)
     answer_headers = HTTPHeaders()
     for name, value in headers:
@@ -112,6 +139,33 @@ def _request_body(request: Any) -> bytes:
     if isinstance(body, str):
         return body.encode()
     return bytes(body.read())  # a file-like body (an upload, an aws-chunked stream)
+
+
+def _add_headers(environ: dict[str, Any], headers: Any) -> None:
+    """The headers as the emulator's HTTP server passes them on (`MotoRequestHandler.make_environ`): a
+    name with an underscore is dropped unless it is S3 metadata, whose spelling is kept. The length is
+    the whole body's, which is already here (no `Transfer-Encoding`)."""
+    from moto.core.request import (  # noqa: PLC0415
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+        environ_key_for_header,
+        should_preserve_original_header_name,
+    )
+
+    given = [
+        (name, value.decode() if isinstance(value, bytes) else str(value)) for name, value in headers.items()
+    ]
+    dashed = {environ_key_for_header(name) for name, _ in given if "_" not in name}
+    preserved: dict[str, str] = {}
+    for name, text in given:
+        key = environ_key_for_header(name)
+        if key in ("CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"):
+            continue
+        if "_" in name:  # never standing in for the dashed name
+            if not should_preserve_original_header_name(name) or key in dashed:
+                continue
+            preserved.setdefault(key, name)
+        environ[key] = text
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
 
 
 def _call(app: WsgiApp, request: Any, parts: Any) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -138,13 +192,7 @@ def _call(app: WsgiApp, request: Any, parts: Any) -> tuple[int, list[tuple[str, 
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    for name, value in request.headers.items():
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        key = name.upper().replace("-", "_")
-        if key == "CONTENT_TYPE":
-            environ["CONTENT_TYPE"] = text
-        elif key != "CONTENT_LENGTH":
-            environ[f"HTTP_{key}"] = text
+    _add_headers(environ, request.headers)
     answer: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], _exc_info: Any = None) -> Any:

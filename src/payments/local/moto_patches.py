@@ -176,8 +176,7 @@ def _published_messages_not_kept() -> None:
 
 def _workflow_clients_reused() -> None:
     """Each task state of a running workflow asked for a new client; a client is thread-safe, so one per
-    (region, service, emulator port) serves them all. Clients with a state's own credentials are still
-    made anew."""
+    (region, service, emulator port, role) serves them all."""
     import importlib  # noqa: PLC0415
 
     from moto.settings import moto_server_port  # noqa: PLC0415
@@ -186,16 +185,17 @@ def _workflow_clients_reused() -> None:
     if getattr(boto_client, "_payments_reused", False):
         return
     made = boto_client.boto_client_for
-    clients: dict[tuple[str, str, str], Any] = {}
+    clients: dict[tuple[str, str, str, str | None], Any] = {}
     lock = threading.Lock()
 
     def reused(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:
-            return made(region, service, state_credentials)
-        key = (region, service, moto_server_port())  # the port its endpoint names
+        # Every task state names the role it runs as; the engine's credentials are the same fixed
+        # test keys whatever the role, so one client per role serves them all.
+        role = getattr(state_credentials, "role_arn", None)
+        key = (region, service, moto_server_port(), role)  # the port its endpoint names
         with lock:
             if key not in clients:
-                clients[key] = made(region, service)
+                clients[key] = made(region, service, state_credentials)
             return clients[key]
 
     boto_client.boto_client_for = reused

@@ -293,11 +293,12 @@ class _Line:
             heapq.heapify(self._visible_again)
 
     def _land(self, message: Any, group: _Group) -> None:
-        """In flight no more: waiting again, and its group free once none of it is in flight."""
+        """In flight no more: waiting again (a long poll wakes for it), and its group free once none of
+        it is in flight (a standard queue's one group never blocks)."""
         self.in_flight.discard(message)
         group.in_flight -= 1
         self._wait(message, group)
-        if not group.in_flight:
+        if not group.in_flight or not self.queue.fifo_queue:
             self.lock.notify_all()
 
     def _drop(self, message: Any) -> None:
@@ -468,6 +469,7 @@ class _Line:
                     self._land(message, group)
             elif state == _IN_FLIGHT:
                 heapq.heappush(self._visible_again, (message.visible_at, next(self._tick), message))
+                self.lock.notify_all()  # a long poll waiting for the old, later time waits for this one
             elif state == _WAITING:
                 self._fly(message, group)
 
